@@ -1,0 +1,48 @@
+# The two commands: `make run` (demo site on http://127.0.0.1:8000) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+PY := $(VENV)/bin/python
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: run test install install-dev migrate lint benchmarks clean
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==0.13.9
+
+$(VENV)/.installed: $(UV) pyproject.toml uv.lock
+	$(UV) sync --locked --no-dev --python $(PYTHON) --quiet
+	@touch $@
+
+$(VENV)/.installed-dev: $(UV) pyproject.toml uv.lock
+	$(UV) sync --locked --python $(PYTHON) --quiet
+	@touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+run: install migrate
+	$(PY) manage.py seed_demo
+	@echo ""
+	@echo "  Serving the site and its workers on http://127.0.0.1:8000  (Ctrl-C stops both)"
+	@echo ""
+	@exec $(VENV)/bin/honcho --no-prefix -f Procfile.dev start
+
+test: install-dev
+	./scripts/test.sh
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+
+benchmarks: install-dev
+	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .test-db.sqlite3* staticfiles test-artifacts

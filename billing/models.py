@@ -1,0 +1,183 @@
+"""Credits and payments.
+
+Credits live in an append-only ledger: every change is one `LedgerEntry`, and
+`CreditAccount.balance` caches the sum of the account's entries. Only
+`billing.ledger` writes either of them.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class CreditAccountQuerySet(models.QuerySet):
+    def for_user(self, user) -> CreditAccount:
+        """The user's account, created on first use (every user has exactly one)."""
+        account, _ = self.get_or_create(user=user)
+        return account
+
+
+class CreditAccount(models.Model):
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="credit_account"
+    )
+    # Cache of SUM(entries.amount), moved only by billing.ledger in the same transaction as
+    # the entry. It can go below zero only through a clawback (credits bought, spent, then
+    # refunded or disputed at the bank); a negative balance blocks new charges.
+    balance = models.BigIntegerField(default=0)
+    is_frozen = models.BooleanField(
+        default=False, help_text="Frozen accounts cannot spend credits (open dispute)."
+    )
+    frozen_reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = CreditAccountQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["user__email"]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.balance} credits)"
+
+
+class LedgerEntry(models.Model):
+    """One movement of credits. Never updated, never deleted."""
+
+    class Kind(models.TextChoices):
+        GRANT = "grant", "Grant"
+        PURCHASE = "purchase", "Purchase"
+        CHARGE = "charge", "Charge"
+        REFUND = "refund", "Refund"
+        CLAWBACK = "clawback", "Clawback"
+        ADJUSTMENT = "adjustment", "Adjustment"
+
+    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="entries")
+    amount = models.BigIntegerField(help_text="Signed: positive adds credits, negative takes them.")
+    balance_after = models.BigIntegerField()
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    # The UNIQUE key makes every retry safe: a redelivered task, webhook or double click
+    # collapses to the entry that already exists. Examples: "gen:42:charge",
+    # "gen:42:refund", "checkout:cs_test_...", "refund:re_...".
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    generation = models.ForeignKey(
+        "generations.Generation",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="ledger_entries",
+    )
+    purchase = models.ForeignKey(
+        "billing.Purchase", null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_entries"
+    )
+    memo = models.CharField(max_length=255, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The staff member who made a manual grant or adjustment.",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["account", "-created_at", "-id"], name="ledger_account_history")]
+        verbose_name_plural = "ledger entries"
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount:+d} ({self.idempotency_key})"
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise ValueError("Ledger entries are append-only: post a new entry instead of editing one")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("Ledger entries are append-only and cannot be deleted")
+
+
+class CreditPack(models.Model):
+    name = models.CharField(max_length=80)
+    credits = models.PositiveIntegerField()
+    price_minor = models.PositiveIntegerField(help_text="Price in the currency's minor unit (cents).")
+    currency = models.CharField(max_length=3, default="usd")
+    active = models.BooleanField(default=True)
+    order = models.PositiveSmallIntegerField(default=0)
+    stripe_price_id = models.CharField(
+        max_length=100, blank=True, help_text="Optional: a Price from your Stripe catalogue."
+    )
+    badge = models.CharField(max_length=40, blank=True, help_text='Optional label such as "Best value".')
+
+    class Meta:
+        ordering = ["order", "price_minor"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.credits} credits)"
+
+
+class Purchase(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PAID = "paid", "Paid"
+        FAILED = "failed", "Failed"
+        EXPIRED = "expired", "Expired"
+        REFUNDED = "refunded", "Refunded"
+        PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
+        DISPUTED = "disputed", "Disputed"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="purchases")
+    pack = models.ForeignKey(
+        CreditPack, null=True, blank=True, on_delete=models.SET_NULL, related_name="purchases"
+    )
+    # A snapshot of what was bought: later edits to the pack never change a purchase.
+    pack_name = models.CharField(max_length=80)
+    credits = models.PositiveIntegerField()
+    amount_minor = models.PositiveIntegerField()
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    stripe_session_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    stripe_payment_intent_id = models.CharField(max_length=255, blank=True, db_index=True)
+    stripe_charge_id = models.CharField(max_length=255, blank=True, db_index=True)
+    stripe_customer_id = models.CharField(max_length=255, blank=True)
+    receipt_url = models.URLField(max_length=500, blank=True)
+    amount_refunded_minor = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "-created_at"], name="purchase_user_history")]
+
+    def __str__(self) -> str:
+        return f"Purchase #{self.pk} {self.pack_name} ({self.get_status_display()})"
+
+
+class StripeEvent(models.Model):
+    """One row per Stripe event id: the webhook stores it, a task processes it."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        PROCESSING = "processing", "Processing"
+        SUCCEEDED = "succeeded", "Succeeded"
+        IGNORED = "ignored", "Ignored"
+        FAILED = "failed", "Failed"
+
+    event_id = models.CharField(max_length=255, unique=True)
+    type = models.CharField(max_length=100, db_index=True)
+    payload = models.JSONField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    received_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.event_id}"

@@ -1,0 +1,346 @@
+"""Settings for kling_site: every knob comes from the environment (see .env.example).
+
+With no environment at all the site runs in demo mode: SQLite, the django-q2 ORM broker,
+the built-in Kling simulator, the demo checkout and email on the console. Setting
+DJANGO_DEBUG=0 switches to production mode, which refuses to start without a real
+SECRET_KEY and ALLOWED_HOSTS.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from dotenv import load_dotenv
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+load_dotenv(BASE_DIR / ".env", override=False)
+
+TESTING = "pytest" in sys.modules or os.getenv("KLING_SITE_TESTING") == "1"
+
+
+def envbool(name: str, default: bool) -> bool:
+    value = os.getenv(name, "").strip().lower()
+    if value == "":
+        return default
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ImproperlyConfigured(f"{name}={value!r} is not a boolean: use 1 or 0")
+
+
+def envint(name: str, default: int) -> int:
+    value = os.getenv(name, "").strip()
+    if value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r} is not an integer") from None
+
+
+def envlist(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in os.getenv(name, default).split(",") if item.strip()]
+
+
+def envstr(name: str, default: str = "") -> str:
+    return os.getenv(name, default).strip()
+
+
+DEBUG = envbool("DJANGO_DEBUG", True)
+DEMO_MODE = DEBUG
+
+# Production refuses to guess: a missing secret is one clear line, not a stack of defaults.
+_DEMO_SECRET = "demo-only-insecure-secret-key-do-not-use-in-production-0123456789"  # noqa: S105
+SECRET_KEY = envstr("SECRET_KEY") or (_DEMO_SECRET if DEBUG else "")
+if not SECRET_KEY:
+    raise ImproperlyConfigured("SECRET_KEY is not set: production mode (DJANGO_DEBUG=0) needs a secret key")
+ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver" if DEBUG else "")
+if not ALLOWED_HOSTS:
+    raise ImproperlyConfigured(
+        "ALLOWED_HOSTS is not set: production mode (DJANGO_DEBUG=0) needs the site's host names"
+    )
+
+SITE_URL = envstr("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+SITE_NAME = envstr("SITE_NAME", "Kling Studio")
+CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS") or (
+    [SITE_URL] if SITE_URL.startswith("https://") else []
+)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "allauth",
+    "allauth.account",
+    "django_htmx",
+    "template_partials",
+    "django_q",
+    "rest_framework",
+    "drf_spectacular",
+    "accounts",
+    "billing",
+    "generations",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "kling_site.urls"
+WSGI_APPLICATION = "kling_site.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "kling_site.context_processors.site",
+            ],
+        },
+    }
+]
+
+# Databases. SQLite in demo mode: IMMEDIATE transactions take the write lock up front so
+# concurrent writers wait (up to the timeout) instead of failing with "database is locked".
+DATABASE_URL = envstr("DATABASE_URL")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=envint("DB_CONN_MAX_AGE", 60))}
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+        DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": envstr("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
+            "OPTIONS": {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+            # A file (not in-memory) test database, so threads in concurrency tests share it.
+            "TEST": {"NAME": str(BASE_DIR / ".test-db.sqlite3")},
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+USING_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
+
+REDIS_URL = envstr("REDIS_URL")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# django-q2: timeout < retry so a slow task is never handed to a second worker; finite
+# attempts with ack_failures so a failing task is not redelivered forever (our tasks
+# schedule their own retries); no catch_up so a restart does not replay every missed sweep.
+Q_CLUSTER = {
+    "name": "kling_site",
+    "workers": envint("Q_WORKERS", 2),
+    "timeout": 90,
+    "retry": 120,
+    "max_attempts": 3,
+    "ack_failures": True,
+    "catch_up": False,
+    "save_limit": 500,
+    "poll": 0.5,
+    "label": "Task queue",
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_REDIRECT_URL = "/generate/"
+LOGIN_URL = "/accounts/login/"
+
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_EMAIL_VERIFICATION = envstr("ACCOUNT_EMAIL_VERIFICATION", "optional" if DEBUG else "mandatory")
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+ACCOUNT_CONFIRM_EMAIL_ON_GET = False
+ACCOUNT_SESSION_REMEMBER = None  # show the "remember me" box
+ACCOUNT_CHANGE_EMAIL = True
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+ACCOUNT_RATE_LIMITS = False if (DEBUG or TESTING) else {}  # {} keeps allauth's defaults on
+ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{SITE_NAME}] "
+ALLAUTH_TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0)
+
+EMAIL_BACKEND = envstr(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if envstr("EMAIL_HOST")
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_HOST = envstr("EMAIL_HOST")
+EMAIL_PORT = envint("EMAIL_PORT", 587)
+EMAIL_HOST_USER = envstr("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = envstr("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", True)
+DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "Kling Studio <noreply@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = envstr("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(envstr("MEDIA_ROOT", str(BASE_DIR / "media")))
+DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
+
+AWS_STORAGE_BUCKET_NAME = envstr("AWS_STORAGE_BUCKET_NAME")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if not (DEBUG or TESTING)
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+if AWS_STORAGE_BUCKET_NAME:
+    # Results are private: served through our owner-checked views, never public URLs.
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            "endpoint_url": envstr("AWS_S3_ENDPOINT_URL") or None,
+            "region_name": envstr("AWS_S3_REGION_NAME") or None,
+            "default_acl": "private",
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 20,
+}
+SPECTACULAR_SETTINGS = {"TITLE": f"{SITE_NAME} API", "VERSION": "1.0.0", "SERVE_INCLUDE_SCHEMA": False}
+
+# Credits
+WELCOME_CREDITS = envint("WELCOME_CREDITS", 50)
+
+# Kling provider. "simulator" (the demo default) serves Kling's legacy HTTP contract at
+# /_sim/kling/ from this very site, so the official client is the code path under test.
+KLING_PROVIDER = envstr("KLING_PROVIDER", "simulator")
+if KLING_PROVIDER not in ("simulator", "kling", "gateway"):
+    raise ImproperlyConfigured(f"KLING_PROVIDER={KLING_PROVIDER!r}: use simulator, kling or gateway")
+KLING_API_BASE = envstr(
+    "KLING_API_BASE",
+    f"{SITE_URL}/_sim/kling" if KLING_PROVIDER == "simulator" else "https://api-singapore.klingai.com",
+).rstrip("/")
+KLING_ACCESS_KEY = envstr("KLING_ACCESS_KEY")
+KLING_SECRET_KEY = envstr("KLING_SECRET_KEY")
+KLING_API_KEY = envstr("KLING_API_KEY")
+if KLING_PROVIDER == "simulator" and not (KLING_API_KEY or KLING_ACCESS_KEY):
+    # The simulator checks auth like Kling does; in demo mode both sides share these keys.
+    KLING_ACCESS_KEY = "demo-access-key"
+    KLING_SECRET_KEY = "demo-secret-key-for-the-built-in-simulator"  # noqa: S105
+KLING_WEBHOOK_SECRET = envstr("KLING_WEBHOOK_SECRET")
+KLING_MAX_CONCURRENCY = envint("KLING_MAX_CONCURRENCY", 5)
+KLING_MAX_QPM = envint("KLING_MAX_QPM", 120)
+KLING_CONNECT_TIMEOUT = float(envstr("KLING_CONNECT_TIMEOUT", "5"))
+KLING_READ_TIMEOUT = float(envstr("KLING_READ_TIMEOUT", "30"))
+_KLING_CDN_HOSTS = "cdn.klingai.com,p1.a.kwimgs.com,p2.a.kwimgs.com,h1.inkwai.com,h2.inkwai.com,p2-kling.klingai.com,s21-kling.klingai.com"
+KLING_MEDIA_HOSTS = envlist("KLING_MEDIA_HOSTS", _KLING_CDN_HOSTS)
+if KLING_PROVIDER == "simulator":
+    from urllib.parse import urlsplit
+
+    KLING_MEDIA_HOSTS.append(urlsplit(SITE_URL).netloc)
+GATEWAY_API_BASE = envstr("GATEWAY_API_BASE").rstrip("/")
+GATEWAY_API_KEY = envstr("GATEWAY_API_KEY")
+if KLING_PROVIDER == "kling" and not (KLING_API_KEY or (KLING_ACCESS_KEY and KLING_SECRET_KEY)):
+    raise ImproperlyConfigured(
+        "KLING_PROVIDER=kling needs KLING_API_KEY, or KLING_ACCESS_KEY and KLING_SECRET_KEY"
+    )
+if KLING_PROVIDER == "gateway" and not (GATEWAY_API_BASE and GATEWAY_API_KEY):
+    raise ImproperlyConfigured("KLING_PROVIDER=gateway needs GATEWAY_API_BASE and GATEWAY_API_KEY")
+GENERATION_DEADLINE_MINUTES = envint("GENERATION_DEADLINE_MINUTES", 60)
+# Simulator timings, in seconds (demo: a few seconds; Kling's real averages are minutes).
+SIMULATOR_QUEUE_SECONDS = float(envstr("SIMULATOR_QUEUE_SECONDS", "2"))
+SIMULATOR_RUN_SECONDS = float(envstr("SIMULATOR_RUN_SECONDS", "6"))
+
+# Stripe. Without STRIPE_SECRET_KEY the site uses its demo checkout, which signs its
+# events with STRIPE_WEBHOOK_SECRET so the production webhook code is what runs.
+STRIPE_SECRET_KEY = envstr("STRIPE_SECRET_KEY")
+STRIPE_WEBHOOK_SECRET = envstr("STRIPE_WEBHOOK_SECRET") or (
+    "whsec_demo_checkout_secret" if not STRIPE_SECRET_KEY else ""
+)
+STRIPE_API_BASE = envstr("STRIPE_API_BASE")
+STRIPE_DEMO = not STRIPE_SECRET_KEY
+if not DEBUG and STRIPE_SECRET_KEY and not STRIPE_WEBHOOK_SECRET:
+    raise ImproperlyConfigured("STRIPE_WEBHOOK_SECRET is not set: it is needed with STRIPE_SECRET_KEY")
+
+# Production hardening: `manage.py check --deploy` must report nothing.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+if not DEBUG:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+    SESSION_COOKIE_HTTPONLY = True
+    X_FRAME_OPTIONS = "DENY"
+    ADMINS = [("Admin", email) for email in envlist("ADMIN_EMAILS")]
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "django_q": {"level": envstr("Q_LOG_LEVEL", "WARNING")},
+    },
+}

@@ -1,0 +1,21 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+
+from kling_site import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
+    path("account/", include("accounts.urls")),
+    path("", include("billing.urls")),
+    path("", include("generations.urls")),
+]
+
+if settings.KLING_PROVIDER == "simulator":
+    urlpatterns.append(path("_sim/kling/", include("generations.simulator.urls")))
+
+handler404 = "kling_site.views.page_not_found"
+handler500 = "kling_site.views.server_error"

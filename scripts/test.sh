@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The whole test suite, as `make test` and CI run it:
+#   1. ruff and migration checks;
+#   2. every test on SQLite with the django-q2 ORM broker;
+#   3. the database- and queue-sensitive tests again on PostgreSQL + Redis, when
+#      TEST_DATABASE_URL and TEST_REDIS_URL are set (CI always sets them);
+#   4. the browser journeys in Chromium, when Debian's chromium is installed.
+# Steps 3 and 4 say clearly when they are skipped; in CI (CI=true) skipping is an error.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+export KLING_SITE_TESTING=1
+unset DATABASE_URL REDIS_URL
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "ruff"
+.venv/bin/ruff check .
+step "migrations are up to date"
+$PY manage.py makemigrations --check --dry-run >/dev/null || { echo "Missing migrations: run manage.py makemigrations"; exit 1; }
+
+step "suite on SQLite + ORM broker"
+.venv/bin/pytest -q "$@"
+
+if [[ -n "${TEST_DATABASE_URL:-}" && -n "${TEST_REDIS_URL:-}" ]]; then
+  step "database- and queue-sensitive tests on PostgreSQL + Redis"
+  DATABASE_URL="$TEST_DATABASE_URL" REDIS_URL="$TEST_REDIS_URL" .venv/bin/pytest -q -m "postgres or not e2e" tests/billing tests/generations tests/test_foundation.py
+elif [[ "${CI:-}" == "true" ]]; then
+  echo "CI must run the PostgreSQL + Redis pass: TEST_DATABASE_URL and TEST_REDIS_URL are not set"; exit 1
+else
+  echo "SKIPPED: PostgreSQL + Redis pass (set TEST_DATABASE_URL and TEST_REDIS_URL to run it)"
+fi
+
+if command -v chromium >/dev/null 2>&1; then
+  if [[ -d tests/e2e ]]; then
+    step "browser journeys in Chromium"
+    .venv/bin/pytest -q -m e2e tests/e2e
+  fi
+elif [[ "${CI:-}" == "true" ]]; then
+  echo "CI must run the browser journeys: chromium is not installed"; exit 1
+else
+  echo "SKIPPED: browser journeys (install Debian's chromium to run them)"
+fi
