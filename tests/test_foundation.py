@@ -56,12 +56,16 @@ def test_healthz_reports_ok(client, db):
 
 
 def test_healthz_reports_a_broken_broker(client, db, monkeypatch):
-    from django_q.brokers.orm import ORM
+    import django_q.brokers
 
-    def broken(self):
-        raise ConnectionError("down")
+    class BrokenBroker:
+        def queue_size(self):
+            raise ConnectionError("down")
 
-    monkeypatch.setattr(ORM, "queue_size", broken)
+        def ping(self):
+            raise ConnectionError("down")
+
+    monkeypatch.setattr(django_q.brokers, "get_broker", lambda *args, **kwargs: BrokenBroker())
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["broker"] == "down"
