@@ -1,26 +1,157 @@
 """Our own limits on provider use, shared by every worker process.
 
 Kling answers 1303 when an account has too many tasks in flight; we keep excess jobs
-waiting in our queue instead. Interface (implemented with a shared store, database or
-Redis, so every web and worker process sees the same counts):
+waiting in our queue instead. Interface:
 
 - `try_acquire_slot(generation_id)`: reserve one of KLING_MAX_CONCURRENCY in-flight slots
   for this generation; idempotent per generation; False when all slots are taken.
 - `release_slot(generation_id)`: free the generation's slot; idempotent.
 - `try_take_request()`: take one request from the KLING_MAX_QPM per-minute budget; False
-  when this minute's budget is spent.
+  when this minute's budget is spent. The provider clients call it before every HTTP
+  request (and wait briefly, then raise a retryable `local_rate_limited` ProviderError).
+- `release_finished_slots()`: safety net for a sweep: frees slots still held by
+  generations that ended (or vanished) without releasing them.
+
+How it stays correct with many processes:
+
+- Slots live in the database (`LimiterSlot`): rows numbered 0..N-1 with a unique `slot`
+  and a unique `generation_id`. Acquiring is an INSERT of a free number; the database's
+  unique index, not a read-then-write, decides who gets it, so at most N rows can ever
+  hold numbers below N, on SQLite (one writer at a time) as on PostgreSQL (a concurrent
+  insert of the same key waits for the other transaction, then fails). Slot changes are
+  rare (two per generation) and durable, and they commit or roll back with the caller's
+  transaction, so a failed submit never leaks a slot. Lowering N takes effect as the
+  higher slots drain.
+- The per-minute budget is a fixed window per minute: with REDIS_URL, one atomic INCR on
+  a key that expires (cheap, no database write per HTTP request); without it, a database
+  row per minute moved by a conditional UPDATE (`count < limit`), which PostgreSQL
+  re-checks after taking the row lock and SQLite runs one writer at a time. A fixed
+  window can let up to 2N requests through around a minute boundary; that is fine for a
+  self-imposed courtesy limit (Kling documents no QPS limit on generation and queries).
+  Call the clients outside long transactions: on the database fallback the window row
+  stays locked until the caller's transaction ends.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import threading
+import time
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from generations.models import TERMINAL_STATUSES, Generation, LimiterSlot, LimiterWindow
+
+logger = logging.getLogger("generations.limiter")
+
+BUCKET = "kling"
+
+
+# --- Concurrency slots -------------------------------------------------------------------
+
 
 def try_acquire_slot(generation_id: int) -> bool:
-    raise NotImplementedError
+    limit = settings.KLING_MAX_CONCURRENCY
+    if LimiterSlot.objects.filter(generation_id=generation_id).exists():
+        return True
+    if limit <= 0:  # no limit configured
+        return True
+    taken = set(LimiterSlot.objects.values_list("slot", flat=True))
+    if len(taken) >= limit:
+        return False
+    for slot in range(limit):
+        if slot in taken:
+            continue
+        try:
+            with transaction.atomic():
+                LimiterSlot.objects.create(slot=slot, generation_id=generation_id)
+            return True
+        except IntegrityError:
+            # Either another worker took this number first (try the next one), or another
+            # delivery of the same job already holds a slot for this generation.
+            if LimiterSlot.objects.filter(generation_id=generation_id).exists():
+                return True
+    return False
 
 
 def release_slot(generation_id: int) -> None:
-    raise NotImplementedError
+    LimiterSlot.objects.filter(generation_id=generation_id).delete()
+
+
+def slots_in_use() -> int:
+    return LimiterSlot.objects.count()
+
+
+def release_finished_slots() -> int:
+    """Free slots whose generation is terminal or deleted; returns how many."""
+    live = Generation.objects.exclude(status__in=TERMINAL_STATUSES).values("id")
+    deleted, _ = LimiterSlot.objects.exclude(generation_id__in=live).delete()
+    if deleted:
+        logger.warning("limiter: released %s slot(s) held by finished generations", deleted)
+    return deleted
+
+
+# --- Requests per minute -----------------------------------------------------------------
 
 
 def try_take_request() -> bool:
-    raise NotImplementedError
+    limit = settings.KLING_MAX_QPM
+    if limit <= 0:
+        return True
+    minute = int(time.time() // 60)
+    if settings.REDIS_URL:
+        try:
+            return _redis_take(minute, limit)
+        except Exception as exc:  # a Redis outage must not stop the workers
+            logger.warning("limiter: Redis unavailable (%s), counting in the database", exc)
+    return _database_take(minute, limit)
+
+
+def _database_take(minute: int, limit: int) -> bool:
+    window = LimiterWindow.objects.filter(bucket=BUCKET, minute=minute)
+    if window.filter(count__lt=limit).update(count=F("count") + 1):
+        return True
+    if window.exists():
+        return False
+    try:
+        with transaction.atomic():
+            LimiterWindow.objects.create(bucket=BUCKET, minute=minute, count=1)
+    except IntegrityError:
+        # Another process opened this minute first: take from its row instead.
+        return bool(window.filter(count__lt=limit).update(count=F("count") + 1))
+    LimiterWindow.objects.filter(bucket=BUCKET, minute__lt=minute - 5).delete()
+    return True
+
+
+_redis_lock = threading.Lock()
+_redis_clients: dict[tuple[int, str], object] = {}
+
+
+def _redis():
+    import redis
+
+    key = (os.getpid(), settings.REDIS_URL)
+    client = _redis_clients.get(key)
+    if client is None:
+        with _redis_lock:
+            client = _redis_clients.get(key)
+            if client is None:
+                client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+                _redis_clients[key] = client
+    return client
+
+
+def key_prefix() -> str:
+    return getattr(settings, "LIMITER_KEY_PREFIX", "kling_site:limiter")
+
+
+def _redis_take(minute: int, limit: int) -> bool:
+    key = f"{key_prefix()}:qpm:{BUCKET}:{minute}"
+    pipe = _redis().pipeline(transaction=True)
+    pipe.incr(key)
+    pipe.expire(key, 120)
+    count, _ = pipe.execute()
+    return int(count) <= limit

@@ -172,3 +172,37 @@ class Price(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.model_name} {self.mode or '*'} {self.duration or '*'}s: {self.credits} credits"
+
+
+# --- Provider limiter (generations/limiter.py) ------------------------------------------
+# Shared by every web and worker process. Slots bound the tasks in flight at the provider
+# (KLING_MAX_CONCURRENCY); windows count requests per minute (KLING_MAX_QPM) when Redis
+# is not configured. The unique constraints are what make both correct under concurrency.
+
+
+class LimiterSlot(models.Model):
+    """One of KLING_MAX_CONCURRENCY numbered slots, held by one generation."""
+
+    slot = models.PositiveIntegerField(unique=True)
+    generation_id = models.BigIntegerField(unique=True)
+    acquired_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["slot"]
+
+    def __str__(self) -> str:
+        return f"slot {self.slot}: generation {self.generation_id}"
+
+
+class LimiterWindow(models.Model):
+    """Requests taken from the per-minute budget in one minute (database fallback for Redis)."""
+
+    bucket = models.CharField(max_length=32)
+    minute = models.BigIntegerField(help_text="Unix time // 60.")
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["bucket", "minute"], name="limiter_window_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.bucket} minute {self.minute}: {self.count}"

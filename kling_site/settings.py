@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "accounts",
     "billing",
     "generations",
+    "generations.simulator",
 ]
 
 MIDDLEWARE = [

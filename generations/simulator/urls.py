@@ -1,3 +1,19 @@
-from django.urls import path  # noqa: F401
+"""The simulated Kling, mounted at /_sim/kling/ only when KLING_PROVIDER=simulator."""
 
-urlpatterns: list = []
+from django.urls import path, re_path
+
+from generations.simulator import catalog, views
+
+app_name = "kling_sim"
+
+urlpatterns = [path("", views.index, name="index")]
+for _product in catalog.PRODUCTS:
+    urlpatterns += [
+        path(f"v1/{_product}", views.product_root, {"product": _product}),
+        path(f"v1/{_product}/<str:reference>", views.task_detail, {"product": _product}),
+    ]
+urlpatterns += [
+    path("account/costs", views.account_costs, name="account_costs"),
+    path("cdn/<str:token>/<str:filename>", views.cdn, name="cdn"),
+    re_path(r"^(?P<rest>(v1|account)/.*)$", views.unknown),
+]

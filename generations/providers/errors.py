@@ -1,0 +1,298 @@
+"""Everything that can go wrong talking to Kling, turned into one classified ProviderError.
+
+Decisions are made on Kling's business `code`, never on the HTTP status alone: HTTP 429
+covers both transient answers (1302 rate, 1303 concurrency) and permanent ones (1100
+account, 1101 arrears, 1102 empty resource pack, 1304 IP whitelist).
+
+`may_have_created` matters only for creates. It is true when the task may exist (and be
+paid for) even though we got no usable answer: read timeouts, dropped connections, 5000
+and 5002 (and, conservatively, 5001), HTTP 502/503/504 gateway pages, and 2xx or 5xx
+answers we could not read. The caller then looks the task up by `external_task_id` before
+trying again, so a retry never creates a second paid job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import requests
+from urllib3.exceptions import NewConnectionError
+
+from generations.providers.base import ProviderError
+
+
+@dataclass(frozen=True)
+class CodeInfo:
+    code: str  # our stable code
+    http_status: int  # what Kling sends with it
+    retryable: bool
+    may_have_created: bool  # on a create
+    user_message: str
+    meaning: str
+
+
+_CONFIG = (
+    "Generation is not available right now because of a problem with our provider account. "
+    "Please try again later."
+)
+_BUSY = "Kling is busy right now. Your request is waiting and will be retried shortly."
+_INVALID = (
+    "Kling rejected one of the settings of this request. Please check the prompt, image and options "
+    "and try again."
+)
+CONTENT_REFUSED_MESSAGE = (
+    "Kling declined this request under its content rules. Please change the prompt or image and try again."
+)
+
+# The whole legacy code table (KLING_API.md section 7).
+KLING_CODES: dict[int, CodeInfo] = {
+    1000: CodeInfo("auth_failed", 401, False, False, _CONFIG, "authentication failed"),
+    1001: CodeInfo("auth_failed", 401, False, False, _CONFIG, "Authorization header empty"),
+    1002: CodeInfo("auth_failed", 401, False, False, _CONFIG, "Authorization invalid"),
+    # The client re-signs and retries once by itself; if it still fails, later may work (clock skew).
+    1003: CodeInfo("auth_expired", 401, True, False, _CONFIG, "token not yet valid"),
+    1004: CodeInfo("auth_expired", 401, True, False, _CONFIG, "token expired"),
+    1100: CodeInfo("account_blocked", 429, False, False, _CONFIG, "account abnormal"),
+    1101: CodeInfo("account_in_arrears", 429, False, False, _CONFIG, "account in arrears"),
+    1102: CodeInfo("quota_exhausted", 429, False, False, _CONFIG, "resource pack exhausted or expired"),
+    1103: CodeInfo(
+        "no_permission",
+        403,
+        False,
+        False,
+        "This model or feature is not available on our provider account. Please choose another one.",
+        "no permission for the API or model",
+    ),
+    1200: CodeInfo("invalid_request", 400, False, False, _INVALID, "invalid request parameters"),
+    1201: CodeInfo("invalid_request", 400, False, False, _INVALID, "invalid parameter value"),
+    1202: CodeInfo("invalid_method", 404, False, False, _INVALID, "invalid method"),
+    1203: CodeInfo(
+        "not_found",
+        404,
+        False,
+        False,
+        "Kling could not find the requested model or task. Please choose another model or try again.",
+        "resource not found",
+    ),
+    1300: CodeInfo(
+        "policy_refused",
+        400,
+        False,
+        False,
+        "Kling declined this request under its platform policy. Please change the prompt or image.",
+        "platform policy triggered",
+    ),
+    1301: CodeInfo("content_refused", 400, False, False, CONTENT_REFUSED_MESSAGE, "content security policy"),
+    1302: CodeInfo("rate_limited", 429, True, False, _BUSY, "request rate limit exceeded"),
+    1303: CodeInfo("concurrency_limited", 429, True, False, _BUSY, "concurrency over resource pack limit"),
+    1304: CodeInfo("ip_not_allowed", 429, False, False, _CONFIG, "IP whitelist policy"),
+    5000: CodeInfo(
+        "provider_error",
+        500,
+        True,
+        True,
+        "Kling had an internal error. Your request will be retried shortly.",
+        "internal error",
+    ),
+    # Maintenance most likely refused the create, but a lookup costs one GET and a duplicate costs money.
+    5001: CodeInfo(
+        "provider_unavailable",
+        503,
+        True,
+        True,
+        "Kling is briefly unavailable for maintenance. Your request will be retried shortly.",
+        "temporarily unavailable",
+    ),
+    5002: CodeInfo(
+        "provider_timeout",
+        504,
+        True,
+        True,
+        "Kling is overloaded. Your request will be retried shortly.",
+        "internal timeout",
+    ),
+}
+
+BAD_RESPONSE_MESSAGE = "Kling sent an answer we could not read. Your request will be retried shortly."
+TIMEOUT_MESSAGE = "Kling did not answer in time. Your request will be retried shortly."
+CONNECTION_MESSAGE = "We could not reach Kling. Your request will be retried shortly."
+LOCAL_RATE_MESSAGE = "We are sending Kling as many requests as it allows; yours is waiting in line."
+UNSUPPORTED_MESSAGE = "This kind of request is not supported by the configured provider."
+
+# HTTP statuses of proxies and load balancers in front of the API: the request may have
+# reached the backend before the gateway gave up.
+GATEWAY_STATUSES = (502, 503, 504)
+
+
+def from_kling_code(
+    provider_code: int,
+    *,
+    http_status: int | None,
+    message: str = "",
+    request_id: str = "",
+    creating: bool = False,
+) -> ProviderError:
+    """A non-zero Kling business code (with Kling's own message as the detail)."""
+    info = KLING_CODES.get(provider_code)
+    detail = f"Kling code {provider_code} (HTTP {http_status}): {message}".strip()
+    if info is None:
+        # Unknown code: fall back to what the HTTP status suggests.
+        transient = http_status is not None and (http_status >= 500 or http_status == 429)
+        server_side = http_status is None or http_status >= 500
+        return ProviderError(
+            "provider_error",
+            "Kling answered with an error we do not know. Your request will be retried shortly."
+            if transient
+            else _INVALID,
+            provider_code=provider_code,
+            http_status=http_status,
+            retryable=transient,
+            may_have_created=creating and server_side,
+            detail=detail,
+            request_id=request_id,
+        )
+    return ProviderError(
+        info.code,
+        info.user_message,
+        provider_code=provider_code,
+        http_status=http_status,
+        retryable=info.retryable,
+        may_have_created=creating and info.may_have_created,
+        detail=detail,
+        request_id=request_id,
+    )
+
+
+def from_http_status(
+    http_status: int, *, detail: str = "", request_id: str = "", creating: bool = False
+) -> ProviderError:
+    """An HTTP error without a business code (an HTML error page, a gateway's own error)."""
+    if http_status in (401, 403):
+        code, retryable, message = "auth_failed", False, _CONFIG
+    elif http_status == 404:
+        code, retryable, message = "not_found", False, KLING_CODES[1203].user_message
+    elif http_status == 429:
+        code, retryable, message = "rate_limited", True, _BUSY
+    elif http_status >= 500:
+        code, retryable, message = "provider_error", True, KLING_CODES[5000].user_message
+    else:
+        code, retryable, message = "invalid_request", False, _INVALID
+    return ProviderError(
+        code,
+        message,
+        http_status=http_status,
+        retryable=retryable,
+        may_have_created=creating and http_status >= 500,
+        detail=detail or f"HTTP {http_status}",
+        request_id=request_id,
+    )
+
+
+def bad_response(
+    detail: str, *, http_status: int | None = None, request_id: str = "", creating: bool = False
+) -> ProviderError:
+    """An answer we cannot read: not JSON, empty, HTML, missing fields, unknown status.
+
+    On a create, a 2xx or 5xx answer we cannot read may well stand for a created task.
+    """
+    created = creating and (http_status is None or http_status < 300 or http_status >= 500)
+    return ProviderError(
+        "bad_response",
+        BAD_RESPONSE_MESSAGE,
+        http_status=http_status,
+        retryable=True,
+        may_have_created=created,
+        detail=detail,
+        request_id=request_id,
+    )
+
+
+def _never_sent(exc: BaseException) -> bool:
+    """True when the connection was never established, so the request cannot have arrived."""
+    if isinstance(exc, (requests.exceptions.ConnectTimeout, requests.exceptions.SSLError)):
+        return True
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, NewConnectionError):
+            return True
+        pending.extend([getattr(current, "reason", None), current.__cause__, current.__context__])
+        pending.extend(arg for arg in getattr(current, "args", ()) if isinstance(arg, BaseException))
+    return False
+
+
+def from_transport_error(exc: requests.RequestException, *, creating: bool = False) -> ProviderError:
+    """Timeouts, refused or dropped connections, broken bodies."""
+    created = creating and not _never_sent(exc)
+    if isinstance(exc, requests.exceptions.Timeout):
+        code, message = "timeout", TIMEOUT_MESSAGE
+    else:
+        code, message = "connection_error", CONNECTION_MESSAGE
+    return ProviderError(
+        code,
+        message,
+        retryable=True,
+        may_have_created=created,
+        detail=f"{type(exc).__name__}: {exc}",
+    )
+
+
+def local_rate_limited() -> ProviderError:
+    return ProviderError(
+        "local_rate_limited",
+        LOCAL_RATE_MESSAGE,
+        retryable=True,
+        may_have_created=False,
+        detail="our own KLING_MAX_QPM budget for this minute is spent",
+    )
+
+
+def unsupported(what: str) -> ProviderError:
+    return ProviderError("unsupported", UNSUPPORTED_MESSAGE, retryable=False, detail=what)
+
+
+def is_not_found(error: ProviderError) -> bool:
+    """Did a lookup answer "no such task"? (Kling has no dedicated code: 1203, or a 404/1201 saying so.)"""
+    if error.code == "not_found":
+        return True
+    text = error.detail.lower()
+    return error.provider_code in (1200, 1201) and ("not found" in text or "not exist" in text)
+
+
+_CONTENT_WORDS = (
+    "risk",
+    "safety",
+    "sensitive",
+    "moderat",
+    "violat",
+    "policy",
+    "inappropriate",
+    "prohibit",
+    "nsfw",
+    "content",
+    "审核",
+    "风控",
+    "敏感",
+    "违规",
+)
+_IMAGE_WORDS = ("image", "pixel", "resolution", "aspect ratio", "face", "picture", "图片", "图像")
+
+IMAGE_PROBLEM_MESSAGE = (
+    "Kling could not use the image you gave. Use a JPG or PNG at least 300 pixels on each side, "
+    "with an aspect ratio between 1:2.5 and 2.5:1."
+)
+GENERIC_FAILURE_MESSAGE = "Kling could not complete this generation. Please try again."
+
+
+def failed_task_user_message(task_status_msg: str) -> str:
+    """A sentence for a task Kling accepted and then failed (`task_status: failed`)."""
+    text = (task_status_msg or "").lower()
+    if any(word in text for word in _CONTENT_WORDS):
+        return CONTENT_REFUSED_MESSAGE
+    if any(word in text for word in _IMAGE_WORDS):
+        return IMAGE_PROBLEM_MESSAGE
+    return GENERIC_FAILURE_MESSAGE

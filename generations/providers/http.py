@@ -1,0 +1,94 @@
+"""HTTP plumbing shared by the provider clients: one pooled session per process, the
+per-request budget of our own rate limiter, and reading JSON bodies without crashing."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from generations.providers import errors
+
+_session_lock = threading.Lock()
+_session: requests.Session | None = None
+_session_pid: int | None = None
+
+
+def shared_session() -> requests.Session:
+    """The process's pooled session (keep-alive to the provider).
+
+    Keyed by pid: django-q2 forks its workers, and a pool inherited from the parent would
+    share sockets between processes.
+    """
+    global _session, _session_pid
+    pid = os.getpid()
+    if _session is not None and _session_pid == pid:
+        return _session
+    with _session_lock:
+        if _session is None or _session_pid != pid:
+            session = requests.Session()
+            # No automatic retries: a create must never be resent blindly (see errors.py).
+            adapter = HTTPAdapter(pool_connections=8, pool_maxsize=32, max_retries=0)
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+            _session, _session_pid = session, pid
+    return _session
+
+
+def spend_request_budget(
+    take: Callable[[], bool] | None, *, wait_seconds: float, step_seconds: float = 0.25
+) -> None:
+    """Take one request from our per-minute budget, waiting up to `wait_seconds` for it.
+
+    Raises a retryable `local_rate_limited` ProviderError when the budget stays spent: the
+    caller's job then waits in our queue instead of piling onto the provider.
+    """
+    if take is None:
+        return
+    deadline = time.monotonic() + max(wait_seconds, 0.0)
+    while not take():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise errors.local_rate_limited()
+        time.sleep(min(step_seconds, remaining))
+
+
+def snippet(content: bytes, limit: int = 200) -> str:
+    text = content[:limit].decode("utf-8", errors="replace")
+    return " ".join(text.split())
+
+
+def read_json_object(response: requests.Response, *, creating: bool) -> dict[str, Any]:
+    """The body as a JSON object, or a `bad_response` ProviderError (empty, HTML, garbage).
+
+    A non-2xx status with an unreadable body is classified by its HTTP status instead
+    (a proxy's HTML 502 page is "provider_error, may have created" on a create).
+    """
+    status = response.status_code
+    content = response.content or b""
+    if not content.strip():
+        if status >= 400:
+            raise errors.from_http_status(
+                status, detail=f"HTTP {status} with an empty body", creating=creating
+            )
+        raise errors.bad_response(f"HTTP {status} with an empty body", http_status=status, creating=creating)
+    try:
+        payload = json.loads(content)
+    except ValueError:
+        detail = f"HTTP {status}, not JSON ({response.headers.get('Content-Type', '?')}): {snippet(content)}"
+        if status >= 400:
+            raise errors.from_http_status(status, detail=detail, creating=creating) from None
+        raise errors.bad_response(detail, http_status=status, creating=creating) from None
+    if not isinstance(payload, dict):
+        raise errors.bad_response(
+            f"HTTP {status}, JSON {type(payload).__name__} instead of an object",
+            http_status=status,
+            creating=creating,
+        )
+    return payload

@@ -1,0 +1,498 @@
+"""The official Kling client: the legacy `/v1/...` surface (KLING_API.md sections 1-8).
+
+Also serves Kling-compatible proxies (the same paths under a prefix, a bearer key) by
+configuration alone: `KLING_API_BASE=https://host/klingai` and `KLING_API_KEY=...`; and the
+built-in simulator, which speaks the same contract at `/_sim/kling/`.
+
+Every call: one pooled session per process, connect/read timeouts, one request from our
+per-minute budget (`generations.limiter.try_take_request`), the `request_id` logged, and
+any failure turned into a classified `ProviderError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import re
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import quote
+
+import jwt
+import requests
+from django.conf import settings
+
+from generations.providers import errors
+from generations.providers.base import (
+    GenerationRequest,
+    ProviderError,
+    ProviderMedia,
+    ProviderTask,
+    ResourcePack,
+    TaskPage,
+    TaskStatus,
+)
+from generations.providers.http import read_json_object, shared_session, spend_request_budget
+
+logger = logging.getLogger("generations.providers.kling")
+
+# Kling's legacy statuses -> ours. "succeeded" is the new-standard spelling, tolerated.
+STATUSES = {
+    "submitted": TaskStatus.SUBMITTED,
+    "processing": TaskStatus.PROCESSING,
+    "succeed": TaskStatus.SUCCEEDED,
+    "succeeded": TaskStatus.SUCCEEDED,
+    "failed": TaskStatus.FAILED,
+}
+
+JWT_LIFETIME = 1800  # the vendor's example value, used by every client checked
+JWT_BACKDATE = 5
+JWT_REFRESH_MARGIN = 60  # re-sign when fewer seconds remain
+
+CAMERA_TYPES = ("simple", "down_back", "forward_up", "right_turn_forward", "left_turn_forward")
+CAMERA_AXES = ("horizontal", "vertical", "pan", "tilt", "roll", "zoom")
+IMAGE_FIELDS = ("image", "image_tail", "static_mask")
+_DATA_URI = re.compile(r"^\s*data:[^,]*?;base64,", re.IGNORECASE)
+_PRODUCT = re.compile(r"^[a-z0-9-]+(/[a-z0-9-]+)+$")
+_MODE_ALIASES = {"standard": "std", "professional": "pro"}
+
+# --- JWT, cached per process -------------------------------------------------------------
+
+_token_lock = threading.Lock()
+_tokens: dict[tuple[str, str], tuple[str, int, int]] = {}  # (ak, sk digest) -> (token, nbf, exp)
+
+
+def jwt_token(access_key: str, secret_key: str, *, refresh: bool = False) -> str:
+    """An HS256 JWT (`iss` = access key, `exp` = now + 1800, `nbf` = now - 5).
+
+    Cached per process and re-signed when under 60 s remain, so a poller running for
+    hours keeps working; `refresh=True` forces a new one (after a 1003/1004 answer).
+    """
+    now = int(time.time())
+    key = (access_key, hashlib.sha256(secret_key.encode()).hexdigest())
+    with _token_lock:
+        cached = _tokens.get(key)
+        if cached and not refresh:
+            token, nbf, exp = cached
+            if nbf <= now and exp - now > JWT_REFRESH_MARGIN:
+                return token
+        nbf, exp = now - JWT_BACKDATE, now + JWT_LIFETIME
+        token = jwt.encode(
+            {"iss": access_key, "exp": exp, "nbf": nbf},
+            secret_key,
+            algorithm="HS256",
+            headers={"typ": "JWT"},
+        )
+        _tokens[key] = (token, nbf, exp)
+        return token
+
+
+def clear_token_cache() -> None:
+    with _token_lock:
+        _tokens.clear()
+
+
+# --- Request bodies ----------------------------------------------------------------------
+
+
+def _invalid(detail: str) -> ProviderError:
+    return ProviderError(
+        "invalid_request", errors.KLING_CODES[1201].user_message, retryable=False, detail=detail
+    )
+
+
+def strip_data_uri(value: str) -> str:
+    """Kling takes a URL or raw Base64; a `data:image/...;base64,` prefix is rejected."""
+    return _DATA_URI.sub("", value, count=1) if isinstance(value, str) else value
+
+
+def camera_control(value: Any) -> dict[str, Any]:
+    """Kling's camera rule: `config` only for `simple`, with exactly one non-zero axis in [-10, 10]."""
+    if not isinstance(value, dict) or value.get("type") not in CAMERA_TYPES:
+        raise _invalid(f"camera_control type must be one of {', '.join(CAMERA_TYPES)}")
+    if value["type"] != "simple":
+        return {"type": value["type"]}  # config must be absent for the preset movements
+    config = value.get("config")
+    if not isinstance(config, dict) or set(config) - set(CAMERA_AXES):
+        raise _invalid("camera_control simple needs a config with horizontal/vertical/pan/tilt/roll/zoom")
+    axes: dict[str, float] = {}
+    for axis in CAMERA_AXES:
+        raw = config.get(axis, 0)
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not -10 <= raw <= 10:
+            raise _invalid(f"camera_control config.{axis} must be a number in [-10, 10]")
+        axes[axis] = float(raw)
+    if sum(1 for v in axes.values() if v != 0) != 1:
+        raise _invalid("camera_control simple needs exactly one non-zero axis")
+    return {"type": "simple", "config": axes}
+
+
+def legacy_body(request: GenerationRequest) -> dict[str, Any]:
+    """The create body in Kling's exact legacy field names and types."""
+    body = {k: v for k, v in request.params.items() if v is not None}
+    # `model` is a deprecated alias Kling accepts and ignores (silently falling back to the
+    # default, discontinued kling-v1): never send it.
+    model = body.pop("model", None)
+    if "model_name" not in body and model:
+        body["model_name"] = model
+    if "mode" in body:
+        body["mode"] = _MODE_ALIASES.get(str(body["mode"]).lower(), body["mode"])
+    if "duration" in body:
+        duration = body["duration"]
+        if isinstance(duration, float) and duration.is_integer():
+            duration = int(duration)
+        body["duration"] = str(duration)
+    if "sound" in body and isinstance(body["sound"], bool):
+        body["sound"] = "on" if body["sound"] else "off"
+    if "cfg_scale" in body:
+        body["cfg_scale"] = float(body["cfg_scale"])
+    if "n" in body:
+        body["n"] = int(body["n"])
+    if "camera_control" in body:
+        body["camera_control"] = camera_control(body["camera_control"])
+    for name in IMAGE_FIELDS:
+        if name in body:
+            body[name] = strip_data_uri(body[name])
+    if isinstance(body.get("image_list"), list):
+        body["image_list"] = [
+            {**item, "image": strip_data_uri(item.get("image", ""))} if isinstance(item, dict) else item
+            for item in body["image_list"]
+        ]
+    body["external_task_id"] = str(request.external_task_id)
+    if request.callback_url:
+        body["callback_url"] = request.callback_url
+    return body
+
+
+# --- Parsing answers ----------------------------------------------------------------------
+
+
+def ms_to_datetime(value: Any) -> datetime | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        return datetime.fromtimestamp(float(value) / 1000, tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def to_decimal(value: Any) -> Decimal | None:
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+def to_float(value: Any) -> float | None:
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _media(result: dict[str, Any], request_id: str) -> tuple[ProviderMedia, ...]:
+    media: list[ProviderMedia] = []
+    for kind, key in (("video", "videos"), ("image", "images")):
+        items = result.get(key) or []
+        if not isinstance(items, list):
+            raise errors.bad_response(f"task_result.{key} is not a list", request_id=request_id)
+        for position, item in enumerate(items):
+            if not isinstance(item, dict) or not isinstance(item.get("url"), str) or not item["url"]:
+                raise errors.bad_response(f"task_result.{key}[{position}] has no url", request_id=request_id)
+            index = item.get("index", position)
+            media.append(
+                ProviderMedia(
+                    url=item["url"],
+                    kind=kind,
+                    index=index if isinstance(index, int) and not isinstance(index, bool) else position,
+                    duration=to_float(item.get("duration")),
+                    cover_url=str(item.get("cover_url") or item.get("cover_image_url") or ""),
+                    id=str(item.get("id") or ""),
+                )
+            )
+    return tuple(media)
+
+
+def parse_task(data: Any, product: str, *, request_id: str = "", creating: bool = False) -> ProviderTask:
+    """A legacy task object (query answer `data`, a list item, or a callback body)."""
+    if not isinstance(data, dict):
+        raise errors.bad_response("task data is not an object", request_id=request_id, creating=creating)
+    task_id = data.get("task_id")
+    if isinstance(task_id, bool) or not isinstance(task_id, (str, int)) or str(task_id) == "":
+        raise errors.bad_response("task data has no task_id", request_id=request_id, creating=creating)
+    raw_status = data.get("task_status")
+    if raw_status in (None, "") and creating:
+        raw_status = "submitted"  # some proxies answer a create with the task id alone
+    status = STATUSES.get(raw_status) if isinstance(raw_status, str) else None
+    if status is None:
+        raise errors.bad_response(
+            f"unknown task_status {raw_status!r} for task {task_id}", request_id=request_id, creating=creating
+        )
+    info = data.get("task_info") if isinstance(data.get("task_info"), dict) else {}
+    result = data.get("task_result") if isinstance(data.get("task_result"), dict) else {}
+    message = data.get("task_status_msg")
+    return ProviderTask(
+        task_id=str(task_id),
+        status=status,
+        product=product,
+        external_id=str(info.get("external_task_id") or ""),
+        status_message=message if isinstance(message, str) else "",
+        media=_media(result, request_id),
+        units_charged=to_decimal(data.get("final_unit_deduction")),
+        created_at=ms_to_datetime(data.get("created_at")),
+        updated_at=ms_to_datetime(data.get("updated_at")),
+        raw=data,
+    )
+
+
+def _check_product(product: str) -> str:
+    product = product.strip("/")
+    if not _PRODUCT.match(product):
+        raise ValueError(f"not a Kling product path: {product!r}")
+    return product
+
+
+# --- The client ---------------------------------------------------------------------------
+
+
+class KlingClient:
+    """Kling's legacy API (and proxies and the simulator that speak it)."""
+
+    name = "kling"
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        access_key: str = "",
+        secret_key: str = "",
+        api_key: str = "",
+        connect_timeout: float = 5.0,
+        read_timeout: float = 30.0,
+        session: requests.Session | None = None,
+        take_request: Any = None,
+        rate_wait_seconds: float = 2.0,
+        name: str = "kling",
+    ) -> None:
+        if not api_key and not (access_key and secret_key):
+            raise ValueError("KlingClient needs api_key, or access_key and secret_key")
+        self.base_url = base_url.rstrip("/")
+        self.access_key = access_key
+        self.secret_key = secret_key
+        self.api_key = api_key
+        self.timeout = (connect_timeout, read_timeout)
+        self._session = session
+        self.take_request = take_request
+        self.rate_wait_seconds = rate_wait_seconds
+        self.name = name
+
+    @classmethod
+    def from_settings(cls) -> KlingClient:
+        from generations import limiter
+
+        return cls(
+            settings.KLING_API_BASE,
+            access_key=settings.KLING_ACCESS_KEY,
+            secret_key=settings.KLING_SECRET_KEY,
+            api_key=settings.KLING_API_KEY,
+            connect_timeout=settings.KLING_CONNECT_TIMEOUT,
+            read_timeout=settings.KLING_READ_TIMEOUT,
+            take_request=limiter.try_take_request,
+            name=settings.KLING_PROVIDER,
+        )
+
+    @property
+    def session(self) -> requests.Session:
+        return self._session or shared_session()
+
+    # -- transport
+
+    def _authorization(self, *, refresh: bool) -> str:
+        # A static API key works on every endpoint (and is what proxies take); prefer it.
+        if self.api_key:
+            return f"Bearer {self.api_key}"
+        return f"Bearer {jwt_token(self.access_key, self.secret_key, refresh=refresh)}"
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        creating: bool = False,
+    ) -> tuple[Any, str]:
+        """One API call: (envelope `data`, request_id), or a ProviderError."""
+        url = self.base_url + path
+        resigned = False
+        while True:
+            spend_request_budget(self.take_request, wait_seconds=self.rate_wait_seconds)
+            headers = {
+                "Authorization": self._authorization(refresh=resigned),
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+            }
+            started = time.monotonic()
+            try:
+                response = self.session.request(
+                    method, url, json=body, params=params, headers=headers, timeout=self.timeout
+                )
+            except requests.RequestException as exc:
+                error = errors.from_transport_error(exc, creating=creating)
+                logger.warning(
+                    "kling %s %s failed after %.0f ms: %s (may_have_created=%s)",
+                    method,
+                    path,
+                    (time.monotonic() - started) * 1000,
+                    error.detail,
+                    error.may_have_created,
+                )
+                raise error from exc
+            elapsed_ms = (time.monotonic() - started) * 1000
+            try:
+                payload = read_json_object(response, creating=creating)
+            except ProviderError as error:
+                logger.warning(
+                    "kling %s %s -> HTTP %s in %.0f ms, unreadable: %s request_id=%s",
+                    method,
+                    path,
+                    response.status_code,
+                    elapsed_ms,
+                    error.detail,
+                    response.headers.get("X-Request-Id", ""),
+                )
+                raise
+            request_id = str(payload.get("request_id") or "")
+            code = payload.get("code")
+            message = payload.get("message")
+            logger.info(
+                "kling %s %s -> HTTP %s code %s request_id=%s in %.0f ms",
+                method,
+                path,
+                response.status_code,
+                code,
+                request_id,
+                elapsed_ms,
+            )
+            if isinstance(code, str) and code.strip().lstrip("-").isdigit():
+                code = int(code)
+            if isinstance(code, bool) or not isinstance(code, int):
+                if response.status_code >= 400:
+                    raise errors.from_http_status(
+                        response.status_code,
+                        detail=f"HTTP {response.status_code} without a Kling code: {message!r}",
+                        request_id=request_id,
+                        creating=creating,
+                    )
+                raise errors.bad_response(
+                    "answer has no integer `code`",
+                    http_status=response.status_code,
+                    request_id=request_id,
+                    creating=creating,
+                )
+            if code in (1003, 1004) and not resigned and not self.api_key:
+                # Expired or not-yet-valid token (clock skew, a long-lived process): re-sign
+                # once and resend. Nothing was created by a request that failed auth.
+                resigned = True
+                continue
+            if code != 0:
+                raise errors.from_kling_code(
+                    code,
+                    http_status=response.status_code,
+                    message=str(message or ""),
+                    request_id=request_id,
+                    creating=creating,
+                )
+            if not 200 <= response.status_code < 300:
+                raise errors.bad_response(
+                    f"code 0 with HTTP {response.status_code}",
+                    http_status=response.status_code,
+                    request_id=request_id,
+                    creating=creating,
+                )
+            return payload.get("data"), request_id
+
+    # -- the Provider interface
+
+    def submit(self, request: GenerationRequest) -> ProviderTask:
+        product = _check_product(request.product)
+        body = legacy_body(request)
+        data, request_id = self._call("POST", f"/v1/{product}", body=body, creating=True)
+        task = parse_task(data, product, request_id=request_id, creating=True)
+        if not task.external_id:
+            task = dataclasses.replace(task, external_id=str(request.external_task_id))
+        return task
+
+    def get(self, product: str, task_id: str) -> ProviderTask:
+        product = _check_product(product)
+        data, request_id = self._call("GET", f"/v1/{product}/{quote(str(task_id), safe='')}")
+        return parse_task(data, product, request_id=request_id)
+
+    def find_by_external_id(self, product: str, external_id: str) -> ProviderTask | None:
+        """Kling accepts our `external_task_id` in place of the task id in the query path (section 5.2)."""
+        try:
+            return self.get(product, str(external_id))
+        except ProviderError as error:
+            if errors.is_not_found(error):
+                return None
+            raise
+
+    def list_tasks(self, product: str, page: int = 1, page_size: int = 500) -> TaskPage:
+        """One page of this product's tasks (pageNum 1-1000, pageSize 1-500)."""
+        product = _check_product(product)
+        if not 1 <= page <= 1000 or not 1 <= page_size <= 500:
+            raise ValueError("page must be in [1, 1000] and page_size in [1, 500]")
+        data, request_id = self._call(
+            "GET", f"/v1/{product}", params={"pageNum": page, "pageSize": page_size}
+        )
+        if not isinstance(data, list):
+            raise errors.bad_response("list answer `data` is not an array", request_id=request_id)
+        tasks = []
+        for item in data:
+            try:
+                tasks.append(parse_task(item, product, request_id=request_id))
+            except ProviderError as error:
+                # One unreadable item must not hide the other 499 from the poller.
+                logger.warning(
+                    "kling list %s: skipped an item: %s request_id=%s", product, error.detail, request_id
+                )
+        return TaskPage(tasks=tuple(tasks), page=page, page_size=page_size)
+
+    def account_costs(self, start: datetime | None = None, end: datetime | None = None) -> list[ResourcePack]:
+        """Resource packs from `/account/costs` (free, QPS <= 1; `remaining` lags up to 12 h)."""
+        end = end or datetime.now(tz=UTC)
+        start = start or end - timedelta(days=365)
+        params = {"start_time": int(start.timestamp() * 1000), "end_time": int(end.timestamp() * 1000)}
+        data, request_id = self._call("GET", "/account/costs", params=params)
+        if not isinstance(data, dict):
+            raise errors.bad_response("/account/costs `data` is not an object", request_id=request_id)
+        inner = data.get("code", 0)
+        if isinstance(inner, int) and not isinstance(inner, bool) and inner != 0:
+            raise errors.from_kling_code(
+                inner, http_status=200, message=str(data.get("msg") or ""), request_id=request_id
+            )
+        infos = data.get("resource_pack_subscribe_infos") or []
+        if not isinstance(infos, list):
+            raise errors.bad_response("resource_pack_subscribe_infos is not a list", request_id=request_id)
+        packs = []
+        for info in infos:
+            if not isinstance(info, dict):
+                raise errors.bad_response("a resource pack is not an object", request_id=request_id)
+            packs.append(
+                ResourcePack(
+                    name=str(info.get("resource_pack_name") or ""),
+                    remaining=to_float(info.get("remaining_quantity")) or 0.0,
+                    total=to_float(info.get("total_quantity")) or 0.0,
+                    status=str(info.get("status") or ""),
+                    expires_at=ms_to_datetime(info.get("invalid_time")),
+                )
+            )
+        return packs

@@ -1,0 +1,116 @@
+"""What the simulated Kling accepts and what it charges (KLING_API.md sections 3, 9 and 10)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+TEXT2VIDEO = "videos/text2video"
+IMAGE2VIDEO = "videos/image2video"
+IMAGES = "images/generations"
+PRODUCTS = (TEXT2VIDEO, IMAGE2VIDEO, IMAGES)
+VIDEO_PRODUCTS = (TEXT2VIDEO, IMAGE2VIDEO)
+
+MODELS = {
+    TEXT2VIDEO: (
+        "kling-v1",
+        "kling-v1-6",
+        "kling-v2-master",
+        "kling-v2-1-master",
+        "kling-v2-5-turbo",
+        "kling-v2-6",
+        "kling-v3",
+    ),
+    IMAGE2VIDEO: (
+        "kling-v1",
+        "kling-v1-5",
+        "kling-v1-6",
+        "kling-v2-master",
+        "kling-v2-1",
+        "kling-v2-1-master",
+        "kling-v2-5-turbo",
+        "kling-v2-6",
+        "kling-v3",
+    ),
+    IMAGES: ("kling-v1", "kling-v1-5", "kling-v2", "kling-v2-new", "kling-v2-1", "kling-v3"),
+}
+# Kling's documented default when `model_name` is empty (also what the ignored `model` alias gets).
+DEFAULT_MODEL = "kling-v1"
+
+PROMPT_LIMIT = 2500
+VIDEO_ASPECT_RATIOS = ("16:9", "9:16", "1:1")
+IMAGE_ASPECT_RATIOS = ("16:9", "9:16", "1:1", "4:3", "3:4", "3:2", "2:3", "21:9")
+CAMERA_TYPES = ("simple", "down_back", "forward_up", "right_turn_forward", "left_turn_forward")
+CAMERA_AXES = ("horizontal", "vertical", "pan", "tilt", "roll", "zoom")
+RESOLUTIONS = ("1k", "2k")
+
+
+def modes(model: str) -> tuple[str, ...]:
+    return ("std", "pro", "4k") if model == "kling-v3" else ("std", "pro")
+
+
+def durations(model: str) -> tuple[str, ...]:
+    return tuple(str(n) for n in range(3, 16)) if model == "kling-v3" else ("5", "10")
+
+
+def sound_allowed(model: str, mode: str) -> bool:
+    return model == "kling-v3" or (model == "kling-v2-6" and mode == "pro")
+
+
+def package(product: str) -> str:
+    return "image" if product.startswith("images/") else "video"
+
+
+# Units per 5-second clip for the per-clip models (section 10.1); 10 s is double.
+_PER_CLIP = {
+    "kling-v1": {"std": "1", "pro": "3.5"},
+    "kling-v1-5": {"std": "2", "pro": "3.5"},
+    "kling-v1-6": {"std": "2", "pro": "3.5"},
+    "kling-v2-1": {"std": "2", "pro": "3.5"},
+    "kling-v2-master": {"std": "10", "pro": "10"},
+    "kling-v2-1-master": {"std": "10", "pro": "10"},
+    "kling-v2-5-turbo": {"std": "1.5", "pro": "2.5"},
+    "kling-v2-6": {"std": "1.5", "pro": "2.5"},
+}
+# kling-v3 is billed per second (section 10.2): (silent, with audio).
+_V3_PER_SECOND = {"std": ("0.6", "0.9"), "pro": ("0.8", "1.2"), "4k": ("3.0", "3.0")}
+# Image units per image (section 10.3): (text-to-image, image-to-image).
+_PER_IMAGE = {
+    "kling-v1": ("1", "1"),
+    "kling-v1-5": ("4", "8"),
+    "kling-v2": ("4", "8"),
+    "kling-v2-1": ("4", "8"),
+    "kling-v2-new": ("8", "8"),
+    "kling-v3": ("8", "8"),
+}
+
+
+def units(
+    product: str,
+    model: str,
+    *,
+    mode: str = "std",
+    duration: str = "5",
+    sound: str = "off",
+    voice: bool = False,
+    n: int = 1,
+    reference_image: bool = False,
+) -> Decimal:
+    """`final_unit_deduction` of a successful task, in Kling's units."""
+    if package(product) == "image":
+        text, image = _PER_IMAGE.get(model, ("4", "8"))
+        return Decimal(image if reference_image else text) * n
+    seconds = Decimal(duration)
+    if model == "kling-v3":
+        silent, audio = _V3_PER_SECOND.get(mode, _V3_PER_SECOND["std"])
+        return Decimal(audio if sound == "on" else silent) * seconds
+    if model == "kling-v2-6" and sound == "on":
+        per_clip = Decimal("6" if voice else "5")
+    else:
+        per_clip = Decimal(_PER_CLIP.get(model, _PER_CLIP["kling-v1-6"]).get(mode, "2"))
+    return per_clip * seconds / 5
+
+
+def format_units(value: Decimal) -> str:
+    """Kling's decimal string: "1.5", "3", "4.2"."""
+    text = format(value.normalize(), "f")
+    return text

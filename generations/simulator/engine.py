@@ -1,0 +1,612 @@
+"""The simulated Kling: authentication, validation, task creation, answers and callbacks.
+
+Views are thin wrappers around these functions. Everything reads the clock through
+`time.time()`, so tests move time with `time-machine`.
+
+Deterministic triggers for demos and tests (besides the fault knobs): a prompt containing
+`[sim:fail]` is accepted and then fails with the content-safety message; `[sim:refuse]`
+is refused at once with 400/1301. A Base64 image under 300 px a side (or outside 1:2.5 to
+2.5:1) is accepted and then fails with "Image pixel is invalid", as Kling does.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import io
+import json
+import logging
+import os
+import random
+import secrets
+import threading
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import jwt
+import requests
+from django.conf import settings
+from django.core import signing
+from django.db import close_old_connections, transaction
+from django.db.models import Q, Sum
+
+from generations.providers import webhook_signature
+from generations.simulator import catalog
+from generations.simulator.media import variant_for
+from generations.simulator.models import SimCallback, SimFaults, SimTask, now_ms
+
+logger = logging.getLogger("generations.simulator")
+
+CDN_SALT = "kling-simulator-cdn"
+CALLBACK_ATTEMPTS = 3
+CALLBACK_CLAIM_MS = 30_000
+IMAGE_PROBLEM = "Image pixel is invalid"
+
+
+class SimError(Exception):
+    """An error answer: HTTP status, Kling code and message (the body has no `data`)."""
+
+    def __init__(self, http_status: int, code: int, message: str) -> None:
+        super().__init__(message)
+        self.http_status = http_status
+        self.code = code
+        self.message = message
+
+
+def roll(rate: float) -> bool:
+    return rate > 0 and random.random() < rate
+
+
+# --- Authentication (KLING_API.md 1.2, 1.3, 13) ------------------------------------------
+
+
+def accepted_api_keys() -> list[str]:
+    keys = [settings.KLING_API_KEY, *getattr(settings, "SIMULATOR_API_KEYS", ())]
+    return [key for key in keys if key]
+
+
+def authenticate(authorization: str) -> None:
+    if not authorization.strip():
+        raise SimError(401, 1001, "Authorization is empty")
+    scheme, _, token = authorization.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise SimError(401, 1002, "Authorization is invalid")
+    if token.count(".") == 2 and token.startswith("eyJ"):
+        _check_jwt(token)
+        return
+    if not any(hmac.compare_digest(token.encode(), key.encode()) for key in accepted_api_keys()):
+        raise SimError(401, 1002, "Authorization is invalid")
+
+
+def _check_jwt(token: str) -> None:
+    secret = settings.KLING_SECRET_KEY
+    if not (secret and settings.KLING_ACCESS_KEY):
+        raise SimError(401, 1002, "Authorization is invalid")
+    try:
+        claims = jwt.decode(
+            token, secret, algorithms=["HS256"], options={"require": ["iss", "exp", "nbf"]}, leeway=0
+        )
+    except jwt.ExpiredSignatureError:
+        raise SimError(401, 1004, "Authorization token has expired") from None
+    except jwt.ImmatureSignatureError:
+        raise SimError(401, 1003, "Authorization token is not yet valid") from None
+    except jwt.MissingRequiredClaimError as exc:
+        raise SimError(401, 1000, f"Authentication failed: {exc}") from None
+    except jwt.InvalidTokenError:
+        raise SimError(401, 1002, "Authorization is invalid") from None
+    if not hmac.compare_digest(str(claims.get("iss", "")).encode(), settings.KLING_ACCESS_KEY.encode()):
+        raise SimError(401, 1002, "Authorization is invalid")
+
+
+# --- Validation (section 3) --------------------------------------------------------------
+
+
+def _bad(message: str) -> SimError:
+    return SimError(400, 1201, message)
+
+
+def _string(body: dict[str, Any], name: str, default: str = "") -> str:
+    value = body.get(name, default)
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise _bad(f"{name} must be a string")
+    return value
+
+
+def _choice(body: dict[str, Any], name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = _string(body, name, default) or default
+    if value not in allowed:
+        raise _bad(f"{name} must be one of {', '.join(allowed)}")
+    return value
+
+
+def _unit_float(body: dict[str, Any], name: str) -> None:
+    if name not in body or body[name] is None:
+        return
+    value = body[name]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise _bad(f"{name} must be a number in [0, 1]")
+
+
+def _camera(value: Any) -> None:
+    if not isinstance(value, dict) or value.get("type") not in catalog.CAMERA_TYPES:
+        raise _bad(f"camera_control.type must be one of {', '.join(catalog.CAMERA_TYPES)}")
+    config = value.get("config")
+    if value["type"] != "simple":
+        if config not in (None, {}):
+            raise _bad("camera_control.config must be empty unless type is simple")
+        return
+    if not isinstance(config, dict) or set(config) - set(catalog.CAMERA_AXES):
+        raise _bad("camera_control.config is required for type simple")
+    non_zero = 0
+    for axis in catalog.CAMERA_AXES:
+        number = config.get(axis, 0)
+        if isinstance(number, bool) or not isinstance(number, (int, float)) or not -10 <= number <= 10:
+            raise _bad(f"camera_control.config.{axis} must be a number in [-10, 10]")
+        non_zero += number != 0
+    if non_zero != 1:
+        raise _bad("camera_control.config: choose exactly one of the six values to be non-zero")
+
+
+def _image(body: dict[str, Any], name: str) -> bool | None:
+    """Check one image field. Returns None if absent, else whether the image is usable."""
+    value = body.get(name)
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise _bad(f"{name} must be a URL or a Base64 string")
+    if value.startswith("data:"):
+        raise _bad(f"{name}: Base64 images must not carry a data: prefix")
+    if value.startswith(("http://", "https://")):
+        return True  # the simulator does not fetch URLs
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise _bad(f"{name} is neither a URL nor valid Base64") from None
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(raw)) as picture:
+            width, height = picture.size
+            fmt = picture.format
+    except (UnidentifiedImageError, OSError):
+        raise _bad(f"{name}: image format is invalid") from None
+    if fmt not in ("PNG", "JPEG"):
+        raise _bad(f"{name}: image format is invalid (use jpg or png)")
+    # Kling accepts these and fails the task afterwards ("Image pixel is invalid").
+    return min(width, height) >= 300 and 1 / 2.5 <= width / height <= 2.5
+
+
+@dataclass
+class CreateRequest:
+    product: str
+    model_name: str
+    prompt: str
+    mode: str = ""
+    duration: str = ""
+    aspect_ratio: str = ""
+    sound: str = ""
+    resolution: str = ""
+    n: int = 1
+    reference_image: bool = False
+    images_usable: bool = True
+    voice: bool = False
+    external_task_id: str = ""
+    callback_url: str = ""
+
+
+def validate(product: str, body: Any, faults: SimFaults) -> CreateRequest:
+    if not isinstance(body, dict):
+        raise SimError(400, 1200, "Invalid request parameters: the body must be a JSON object")
+    # `model` is not a Kling field: like Kling, ignore it (and fall back to the default model).
+    model = _string(body, "model_name") or catalog.DEFAULT_MODEL
+    if model in faults.discontinued:
+        raise SimError(404, 1203, f"The model '{model}' has been discontinued and is no longer available.")
+    if model not in catalog.MODELS[product]:
+        raise SimError(404, 1203, f"model_name {model} is not found for {product}")
+    prompt = _string(body, "prompt")
+    if product != catalog.IMAGE2VIDEO and not prompt.strip():
+        raise _bad("prompt is required")
+    if len(prompt) > catalog.PROMPT_LIMIT:
+        raise _bad(f"prompt must be at most {catalog.PROMPT_LIMIT} characters")
+    if len(_string(body, "negative_prompt")) > catalog.PROMPT_LIMIT:
+        raise _bad(f"negative_prompt must be at most {catalog.PROMPT_LIMIT} characters")
+    if "[sim:refuse]" in prompt:
+        raise SimError(400, 1301, "Content security policy: the prompt was refused")
+    external = _string(body, "external_task_id")
+    if len(external) > 128:
+        raise _bad("external_task_id must be at most 128 characters")
+    callback_url = _string(body, "callback_url")
+    if callback_url and not callback_url.startswith(("http://", "https://")):
+        raise _bad("callback_url must be an http(s) URL")
+    watermark = body.get("watermark_info")
+    if watermark is not None and not (
+        isinstance(watermark, dict) and isinstance(watermark.get("enabled"), bool)
+    ):
+        raise _bad('watermark_info must be {"enabled": true|false}')
+
+    request = CreateRequest(
+        product=product, model_name=model, prompt=prompt, external_task_id=external, callback_url=callback_url
+    )
+    if product in catalog.VIDEO_PRODUCTS:
+        request.mode = _choice(body, "mode", catalog.modes(model), "std")
+        if "duration" in body and not isinstance(body["duration"], str):
+            raise _bad('duration must be a string such as "5"')
+        request.duration = _choice(body, "duration", catalog.durations(model), "5")
+        request.aspect_ratio = _choice(body, "aspect_ratio", catalog.VIDEO_ASPECT_RATIOS, "16:9")
+        request.sound = _choice(body, "sound", ("on", "off"), "off")
+        if request.sound == "on" and not catalog.sound_allowed(model, request.mode):
+            raise _bad(f"sound on is not supported by {model} in mode {request.mode}")
+        request.voice = bool(body.get("voice_list"))
+        _unit_float(body, "cfg_scale")
+        if body.get("camera_control") is not None:
+            _camera(body["camera_control"])
+        if product == catalog.IMAGE2VIDEO:
+            first, last = _image(body, "image"), _image(body, "image_tail")
+            if first is None and last is None:
+                raise _bad("image is required")
+            if body.get("camera_control") is not None and last is not None:
+                raise _bad("image_tail and camera_control cannot be used together")
+            request.images_usable = first is not False and last is not False
+    else:
+        request.aspect_ratio = _choice(body, "aspect_ratio", catalog.IMAGE_ASPECT_RATIOS, "16:9")
+        if model == "kling-v1" and request.aspect_ratio == "21:9":
+            raise _bad("aspect_ratio 21:9 is not supported by kling-v1")
+        request.resolution = _choice(body, "resolution", catalog.RESOLUTIONS, "1k")
+        if request.resolution == "2k" and model in ("kling-v1", "kling-v1-5"):
+            raise _bad(f"resolution 2k is not supported by {model}")
+        n = body.get("n", 1)
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 9:
+            raise _bad("n must be an integer from 1 to 9")
+        request.n = n
+        _unit_float(body, "image_fidelity")
+        _unit_float(body, "human_fidelity")
+        reference = _image(body, "image")
+        request.reference_image = reference is not None
+        request.images_usable = reference is not False
+    return request
+
+
+# --- Creating and reading tasks ----------------------------------------------------------
+
+
+def new_task_id() -> str:
+    """18 digits, like Kling's recent ids (e.g. "867283741759111202")."""
+    return str(10**17 + secrets.randbelow(9 * 10**17))
+
+
+def create_task(request: CreateRequest, faults: SimFaults, base_url: str) -> SimTask:
+    """Store a task (raises 1303 over the concurrency limit, 1201 for a reused external id)."""
+    package = catalog.package(request.product)
+    slots = request.n if package == "image" else 1
+    outcome, failure = SimTask.SUCCEED, ""
+    if not request.images_usable:
+        outcome, failure = SimTask.FAILED, IMAGE_PROBLEM
+    elif "[sim:fail]" in request.prompt or roll(faults.rate_failed_task):
+        outcome, failure = SimTask.FAILED, faults.failed_task_message
+    units = catalog.units(
+        request.product,
+        request.model_name,
+        mode=request.mode or "std",
+        duration=request.duration or "5",
+        sound=request.sound or "off",
+        voice=request.voice,
+        n=request.n,
+        reference_image=request.reference_image,
+    )
+    with transaction.atomic():
+        # Serialize creates so the in-flight count cannot be overrun by a race (a no-op
+        # lock on SQLite, where IMMEDIATE transactions already run one at a time).
+        list(SimFaults.objects.select_for_update().filter(pk=faults.pk).values_list("pk", flat=True))
+        now = now_ms()
+        if faults.concurrency_limit:
+            in_flight = (
+                SimTask.objects.filter(package=package, finish_ms__gt=now).aggregate(total=Sum("slots"))[
+                    "total"
+                ]
+                or 0
+            )
+            if in_flight + slots > faults.concurrency_limit:
+                raise SimError(429, 1303, "parallel task over resource pack limit")
+        if (
+            request.external_task_id
+            and SimTask.objects.filter(
+                product=request.product, external_task_id=request.external_task_id
+            ).exists()
+        ):
+            raise _bad(f"external_task_id {request.external_task_id} already exists")
+        processing = now + faults.queue_ms
+        task = SimTask.objects.create(
+            task_id=new_task_id(),
+            product=request.product,
+            package=package,
+            slots=slots,
+            external_task_id=request.external_task_id,
+            model_name=request.model_name,
+            mode=request.mode,
+            duration=request.duration,
+            aspect_ratio=request.aspect_ratio,
+            sound=request.sound,
+            resolution=request.resolution,
+            n=request.n,
+            prompt=request.prompt,
+            callback_url=request.callback_url,
+            base_url=base_url.rstrip("/"),
+            created_ms=now,
+            processing_ms=processing,
+            finish_ms=processing + faults.run_ms,
+            outcome=outcome,
+            failure_message=failure,
+            units=units if outcome == SimTask.SUCCEED else Decimal(0),
+        )
+        if task.callback_url:
+            schedule_callbacks(task, faults)
+    return task
+
+
+def schedule_callbacks(task: SimTask, faults: SimFaults) -> None:
+    """One callback per status change, with the lost/duplicate/reorder knobs applied."""
+    planned: list[tuple[str, int]] = []
+    for status in ("submitted", "processing", task.outcome):
+        due = task.changed_at(status)
+        if roll(faults.rate_callback_lost):
+            continue
+        planned.append((status, due))
+        if roll(faults.rate_callback_duplicate):
+            planned.append((status, due + 300))
+    if roll(faults.rate_callback_reordered):
+        # The "processing" news arrives after the final one, as a slow retry would.
+        planned = [(s, task.finish_ms + 500 if s == "processing" else due) for s, due in planned]
+    SimCallback.objects.bulk_create(SimCallback(task=task, status=s, due_ms=due) for s, due in planned)
+
+
+def find_task(product: str, reference: str) -> SimTask | None:
+    """By task id, or by external_task_id in the same path segment (section 5.2)."""
+    task = SimTask.objects.filter(product=product, task_id=reference).first()
+    if task is None and reference:
+        task = SimTask.objects.filter(product=product, external_task_id=reference).first()
+    return task
+
+
+def list_tasks(product: str, page: int, page_size: int) -> list[SimTask]:
+    start = (page - 1) * page_size
+    return list(
+        SimTask.objects.filter(product=product).order_by("-created_ms", "-id")[start : start + page_size]
+    )
+
+
+# --- Answers -----------------------------------------------------------------------------
+
+
+def cdn_url(task: SimTask, kind: str, index: int, filename: str, ttl_seconds: int) -> str:
+    expires = task.finish_ms + ttl_seconds * 1000
+    token = signing.dumps([task.task_id, kind, index, expires], salt=CDN_SALT, compress=True)
+    return f"{task.base_url}/cdn/{token}/{filename}"
+
+
+def task_object(
+    task: SimTask, faults: SimFaults, *, at_ms: int | None = None, as_status: str | None = None
+) -> dict[str, Any]:
+    """Kling's legacy task object as of now (or as of `as_status`, for a late callback)."""
+    status = as_status or task.status_at(at_ms)
+    data: dict[str, Any] = {
+        "task_id": task.task_id,
+        "task_status": status,
+        "task_status_msg": task.failure_message if status == SimTask.FAILED else "",
+        "task_info": {"external_task_id": task.external_task_id} if task.external_task_id else {},
+        "task_result": {},
+        "watermark_info": {"enabled": False},
+        "created_at": task.created_ms,
+        "updated_at": task.changed_at(status),
+    }
+    if status == SimTask.SUCCEED:
+        data["final_unit_deduction"] = catalog.format_units(task.units)
+        ttl = faults.url_ttl_seconds
+        if task.package == "video":
+            url = cdn_url(task, "video", 0, f"{task.task_id}.mp4", ttl)
+            data["task_result"] = {
+                "videos": [
+                    {
+                        "id": f"{task.task_id}0",
+                        "url": url,
+                        "watermark_url": url,
+                        "duration": task.duration,
+                        "cover_url": cdn_url(task, "cover", 0, f"{task.task_id}.jpg", ttl),
+                    }
+                ]
+            }
+        else:
+            images = []
+            for index in range(task.n):
+                url = cdn_url(task, "image", index, f"{task.task_id}-{index}.png", ttl)
+                images.append({"index": index, "url": url, "watermark_url": url})
+            data["task_result"] = {"images": images}
+    elif status == SimTask.FAILED:
+        data["final_unit_deduction"] = "0"
+    return data
+
+
+def created_object(task: SimTask) -> dict[str, Any]:
+    return {
+        "task_id": task.task_id,
+        "task_status": "submitted",
+        "task_info": {"external_task_id": task.external_task_id} if task.external_task_id else {},
+        "created_at": task.created_ms,
+        "updated_at": task.created_ms,
+    }
+
+
+def account_costs(start_ms: int, end_ms: int) -> dict[str, Any]:
+    """`/account/costs` inner data: two trial packs, drawn down by the succeeded tasks."""
+    now = now_ms()
+    packs = []
+    for package_type, name, total in (
+        ("video", "Trial-Video-1000Units-10Con-1Months", Decimal(1000)),
+        ("image", "Trial-Image-10000Units-10Con-1Months", Decimal(10000)),
+    ):
+        used = (
+            SimTask.objects.filter(
+                package=package_type, outcome=SimTask.SUCCEED, finish_ms__lte=now
+            ).aggregate(total=Sum("units"))["total"]
+            or 0
+        )
+        packs.append(
+            {
+                "resource_pack_name": name,
+                "resource_pack_id": f"sim-{package_type}-pack",
+                "resource_pack_type": "decreasing_total",
+                "total_quantity": float(total),
+                "remaining_quantity": float(max(total - used, 0)),
+                "purchase_time": start_ms,
+                "effective_time": start_ms,
+                "invalid_time": end_ms + 30 * 24 * 3600 * 1000,
+                "status": "online" if used < total else "runOut",
+            }
+        )
+    return {"code": 0, "msg": "success", "resource_pack_subscribe_infos": packs}
+
+
+def media_path(token: str):
+    """The file behind a CDN token; raises SimError(404) / SimError(403) like a CDN."""
+    from generations.simulator import media
+
+    try:
+        task_id, kind, index, expires = signing.loads(token, salt=CDN_SALT)
+    except (signing.BadSignature, ValueError, TypeError):
+        raise SimError(404, 0, "Not Found") from None
+    if now_ms() > expires:
+        raise SimError(403, 0, "Forbidden: this URL has expired")
+    task = SimTask.objects.filter(task_id=task_id).first()
+    if task is None or task.status_at() != SimTask.SUCCEED:
+        raise SimError(404, 0, "Not Found")
+    if kind == "video":
+        return media.video_file(task.aspect_ratio, variant_for(task.prompt)), "video/mp4"
+    if kind == "cover":
+        return media.cover_file(task.aspect_ratio, variant_for(task.prompt)), "image/jpeg"
+    if kind == "image" and 0 <= index < task.n:
+        return media.image_file(task.prompt, task.aspect_ratio, task.resolution, index), "image/png"
+    raise SimError(404, 0, "Not Found")
+
+
+# --- Callbacks ---------------------------------------------------------------------------
+
+_session_lock = threading.Lock()
+_sessions: dict[int, requests.Session] = {}
+
+
+def _callback_session() -> requests.Session:
+    pid = os.getpid()
+    with _session_lock:
+        if pid not in _sessions:
+            _sessions[pid] = requests.Session()
+        return _sessions[pid]
+
+
+def _due(now: int):
+    return SimCallback.objects.filter(done=False, due_ms__lte=now).filter(
+        Q(claimed_ms__isnull=True) | Q(claimed_ms__lt=now - CALLBACK_CLAIM_MS)
+    )
+
+
+def deliver_due_callbacks(limit: int = 200) -> int:
+    """POST every callback that is due; returns how many were delivered (2xx).
+
+    Each delivery is claimed first by a conditional UPDATE, so several web processes (each
+    with its own callback thread) never send the same callback twice by accident.
+    """
+    faults = SimFaults.current()
+    delivered = 0
+    now = now_ms()
+    for callback in _due(now).select_related("task").order_by("due_ms", "id")[:limit]:
+        if not _due(now).filter(pk=callback.pk).update(claimed_ms=now):
+            continue
+        delivered += _deliver(callback, faults)
+    return delivered
+
+
+def _deliver(callback: SimCallback, faults: SimFaults) -> int:
+    task = callback.task
+    body = json.dumps(task_object(task, faults, as_status=callback.status), separators=(",", ":")).encode()
+    headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "kling-simulator"}
+    if settings.KLING_WEBHOOK_SECRET:
+        headers.update(webhook_signature.headers(settings.KLING_WEBHOOK_SECRET, f"sim-{callback.pk}", body))
+    status, error = None, ""
+    try:
+        response = _callback_session().post(
+            task.callback_url, data=body, headers=headers, timeout=(3, 10), allow_redirects=False
+        )
+        status = response.status_code
+    except requests.RequestException as exc:
+        error = f"{type(exc).__name__}: {exc}"[:300]
+    attempts = callback.attempts + 1
+    ok = status is not None and 200 <= status < 300
+    fields: dict[str, Any] = {"attempts": attempts, "response_status": status, "last_error": error}
+    if ok:
+        fields.update(done=True, delivered_ms=now_ms())
+    elif attempts >= CALLBACK_ATTEMPTS:
+        fields.update(done=True)
+        logger.warning(
+            "simulator: gave up on callback %s to %s: %s", callback.pk, task.callback_url, error or status
+        )
+    else:
+        fields.update(due_ms=now_ms() + 2000 * 4 ** (attempts - 1), claimed_ms=None)
+    SimCallback.objects.filter(pk=callback.pk).update(**fields)
+    return int(ok)
+
+
+_thread_lock = threading.Lock()
+_thread: threading.Thread | None = None
+_thread_stop = threading.Event()
+
+
+def ensure_callback_thread() -> bool:
+    """Start the callback sender in this web process, once (never in tests unless asked).
+
+    SIMULATOR_CALLBACK_THREAD: unset = on outside tests; True/False forces it.
+    """
+    wanted = getattr(settings, "SIMULATOR_CALLBACK_THREAD", None)
+    if wanted is None:
+        wanted = not settings.TESTING
+    if not wanted:
+        return False
+    return start_callback_thread()
+
+
+def start_callback_thread(interval: float = 0.5) -> bool:
+    global _thread
+    with _thread_lock:
+        if _thread is not None and _thread.is_alive():
+            return False
+        _thread_stop.clear()
+        _thread = threading.Thread(
+            target=_callback_loop, args=(interval,), name="kling-simulator-callbacks", daemon=True
+        )
+        _thread.start()
+        return True
+
+
+def stop_callback_thread(timeout: float = 5.0) -> None:
+    global _thread
+    with _thread_lock:
+        thread, _thread = _thread, None
+    if thread is not None:
+        _thread_stop.set()
+        thread.join(timeout)
+
+
+def _callback_loop(interval: float) -> None:
+    while not _thread_stop.is_set():
+        try:
+            deliver_due_callbacks()
+        except Exception:
+            logger.exception("simulator: callback delivery failed")
+        finally:
+            close_old_connections()
+        _thread_stop.wait(interval)
+    from django.db import connection
+
+    connection.close()
