@@ -3,6 +3,8 @@
 import pytest
 from django.core.cache import cache
 
+pytest_plugins = ["tests.fixtures.simulator"]
+
 
 @pytest.fixture(autouse=True)
 def _isolated_settings(settings, tmp_path):

@@ -51,6 +51,7 @@ STATUSES = {
 
 JWT_LIFETIME = 1800  # the vendor's example value, used by every client checked
 JWT_BACKDATE = 5
+JWT_SKEW_BACKDATE = 60  # on the retry after 1003/1004: tolerate a minute of clock skew
 JWT_REFRESH_MARGIN = 60  # re-sign when fewer seconds remain
 
 CAMERA_TYPES = ("simple", "down_back", "forward_up", "right_turn_forward", "left_turn_forward")
@@ -70,7 +71,8 @@ def jwt_token(access_key: str, secret_key: str, *, refresh: bool = False) -> str
     """An HS256 JWT (`iss` = access key, `exp` = now + 1800, `nbf` = now - 5).
 
     Cached per process and re-signed when under 60 s remain, so a poller running for
-    hours keeps working; `refresh=True` forces a new one (after a 1003/1004 answer).
+    hours keeps working; `refresh=True` forces a new one (after a 1003/1004 answer), back-dated
+    further so a server whose clock is behind ours accepts it.
     """
     now = int(time.time())
     key = (access_key, hashlib.sha256(secret_key.encode()).hexdigest())
@@ -80,7 +82,7 @@ def jwt_token(access_key: str, secret_key: str, *, refresh: bool = False) -> str
             token, nbf, exp = cached
             if nbf <= now and exp - now > JWT_REFRESH_MARGIN:
                 return token
-        nbf, exp = now - JWT_BACKDATE, now + JWT_LIFETIME
+        nbf, exp = now - (JWT_SKEW_BACKDATE if refresh else JWT_BACKDATE), now + JWT_LIFETIME
         token = jwt.encode(
             {"iss": access_key, "exp": exp, "nbf": nbf},
             secret_key,

@@ -141,6 +141,6 @@ def cdn(request: HttpRequest, token: str, filename: str) -> HttpResponse:
         path, content_type = engine.media_path(token)
     except SimError as error:
         return HttpResponse(error.message, status=error.http_status, content_type="text/plain")
-    response = FileResponse(path.open("rb"), content_type=content_type)
+    response = FileResponse(path.open("rb"), content_type=content_type, filename=filename)
     response["Cache-Control"] = "private, max-age=3600"
     return response
