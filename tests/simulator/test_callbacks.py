@@ -1,0 +1,162 @@
+"""Callbacks: the bare task object on each status change, optionally signed, and the
+lost / duplicated / reordered faults."""
+
+import pytest
+
+from generations.providers import webhook_signature
+from generations.providers.base import GenerationRequest
+from generations.providers.kling import parse_task
+from generations.simulator.models import SimCallback
+
+# The official Standard-Webhooks test vector (KLING_API.md section 6.2).
+VECTOR_SECRET = "whsec_dGVzdHNlY3JldHRlc3RzZWNyZXR0ZXN0c2VjcmV0MTI="
+VECTOR_ID = "9876543210"
+VECTOR_TIMESTAMP = 1781080794
+VECTOR_BODY = b'{"id":"1234567890","status":"succeeded","message":"","create_time":1781080778802,"update_time":1781080794151}'
+VECTOR_SIGNATURE = "v1,UsKlJP00XoQyOn410NM9xv34sP+Gl0jnOO9Lcpr7NJ4="
+
+
+def _submit(sim, name="cb"):
+    request = GenerationRequest(
+        "videos/text2video",
+        {"model_name": "kling-v2-6", "prompt": "a kite over dunes"},
+        external_task_id=f"ext-{name}",
+        callback_url=sim.receiver_url(name),
+    )
+    return sim.client().submit(request)
+
+
+def test_it_signs_with_the_official_test_vector():
+    assert webhook_signature.sign(VECTOR_SECRET, VECTOR_ID, VECTOR_TIMESTAMP, VECTOR_BODY) == VECTOR_SIGNATURE
+    headers = {
+        "webhook-id": VECTOR_ID,
+        "webhook-timestamp": str(VECTOR_TIMESTAMP),
+        "webhook-signature": VECTOR_SIGNATURE,
+    }
+    assert webhook_signature.verify(VECTOR_SECRET, headers, VECTOR_BODY, now=VECTOR_TIMESTAMP + 10)
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "now"),
+    [
+        ({"webhook-signature": ""}, VECTOR_BODY, VECTOR_TIMESTAMP),
+        ({"webhook-signature": VECTOR_SIGNATURE}, VECTOR_BODY + b" ", VECTOR_TIMESTAMP),
+        ({"webhook-signature": VECTOR_SIGNATURE}, VECTOR_BODY, VECTOR_TIMESTAMP + 301),
+        ({"webhook-signature": "v1,AAAA"}, VECTOR_BODY, VECTOR_TIMESTAMP),
+        ({"webhook-signature": "v2," + VECTOR_SIGNATURE[3:]}, VECTOR_BODY, VECTOR_TIMESTAMP),
+    ],
+)
+def test_it_rejects_tampered_stale_or_foreign_signatures(headers, body, now):
+    full = {"webhook-id": VECTOR_ID, "webhook-timestamp": str(VECTOR_TIMESTAMP), **headers}
+    assert not webhook_signature.verify(VECTOR_SECRET, full, body, now=now)
+
+
+def test_it_accepts_any_signature_of_a_rotation_list():
+    headers = {
+        "Webhook-Id": VECTOR_ID,
+        "Webhook-Timestamp": str(VECTOR_TIMESTAMP),
+        "Webhook-Signature": f"v1,b2xkc2lnbmF0dXJl {VECTOR_SIGNATURE}",
+    }
+    assert webhook_signature.verify(VECTOR_SECRET, headers, VECTOR_BODY, now=VECTOR_TIMESTAMP)
+
+
+def test_it_posts_the_bare_task_object_on_each_status_change(sim):
+    task = _submit(sim)
+    assert sim.deliver_callbacks() == 1
+    sim.advance(1.1)
+    assert sim.deliver_callbacks() == 1
+    assert sim.deliver_callbacks() == 0  # nothing else is due yet
+    sim.finish()
+    assert sim.deliver_callbacks() == 1
+
+    bodies = [received.json for received in sim.received]
+    assert [b["task_status"] for b in bodies] == ["submitted", "processing", "succeed"]
+    assert all("code" not in b and "data" not in b for b in bodies)
+    assert {b["task_id"] for b in bodies} == {task.task_id}
+    assert bodies[0]["task_info"] == {"external_task_id": "ext-cb"}
+    final = parse_task(bodies[-1], "videos/text2video")
+    assert final.media and final.units_charged is not None
+    assert sim.received[0].headers["Content-Type"] == "application/json; charset=utf-8"
+    assert "webhook-signature" not in {k.lower() for k in sim.received[0].headers}
+
+
+def test_it_signs_callbacks_when_a_webhook_secret_is_configured(sim, settings):
+    settings.KLING_WEBHOOK_SECRET = VECTOR_SECRET
+    _submit(sim)
+    sim.deliver_callbacks()
+    (received,) = sim.received
+    assert webhook_signature.verify(VECTOR_SECRET, received.headers, received.body)
+
+
+def test_it_loses_callbacks_on_request(sim):
+    sim.set_faults(rate_callback_lost=1)
+    _submit(sim)
+    sim.finish()
+    assert sim.deliver_callbacks() == 0
+    assert sim.received == []
+
+
+def test_it_duplicates_callbacks_on_request(sim):
+    sim.set_faults(rate_callback_duplicate=1)
+    _submit(sim)
+    sim.finish()
+    sim.deliver_callbacks()
+    statuses = [r.json["task_status"] for r in sim.received]
+    assert statuses == ["submitted", "submitted", "processing", "processing", "succeed", "succeed"]
+
+
+def test_it_reorders_callbacks_on_request(sim):
+    sim.set_faults(rate_callback_reordered=1)
+    _submit(sim)
+    sim.finish()
+    sim.deliver_callbacks()
+    statuses = [r.json["task_status"] for r in sim.received]
+    assert statuses == ["submitted", "succeed", "processing"]
+    # The late one still tells the truth of its own moment.
+    assert sim.received[2].json["updated_at"] < sim.received[1].json["updated_at"]
+
+
+def test_it_retries_a_failed_delivery_and_then_gives_up(sim):
+    sim.set_timings(10, 30)
+    sim.receiver_status = 500
+    _submit(sim)
+    assert sim.deliver_callbacks() == 0
+    callback = SimCallback.objects.get(status="submitted")
+    assert (callback.attempts, callback.done, callback.response_status) == (1, False, 500)
+
+    sim.receiver_status = 200
+    sim.advance(2.5)
+    sim.deliver_callbacks()
+    callback.refresh_from_db()
+    assert (callback.attempts, callback.done) == (2, True)
+
+    sim.receiver_status = 503
+    sim.advance(8)  # processing is due
+    for _ in range(3):
+        sim.deliver_callbacks()
+        sim.advance(10)
+    gave_up = SimCallback.objects.get(status="processing")
+    assert (gave_up.attempts, gave_up.done, gave_up.delivered_ms) == (3, True, None)
+
+
+def test_it_never_sends_a_claimed_callback_twice(sim):
+    from generations.simulator.engine import deliver_due_callbacks
+
+    _submit(sim)
+    SimCallback.objects.update(claimed_ms=10**13)  # claimed by another process just now
+    assert deliver_due_callbacks() == 0
+    assert sim.received == []
+
+
+def test_it_reaches_the_sites_own_urls_in_process(sim, settings):
+    # A callback under SITE_URL goes through Django like any request would (here: a 404 page),
+    # proving the route from the simulator to the site's callback view.
+    request = GenerationRequest(
+        "videos/text2video",
+        {"model_name": "kling-v2-6", "prompt": "p"},
+        external_task_id="site",
+        callback_url=f"{settings.SITE_URL}/no-such-callback/",
+    )
+    sim.client().submit(request)
+    sim.deliver_callbacks()
+    assert SimCallback.objects.get(status="submitted").response_status == 404
