@@ -92,3 +92,21 @@ def read_json_object(response: requests.Response, *, creating: bool) -> dict[str
             creating=creating,
         )
     return payload
+
+
+def close_pooled_connections(session: requests.Session | None = None) -> None:
+    """Close the session's idle keep-alive connections now.
+
+    `Session.close()` alone leaves them to the garbage collector with urllib3 2, which
+    keeps the peer's handler (and its database connection, for a live test server) busy.
+    """
+    session = session or shared_session()
+    for adapter in {id(a): a for a in session.adapters.values()}.values():
+        manager = getattr(adapter, "poolmanager", None)
+        if manager is None:
+            continue
+        for key in list(manager.pools.keys()):
+            pool = manager.pools.get(key)
+            if pool is not None:
+                pool.close()
+        manager.clear()

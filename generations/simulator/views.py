@@ -10,6 +10,7 @@ from functools import wraps
 from typing import Any
 
 from django.core.cache import cache
+from django.db import connection
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
@@ -48,6 +49,9 @@ def api(handler: Callable[..., Any]) -> Callable[..., HttpResponse]:
             return _error(error, request_id)
         # These two happen after the work is done: a create has created its task.
         if roll(faults.rate_read_timeout):
+            # A slow answer need not hold a database connection while it waits.
+            if not connection.in_atomic_block:
+                connection.close()
             time.sleep(faults.read_timeout_seconds)
         if roll(faults.rate_malformed_json):
             return HttpResponse(MALFORMED_BODY, content_type="application/json")
