@@ -6,9 +6,9 @@ account, 1101 arrears, 1102 empty resource pack, 1304 IP whitelist).
 
 `may_have_created` matters only for creates. It is true when the task may exist (and be
 paid for) even though we got no usable answer: read timeouts, dropped connections, 5000
-and 5002 (and, conservatively, 5001), HTTP 502/503/504 gateway pages, and 2xx or 5xx
-answers we could not read. The caller then looks the task up by `external_task_id` before
-trying again, so a retry never creates a second paid job.
+and 5002 (and, conservatively, 5001), a proxy's HTTP 502/503/504 page, and any 2xx or 5xx
+answer we could not read (`bad_response`). The caller then looks the task up by
+`external_task_id` before trying again, so a retry never creates a second paid job.
 """
 
 from __future__ import annotations
@@ -119,10 +119,6 @@ CONNECTION_MESSAGE = "We could not reach Kling. Your request will be retried sho
 LOCAL_RATE_MESSAGE = "We are sending Kling as many requests as it allows; yours is waiting in line."
 UNSUPPORTED_MESSAGE = "This kind of request is not supported by the configured provider."
 
-# HTTP statuses of proxies and load balancers in front of the API: the request may have
-# reached the backend before the gateway gave up.
-GATEWAY_STATUSES = (502, 503, 504)
-
 
 def from_kling_code(
     provider_code: int,
@@ -191,17 +187,19 @@ def from_http_status(
 def bad_response(
     detail: str, *, http_status: int | None = None, request_id: str = "", creating: bool = False
 ) -> ProviderError:
-    """An answer we cannot read: not JSON, empty, HTML, missing fields, unknown status.
+    """An answer we cannot read: not JSON, empty, an HTML error page, missing fields, unknown status.
 
-    On a create, a 2xx or 5xx answer we cannot read may well stand for a created task.
+    The HTTP status still tells what probably happened. A 2xx or 5xx (a proxy's 502 page)
+    may stand for a created task and is worth retrying; a 4xx page (a wrong path, a login
+    redirect) is not, except 429.
     """
-    created = creating and (http_status is None or http_status < 300 or http_status >= 500)
+    success_or_server = http_status is None or 200 <= http_status < 300 or http_status >= 500
     return ProviderError(
         "bad_response",
         BAD_RESPONSE_MESSAGE,
         http_status=http_status,
-        retryable=True,
-        may_have_created=created,
+        retryable=success_or_server or http_status == 429,
+        may_have_created=creating and success_or_server,
         detail=detail,
         request_id=request_id,
     )
@@ -256,8 +254,12 @@ def unsupported(what: str) -> ProviderError:
 
 
 def is_not_found(error: ProviderError) -> bool:
-    """Did a lookup answer "no such task"? (Kling has no dedicated code: 1203, or a 404/1201 saying so.)"""
-    if error.code == "not_found":
+    """Did the API itself answer "no such task"? (No dedicated code: 1203, or 1200/1201 saying so.)
+
+    Only a Kling-coded answer counts: a bare HTML 404 from a misrouted proxy proves nothing,
+    and treating it as "absent" would let a caller resubmit a task that may exist.
+    """
+    if error.provider_code == 1203:
         return True
     text = error.detail.lower()
     return error.provider_code in (1200, 1201) and ("not found" in text or "not exist" in text)

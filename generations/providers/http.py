@@ -65,25 +65,16 @@ def snippet(content: bytes, limit: int = 200) -> str:
 
 
 def read_json_object(response: requests.Response, *, creating: bool) -> dict[str, Any]:
-    """The body as a JSON object, or a `bad_response` ProviderError (empty, HTML, garbage).
-
-    A non-2xx status with an unreadable body is classified by its HTTP status instead
-    (a proxy's HTML 502 page is "provider_error, may have created" on a create).
-    """
+    """The body as a JSON object, or a `bad_response` ProviderError (empty, HTML, garbage)
+    whose flags follow the HTTP status (a proxy's HTML 502 on a create may have created)."""
     status = response.status_code
     content = response.content or b""
     if not content.strip():
-        if status >= 400:
-            raise errors.from_http_status(
-                status, detail=f"HTTP {status} with an empty body", creating=creating
-            )
         raise errors.bad_response(f"HTTP {status} with an empty body", http_status=status, creating=creating)
     try:
         payload = json.loads(content)
     except ValueError:
         detail = f"HTTP {status}, not JSON ({response.headers.get('Content-Type', '?')}): {snippet(content)}"
-        if status >= 400:
-            raise errors.from_http_status(status, detail=detail, creating=creating) from None
         raise errors.bad_response(detail, http_status=status, creating=creating) from None
     if not isinstance(payload, dict):
         raise errors.bad_response(

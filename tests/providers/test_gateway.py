@@ -154,7 +154,7 @@ def test_it_refuses_unknown_statuses_and_completed_jobs_without_a_video(gateway,
         (401, {"error": {"message": "invalid token", "type": "auth"}}, "auth_failed", False, False),
         (400, {"error": {"message": "duration out of range"}}, "invalid_request", False, False),
         (429, {"error": {"message": "slow down"}}, "rate_limited", True, False),
-        (502, examples.HTML_502, "provider_error", True, True),
+        (502, examples.HTML_502, "bad_response", True, True),
         (400, {"code": 1301, "message": "content security"}, "content_refused", False, False),
         (
             429,

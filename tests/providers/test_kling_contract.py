@@ -192,6 +192,14 @@ def test_it_answers_none_when_the_external_id_is_unknown(kling, mocked, status, 
     assert kling.find_by_external_id("videos/text2video", "job-404") is None
 
 
+def test_it_does_not_take_a_bare_html_404_for_an_absent_task(kling, mocked):
+    # A misrouted proxy proves nothing about the task: the caller must not resubmit.
+    mocked.get(f"{T2V}/job-42", status=404, body="<html>Not Found</html>", content_type="text/html")
+    with pytest.raises(ProviderError) as caught:
+        kling.find_by_external_id("videos/text2video", "job-42")
+    assert caught.value.code == "bad_response"
+
+
 def test_it_raises_other_errors_from_an_external_id_lookup(kling, mocked):
     mocked.get(f"{T2V}/job-42", status=429, json={"code": 1302, "message": "rate", "request_id": "r"})
     with pytest.raises(ProviderError) as caught:
@@ -260,12 +268,13 @@ def test_it_raises_the_inner_error_of_account_costs(kling, mocked):
         (200, "[1, 2]", "application/json", False, "bad_response", False),
         (200, '{"message": "ok"}', "application/json", False, "bad_response", False),
         (200, '{"code": 0, "message": "SUCCEED"}', "application/json", True, "bad_response", True),
-        (502, examples.HTML_502, "text/html", True, "provider_error", True),
-        (503, examples.HTML_502, "text/html", True, "provider_error", True),
-        (504, "", "text/html", True, "provider_error", True),
-        (502, examples.HTML_502, "text/html", False, "provider_error", False),
-        (404, "<html>Not Found</html>", "text/html", True, "not_found", False),
-        (401, "<html>Unauthorized</html>", "text/html", False, "auth_failed", False),
+        (502, examples.HTML_502, "text/html", True, "bad_response", True),
+        (503, examples.HTML_502, "text/html", True, "bad_response", True),
+        (504, "", "text/html", True, "bad_response", True),
+        (502, examples.HTML_502, "text/html", False, "bad_response", False),
+        (404, "<html>Not Found</html>", "text/html", True, "bad_response", False),
+        (401, "<html>Unauthorized</html>", "text/html", False, "bad_response", False),
+        (302, "", "text/html", True, "bad_response", False),
         (429, '{"error": "slow down"}', "application/json", False, "rate_limited", False),
     ],
 )
@@ -280,8 +289,9 @@ def test_it_turns_unreadable_answers_into_clear_errors(
         else:
             kling.get("videos/text2video", "1")
     assert caught.value.code == code
+    assert caught.value.http_status in (status, None)  # None: the envelope was fine, its data was not
     assert caught.value.may_have_created is created
-    assert caught.value.retryable is (code in ("bad_response", "provider_error", "rate_limited"))
+    assert caught.value.retryable is (status in (200, 429) or status >= 500)
     assert caught.value.user_message
 
 
