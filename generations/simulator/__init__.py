@@ -1,0 +1,23 @@
+"""The built-in Kling simulator (app label `simulator`), mounted at /_sim/kling/ when
+KLING_PROVIDER=simulator.
+
+It speaks Kling's legacy HTTP contract (KLING_API.md) so that the official client in
+`generations.providers.kling` is the code under test in demo mode and in tests:
+
+- `POST/GET /v1/videos/text2video`, `/v1/videos/image2video`, `/v1/images/generations`
+  (create, list with pageNum/pageSize), `GET .../<task id or external_task_id>`,
+  `GET /account/costs`; JWT (KLING_ACCESS_KEY/KLING_SECRET_KEY) or KLING_API_KEY auth.
+- Task state follows from timestamps (SimFaults.queue_seconds / run_seconds, else
+  SIMULATOR_QUEUE_SECONDS / SIMULATOR_RUN_SECONDS), so polling needs no background job.
+- Callbacks are rows sent by `engine.deliver_due_callbacks()`: a daemon thread in the web
+  process calls it every 0.5 s (started on the first simulator request, never in tests
+  unless SIMULATOR_CALLBACK_THREAD=True); signed when KLING_WEBHOOK_SECRET is set.
+- Fault knobs live in the single `SimFaults` row (admin: "Simulator settings").
+- Prompt triggers: `[sim:fail]` ends the task as failed (content-safety message),
+  `[sim:refuse]` is refused at once with 400/1301.
+- Results are real files under /_sim/kling/cdn/... (signed, expiring URLs), rendered on
+  first download and cached in SIMULATOR_CACHE_DIR (default: a folder in the temp dir).
+
+Optional Django settings read with defaults (not environment variables): SIMULATOR_API_KEYS
+(extra accepted API keys), SIMULATOR_CACHE_DIR, SIMULATOR_CALLBACK_THREAD.
+"""
