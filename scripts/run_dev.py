@@ -64,11 +64,16 @@ def main() -> int:
 
     # Each process leads its own session, so a Ctrl-C in the terminal reaches only this
     # runner, which then stops the processes in order instead of all at once.
+    exit_code = 0
     for name, argv in read_procfile(procfile):
-        processes[name] = subprocess.Popen(argv, start_new_session=True)  # noqa: S603 (our own Procfile)
+        try:
+            processes[name] = subprocess.Popen(argv, start_new_session=True)  # noqa: S603 (our Procfile)
+        except OSError as exc:
+            say(f"{name} could not start: {exc}")
+            exit_code, stopping = 1, True
+            break
         say(f"{name} started (pid {processes[name].pid}): {' '.join(argv)}")
 
-    exit_code = 0
     while not stopping:
         for name, process in processes.items():
             code = process.poll()
@@ -91,13 +96,15 @@ def main() -> int:
             say(f"{name} stopped")
         except subprocess.TimeoutExpired:
             say(f"{name} did not stop within {GRACE_SECONDS} s, killing it")
+            _kill_group(process)
+        process.wait()
         # The group may hold children that outlived their parent; none may stay behind.
         _kill_group(process)
-        process.wait()
     return exit_code
 
 
 def _kill_group(process: subprocess.Popen) -> None:
+    # SIGKILL cannot be ignored; what is left afterwards are zombies for init to reap.
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
 
