@@ -1,18 +1,25 @@
 from django.apps import AppConfig
+from django.apps import apps as global_apps
+from django.db import DEFAULT_DB_ALIAS
 from django.db.models.signals import post_migrate
 
 CHECK_LEDGER_SCHEDULE = "billing.check_ledger"
 
 
-def create_schedules(sender, apps, using, **kwargs) -> None:
-    """Create the reconciliation schedule, by name, so running migrate again changes nothing."""
+def create_schedules(sender, using=DEFAULT_DB_ALIAS, apps=global_apps, **kwargs) -> None:
+    """Create the reconciliation schedule, by name, so running migrate again changes nothing.
+
+    `flush` (transactional tests) sends post_migrate without `apps`: use the live registry.
+    """
+    from django_q.models import Schedule
+
     try:
-        schedule = apps.get_model("django_q", "Schedule")
+        historical = apps.get_model("django_q", "Schedule")
     except LookupError:  # django_q not migrated in this plan
         return
-    schedule.objects.using(using).update_or_create(
+    historical.objects.using(using).update_or_create(
         name=CHECK_LEDGER_SCHEDULE,
-        defaults={"func": "billing.tasks.check_ledger", "schedule_type": "H", "repeats": -1},
+        defaults={"func": "billing.tasks.check_ledger", "schedule_type": Schedule.HOURLY, "repeats": -1},
     )
 
 
