@@ -146,6 +146,8 @@ class UserAdmin(BaseUserAdmin):
         user = self.get_object(request, unquote(object_id))
         if user is None:
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_view_or_change_permission(request, user):
+            raise PermissionDenied
         form = CreditChangeForm(request.POST or None, initial={"key": uuid.uuid4()})
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
