@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
@@ -12,6 +13,7 @@ from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from accounts.models import User
@@ -83,7 +85,7 @@ class UserAdmin(BaseUserAdmin):
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             (
                 (
-                    e.created_at.strftime("%Y-%m-%d %H:%M"),
+                    timezone.localtime(e.created_at).strftime("%Y-%m-%d %H:%M"),
                     e.get_kind_display(),
                     f"{e.amount:+d}",
                     e.balance_after,
@@ -94,10 +96,10 @@ class UserAdmin(BaseUserAdmin):
             ),
         )
         links = format_html(
-            '<a class="button" href="{}">Grant or deduct credits</a> <a href="{}?q={}">All entries</a>',
+            '<a class="button" href="{}">Grant or deduct credits</a> <a href="{}?{}">All entries</a>',
             reverse("admin:accounts_user_credits", args=[user.pk]),
             reverse("admin:billing_ledgerentry_changelist"),
-            user.email,
+            urlencode({"q": user.email}),
         )
         table = (
             format_html(

@@ -100,10 +100,12 @@ def _check_staff_change(reason: object, created_by) -> None:
 
 
 def _existing(user, key: str, kind: str, amount: int) -> LedgerEntry | None:
-    entry = LedgerEntry.objects.filter(idempotency_key=key).select_related("account").first()
-    if entry is not None and (
-        entry.account.user_id != user.pk or entry.amount != amount or entry.kind != kind
-    ):
+    # Runs before every post, so the usual miss is one plain lookup on the unique index;
+    # the account is fetched only for a hit.
+    entry = LedgerEntry.objects.filter(idempotency_key=key).order_by().first()
+    if entry is None:
+        return None
+    if entry.amount != amount or entry.kind != kind or entry.account.user_id != user.pk:
         raise IdempotencyConflict(
             f"Key {key!r} already posted {entry.kind} {entry.amount:+d} to account {entry.account_id}, "
             f"not {kind} {amount:+d} for user {user.pk}"
