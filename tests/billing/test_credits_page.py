@@ -41,7 +41,7 @@ def test_it_shows_the_balance_and_history(alice_client, alice_history):
     response = alice_client.get("/credits/")
     assert response.status_code == 200
     html = response.content.decode()
-    assert '<strong id="credit-balance" class="">70</strong>' in html
+    assert 'id="credit-balance">70 <small>credits</small>' in html
     assert '<td class="num amount-pos">+100</td>' in html
     assert '<td class="num amount-neg">-30</td>' in html
     assert "Starter pack" in html and "Text to image" in html
@@ -55,15 +55,15 @@ def test_it_shows_the_balance_and_history(alice_client, alice_history):
 
 def test_it_shows_an_empty_state(alice_client):
     response = alice_client.get("/credits/")
-    assert b"No credit movements yet." in response.content
-    assert b'id="credit-balance" class="">0<' in response.content
+    assert b"No credit movements yet" in response.content
+    assert b'id="credit-balance">0 <small>' in response.content
 
 
 def test_it_explains_a_negative_balance(alice_client, alice):
     ledger.grant(alice, 5, key="g")
     ledger.clawback(alice, 10, key="c")
     response = alice_client.get("/credits/")
-    assert b'class="amount-neg">-5</strong>' in response.content
+    assert b'class="stat-value amount-neg" id="credit-balance">-5 <small>' in response.content
     assert b"refunded or disputed" in response.content
 
 
@@ -136,6 +136,15 @@ def test_the_badge_shows_the_balance(alice_client, alice):
     ledger.grant(alice, 1234, key="g")
     response = alice_client.get("/account/")
     assert b'id="balance-badge" title="Your credit balance">1,234<' in response.content
+
+
+def test_the_badge_marks_a_negative_balance(alice_client, alice):
+    ledger.grant(alice, 5, key="g")
+    ledger.clawback(alice, 8, key="c")
+    response = alice_client.get("/account/")
+    assert (
+        b'class="badge badge-danger" id="balance-badge" title="Your credit balance">-3<' in response.content
+    )
 
 
 def test_the_badge_costs_one_query(alice_client, alice, settings):
