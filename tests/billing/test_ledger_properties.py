@@ -3,7 +3,7 @@
 import itertools
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from accounts.models import User
@@ -17,8 +17,9 @@ operations = st.one_of(
     st.tuples(st.sampled_from(["grant", "purchase", "charge", "refund", "clawback"]), amounts),
     st.tuples(st.just("adjust"), st.integers(min_value=-60, max_value=60).filter(bool)),
 )
-# Few keys, so repeats (and conflicting reuses) are frequent.
-steps = st.lists(st.tuples(operations, st.integers(min_value=0, max_value=6)), max_size=25)
+# Few keys, so conflicting reuses are frequent; the boolean posts a step twice in a row,
+# the way a retried task or a double click does.
+steps = st.lists(st.tuples(operations, st.integers(min_value=0, max_value=6), st.booleans()), max_size=25)
 
 SIGNED_KIND = {
     "grant": ("grant", 1),
@@ -54,19 +55,25 @@ def test_random_sequences_keep_the_ledger_exact(staff, steps):
     balance = 0
     posted: dict[str, tuple[str, int, int]] = {}  # key -> (kind, signed amount, entry id)
 
-    for (op, amount), key_index in steps:
+    for (op, amount), key_index, _ in itertools.chain.from_iterable(
+        [step, step] if step[2] else [step] for step in steps
+    ):
         key = f"{user.pk}:{key_index}"
         kind, sign = SIGNED_KIND[op]
         signed = amount * sign
         if key in posted and posted[key][:2] != (kind, signed):
+            event("conflicting reuse of a key")
             with pytest.raises(ledger.IdempotencyConflict):
                 _post(op, user, amount, key, staff)
         elif key in posted:
+            event("repeat of a key")
             assert _post(op, user, amount, key, staff).pk == posted[key][2]
         elif signed < 0 and kind != "clawback" and balance < -signed:
+            event("refused: insufficient credits")
             with pytest.raises(ledger.InsufficientCredits):
                 _post(op, user, amount, key, staff)
         else:
+            event(f"posted {kind}" + (" below zero" if balance + signed < 0 else ""))
             entry = _post(op, user, amount, key, staff)
             balance += signed
             assert entry.balance_after == balance
