@@ -113,7 +113,9 @@ def _existing(user, key: str, kind: str, amount: int) -> LedgerEntry | None:
     return entry
 
 
-def _move_balance(user, amount: int, *, may_go_negative: bool, is_spend: bool) -> tuple[int, int]:
+def _move_balance(
+    user, amount: int, *, may_go_negative: bool, is_spend: bool, attempt: int = 1
+) -> tuple[int, int]:
     """Move the balance with one conditional UPDATE; return (account id, new balance).
 
     Must run inside the transaction that also inserts the entry.
@@ -126,17 +128,29 @@ def _move_balance(user, amount: int, *, may_go_negative: bool, is_spend: bool) -
     if rows.update(balance=F("balance") + amount) == 1:
         # Our UPDATE holds the row lock until commit, so this read is our own result.
         return CreditAccount.objects.filter(user=user).values_list("pk", "balance").get()
+    # The UPDATE matched nothing: say why. Each statement sees what was committed when it
+    # started, so on PostgreSQL an account created by a concurrent first post can be
+    # missing for the UPDATE and present for the read below; then the UPDATE is retried.
     try:
         account = CreditAccount.objects.get(user=user)
     except CreditAccount.DoesNotExist:
-        # No account yet is a balance of zero: create it and try once more.
         if amount < 0 and not may_go_negative:
-            raise InsufficientCredits(-amount, 0) from None
+            raise InsufficientCredits(-amount, 0) from None  # no account is a balance of zero
         CreditAccount.objects.for_user(user)
-        return _move_balance(user, amount, may_go_negative=may_go_negative, is_spend=is_spend)
-    if is_spend and account.is_frozen:
-        raise AccountFrozen(account.frozen_reason)
-    raise InsufficientCredits(-amount, account.balance)
+        account = None
+    if account is not None:
+        if is_spend and account.is_frozen:
+            raise AccountFrozen(account.frozen_reason)
+        if amount < 0 and not may_go_negative and account.balance < -amount:
+            raise InsufficientCredits(-amount, account.balance)
+    if attempt >= 3:
+        # Only a balance that keeps moving between our two statements gets here.
+        if amount < 0:
+            raise InsufficientCredits(-amount, account.balance if account else 0)
+        raise RuntimeError(f"Could not move the balance of {user} by {amount:+d}")
+    return _move_balance(
+        user, amount, may_go_negative=may_go_negative, is_spend=is_spend, attempt=attempt + 1
+    )
 
 
 def _post(
