@@ -87,6 +87,24 @@ class LedgerEntry(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["account", "-created_at", "-id"], name="ledger_account_history")]
         verbose_name_plural = "ledger entries"
+        # The last line of defence under billing.ledger: a bug there becomes an
+        # IntegrityError instead of a wrong balance. The account row itself cannot carry
+        # CHECK (balance >= 0) because a clawback may legitimately take it below zero, so
+        # the rule lives here: only a clawback may debit an account into the negative.
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(amount=0), name="ledger_amount_not_zero"),
+            models.CheckConstraint(
+                condition=models.Q(kind__in=["grant", "purchase", "refund"], amount__gt=0)
+                | models.Q(kind__in=["charge", "clawback"], amount__lt=0)
+                | models.Q(kind="adjustment"),
+                name="ledger_amount_sign_matches_kind",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(amount__gt=0) | models.Q(balance_after__gte=0) | models.Q(kind="clawback"),
+                name="ledger_no_overdraft_but_clawback",
+            ),
+        ]
+        permissions = [("grant_credits", "Can grant or deduct credits (staff adjustments)")]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.amount:+d} ({self.idempotency_key})"

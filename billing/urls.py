@@ -1,3 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from billing import views
+
+app_name = "billing"
+urlpatterns = [
+    path("credits/", views.credits, name="credits"),
+    path("credits/export.csv", views.export_csv, name="export_csv"),
+]
