@@ -11,7 +11,7 @@ That makes replayed, reordered and concurrent events harmless, together with two
   `dispute:<dispute>:open`, `dispute:<dispute>:won`), so even a second writer that got
   past the first guard posts nothing.
 
-Policy decisions (see also the README of the billing app in the closing notes):
+Policy decisions:
 - Refunds claw back credits in proportion to the money refunded, even when that takes
   the balance below zero: the money went back, so the credits go too. A negative balance
   blocks new generations until the person buys more.

@@ -236,11 +236,17 @@ def signature_header(payload: str, *, timestamp: int | None = None) -> str:
     )
 
 
+class NotConfigured(GatewayError):
+    """Production without STRIPE_SECRET_KEY: nothing can be bought."""
+
+
 def _backend() -> Backend:
     if settings.STRIPE_DEMO:
         from billing import demo_checkout
 
         return demo_checkout.backend
+    if not settings.STRIPE_SECRET_KEY:
+        raise NotConfigured("Stripe is not configured: set STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET")
     return _LiveBackend(_client(settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE))
 
 

@@ -61,7 +61,7 @@ def _status_context(request: HttpRequest, purchase: Purchase) -> dict:
 def buy_success(request: HttpRequest) -> HttpResponse:
     session_id = request.GET.get("session_id", "")
     purchase = get_object_or_404(Purchase, stripe_session_id=session_id, user=request.user)
-    if purchase.is_pending:
+    if purchase.status in payments.CREDITABLE:
         # Credit now rather than wait for the webhook; both may run at once, safely.
         try:
             payments.fulfill_checkout(session_id, source="success_page")

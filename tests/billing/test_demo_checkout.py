@@ -109,7 +109,9 @@ def test_a_declined_card_shows_an_error_and_charges_nothing(
         response = alice_client.post(checkout, {"action": "decline", **_card()})
     assert response.status_code == 200
     html = response.content.decode()
-    assert re.search(r'id="field-card_number".*?<ul class="errorlist"[^>]*><li>Your card was declined', html, re.S)
+    assert re.search(
+        r'id="field-card_number".*?<ul class="errorlist"[^>]*><li>Your card was declined', html, re.S
+    )
     assert stripe_posts == []
     purchase.refresh_from_db()
     assert purchase.status == "pending"

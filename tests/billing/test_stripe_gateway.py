@@ -316,3 +316,46 @@ def test_it_fulfils_from_signed_events_against_the_real_api(
 def test_it_speaks_the_api_version_the_library_pins():
     # The request shapes above (no payment_method_types) are those of this version.
     assert stripe_gateway.API_VERSION == "2026-10-28.endive"
+
+
+def test_production_without_a_stripe_key_sells_nothing(settings, alice_client, pack):
+    settings.STRIPE_SECRET_KEY = ""
+    settings.STRIPE_DEMO = False
+    response = alice_client.post("/credits/buy/", {"pack": pack.pk}, follow=True)
+    assert b"Payments are not available right now" in response.content
+    assert Purchase.objects.get().status == "failed"
+    assert alice_client.get("/billing/demo/checkout/cs_demo_x/").status_code == 404
+
+
+def test_only_demo_mode_gets_the_demo_checkout():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "DATABASE_URL", "REDIS_URL"))}
+    env.pop("KLING_SITE_TESTING", None)
+    production = {
+        "DJANGO_DEBUG": "0",
+        "SECRET_KEY": "a-long-random-production-secret-key-for-the-stripe-check-1234567890",
+        "ALLOWED_HOSTS": "studio.example.com",
+    }
+    code = (
+        "from django.conf import settings; print(settings.STRIPE_DEMO, repr(settings.STRIPE_WEBHOOK_SECRET))"
+    )
+    root = Path(__file__).resolve().parents[2]
+
+    def stripe_settings(extra: dict) -> str:
+        result = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", code],
+            cwd=root,
+            env={**env, **extra},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip().splitlines()[-1]
+
+    assert stripe_settings({}) == "True 'whsec_demo_checkout_secret'"
+    assert stripe_settings(production) == "False ''"
