@@ -66,11 +66,11 @@ class CheckoutUnavailable(PaymentError):
 
 
 class UnknownCheckoutSession(PaymentError):
-    pass
+    """A session that names one of our purchases, but none matches: staff should look."""
 
 
-class UnknownCharge(PaymentError):
-    pass
+class NotOurs(PaymentError):
+    """A payment of another integration on the same Stripe account: nothing to do here."""
 
 
 @dataclass(frozen=True)
@@ -295,6 +295,8 @@ def _purchase_for_session(session: CheckoutSession, source: str) -> Purchase:
             purchase = Purchase.objects.select_related("user").get(pk=purchase_id)
             record(purchase, source, f"Checkout Session {session.id} linked from its metadata")
             return purchase
+    if purchase_id is None:
+        raise NotOurs(f"Checkout Session {session.id} was not created by this site (no purchase_id metadata)")
     raise UnknownCheckoutSession(
         f"No purchase matches Checkout Session {session.id} "
         f"(client_reference_id={session.client_reference_id or '-'}, "
@@ -317,8 +319,9 @@ def _purchase_for_charge(charge: stripe_gateway.Charge, source: str) -> Purchase
             result = fulfill_checkout(session.id, source=source)
             found = Purchase.objects.select_related("user").get(pk=result.purchase_id)
     if found is None:
-        raise UnknownCharge(
-            f"No purchase matches charge {charge.id} (payment intent {charge.payment_intent_id or '-'})"
+        raise NotOurs(
+            f"No purchase matches charge {charge.id} (payment intent {charge.payment_intent_id or '-'}) "
+            "and no Checkout Session of this site created it"
         )
     if found.status in CREDITABLE and found.stripe_session_id:
         # Known by its payment intent but not credited yet: settle that first.

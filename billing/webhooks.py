@@ -10,6 +10,10 @@ Processing treats the event as a hint: each handler takes the object's id and as
 Stripe for its current state (see `billing.payments`). Delivery is at least once and in
 any order; the row is claimed by a conditional UPDATE so two workers never process the
 same event at the same time.
+
+Operators: in the Stripe Dashboard, add an endpoint at `<SITE_URL>/billing/stripe/webhook/`
+for the event types in `HANDLERS` below, and put its signing secret in
+`STRIPE_WEBHOOK_SECRET`. Events of other types are acknowledged and recorded as ignored.
 """
 
 from __future__ import annotations
@@ -130,6 +134,8 @@ def process_event(event_pk: int) -> str:
     try:
         obj = event.payload["data"]["object"]
         handler(obj)
+    except payments.NotOurs as exc:
+        return _finish(event, Status.IGNORED, str(exc))
     except (payments.PaymentError, stripe_gateway.GatewayError) as exc:
         logger.warning("Stripe event %s (%s) failed: %s", event.event_id, event.type, exc)
         return _finish(event, Status.FAILED, str(exc))

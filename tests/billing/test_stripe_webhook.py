@@ -196,9 +196,14 @@ def test_it_records_an_event_for_an_unknown_session_as_failed(
 ):
     from billing.stripe_gateway import CheckoutSession
 
-    # A real session in our Stripe account that no purchase of ours knows about.
+    # A session that names a purchase of ours that does not exist: staff should look.
     fake_stripe.sessions[SESSION_ID] = CheckoutSession(
-        id=SESSION_ID, status="complete", payment_status="paid", amount_total=2000, currency="usd"
+        id=SESSION_ID,
+        status="complete",
+        payment_status="paid",
+        amount_total=2000,
+        currency="usd",
+        metadata={"purchase_id": "424242", "user_id": str(alice.pk)},
     )
     with django_capture_on_commit_callbacks(execute=True):
         response = post_event(webhook_client, load_event("checkout.session.completed"))
@@ -206,6 +211,23 @@ def test_it_records_an_event_for_an_unknown_session_as_failed(
     event = StripeEvent.objects.get()
     assert event.status == "failed"
     assert "No purchase matches Checkout Session cs_test_" in event.error
+    assert "purchase_id=424242" in event.error
+    assert ledger.balance_of(alice) == 0
+
+
+def test_it_ignores_a_session_another_integration_created(
+    webhook_client, fake_stripe, alice, sync_tasks, django_capture_on_commit_callbacks
+):
+    from billing.stripe_gateway import CheckoutSession
+
+    fake_stripe.sessions[SESSION_ID] = CheckoutSession(
+        id=SESSION_ID, status="complete", payment_status="paid", amount_total=2000, currency="usd"
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        post_event(webhook_client, load_event("checkout.session.completed"))
+    event = StripeEvent.objects.get()
+    assert event.status == "ignored"
+    assert "was not created by this site" in event.error
     assert ledger.balance_of(alice) == 0
 
 
