@@ -35,7 +35,7 @@ os.environ.update(
     SECURE_SSL_REDIRECT="0",
     LOG_LEVEL="WARNING",
 )
-os.environ["STRIPE_SECRET_KEY"] = ""  # the demo backend answers for Stripe
+os.environ["STRIPE_SECRET_KEY"] = ""
 os.environ["STRIPE_WEBHOOK_SECRET"] = "whsec_benchmark"
 if not os.environ.get("DATABASE_URL"):
     os.environ["SQLITE_PATH"] = str(Path(tempfile.mkdtemp(prefix="bench-webhook-")) / "bench.sqlite3")
@@ -43,6 +43,11 @@ if not os.environ.get("DATABASE_URL"):
 import django  # noqa: E402
 
 django.setup()
+
+from django.conf import settings  # noqa: E402
+
+# Production settings, but the demo checkout answers for Stripe (no network in a benchmark).
+settings.STRIPE_DEMO = True
 
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
