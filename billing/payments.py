@@ -177,25 +177,6 @@ def fulfill_checkout(session_id: str, *, source: str = "webhook", actor=None) ->
             return Fulfilment(purchase.pk, "awaiting_payment")
         return Fulfilment(purchase.pk, "not_paid")
 
-    if session.amount_total != purchase.amount_minor or session.currency != purchase.currency:
-        # Only possible with a Stripe Price that differs from the pack. The buyer paid
-        # what Stripe showed them for this pack, so they get the pack; staff should fix it.
-        logger.warning(
-            "Purchase %s: Stripe charged %s %s, the pack costs %s %s",
-            purchase.pk,
-            session.amount_total,
-            session.currency,
-            purchase.amount_minor,
-            purchase.currency,
-        )
-        record(
-            purchase,
-            source,
-            f"Amount differs: Stripe charged {session.amount_total} {session.currency}, "
-            f"the pack says {purchase.amount_minor} {purchase.currency}",
-            actor,
-        )
-
     with transaction.atomic():
         # The claim: only one caller moves the purchase to paid, and its ledger entry
         # commits with it or not at all. On PostgreSQL a concurrent claim waits for this
@@ -219,6 +200,18 @@ def fulfill_checkout(session_id: str, *, source: str = "webhook", actor=None) ->
             record(
                 purchase, source, f"Paid {purchase.amount_display}; {purchase.credits} credits added", actor
             )
+            if session.amount_total != purchase.amount_minor or session.currency != purchase.currency:
+                # Only possible with a Stripe Price that differs from the pack. The buyer paid
+                # what Stripe showed them for this pack, so they get the pack; staff should
+                # fix the price.
+                logger.warning("Purchase %s: Stripe charged a different amount than the pack", purchase.pk)
+                record(
+                    purchase,
+                    source,
+                    f"Amount differs: Stripe charged {session.amount_total} {session.currency}, "
+                    f"the pack says {purchase.amount_minor} {purchase.currency}",
+                    actor,
+                )
     if not claimed:
         _fill_missing_details(purchase, session)
         return Fulfilment(purchase.pk, "already_credited")
