@@ -33,7 +33,7 @@ run: install migrate
 	@echo ""
 	@echo "  Serving the site and its workers on http://127.0.0.1:8000  (Ctrl-C stops both)"
 	@echo ""
-	@exec $(VENV)/bin/honcho --no-prefix -f Procfile.dev start
+	@exec $(PY) scripts/run_dev.py Procfile.dev
 
 test: install-dev
 	./scripts/test.sh

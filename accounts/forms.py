@@ -8,4 +8,4 @@ class ProfileForm(forms.ModelForm):
         model = User
         fields = ["display_name", "notify_on_finish"]
         labels = {"display_name": "Display name"}
-        help_texts = {"display_name": "Shown in the navigation instead of your email address."}
+        help_texts = {"display_name": "Shown in the navigation. Leave it empty to show “Account”."}

@@ -1,3 +1,4 @@
+from allauth.account.models import EmailAddress
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -13,4 +14,7 @@ def profile(request: HttpRequest) -> HttpResponse:
         form.save()
         messages.success(request, "Your profile was saved.")
         return redirect("accounts:profile")
-    return render(request, "accounts/profile.html", {"form": form})
+    email_verified = EmailAddress.objects.filter(
+        user=request.user, email__iexact=request.user.email, verified=True
+    ).exists()
+    return render(request, "accounts/profile.html", {"form": form, "email_verified": email_verified})

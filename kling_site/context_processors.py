@@ -8,4 +8,5 @@ def site(request: HttpRequest) -> dict:
         "DEMO_MODE": settings.DEMO_MODE,
         "STRIPE_DEMO": settings.STRIPE_DEMO,
         "KLING_PROVIDER": settings.KLING_PROVIDER,
+        "WELCOME_CREDITS": settings.WELCOME_CREDITS,
     }

@@ -224,7 +224,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(envstr("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(envstr("MEDIA_ROOT", str(BASE_DIR / "media")))
@@ -312,10 +312,11 @@ SIMULATOR_RUN_SECONDS = float(envstr("SIMULATOR_RUN_SECONDS", "6"))
 # events with STRIPE_WEBHOOK_SECRET so the production webhook code is what runs.
 STRIPE_SECRET_KEY = envstr("STRIPE_SECRET_KEY")
 STRIPE_WEBHOOK_SECRET = envstr("STRIPE_WEBHOOK_SECRET") or (
-    "whsec_demo_checkout_secret" if not STRIPE_SECRET_KEY else ""
+    "whsec_demo_checkout_secret" if DEBUG and not STRIPE_SECRET_KEY else ""
 )
 STRIPE_API_BASE = envstr("STRIPE_API_BASE")
-STRIPE_DEMO = not STRIPE_SECRET_KEY
+# Production without a Stripe key sells nothing rather than handing out free demo credits.
+STRIPE_DEMO = DEBUG and not STRIPE_SECRET_KEY
 if not DEBUG and STRIPE_SECRET_KEY and not STRIPE_WEBHOOK_SECRET:
     raise ImproperlyConfigured("STRIPE_WEBHOOK_SECRET is not set: it is needed with STRIPE_SECRET_KEY")
 

@@ -1,5 +1,6 @@
 import logging
 
+from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -54,5 +55,11 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    # No context processors here: the failure may be in one of them or in the database.
-    return HttpResponse(loader.get_template("500.html").render({}), status=500)
+    # No context processors and no database here: the failure may be in one of them.
+    try:
+        body = loader.get_template("500.html").render({"site_name": settings.SITE_NAME})
+    except Exception:
+        # Even the template can fail (say, a missing static manifest); answer plainly then.
+        logger.exception("500 page: the template could not be rendered")
+        body = "<!doctype html><title>Server error</title><h1>Something went wrong on our side.</h1>"
+    return HttpResponse(body, status=500)

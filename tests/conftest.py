@@ -41,3 +41,46 @@ def staff(db, django_user_model):
 def alice_client(client, alice):
     client.force_login(alice)
     return client
+
+
+# --- Ledger invariants and the postgres marker -----------------------------------------
+# After every test that used the database: each balance equals the sum of its entries (and
+# its newest entry's balance_after), and no balance is below zero without a clawback.
+
+_DB_FIXTURES = {
+    "db",
+    "transactional_db",
+    "live_server",
+    "django_db_reset_sequences",
+    "django_db_serialized_rollback",
+}
+
+
+@pytest.fixture(autouse=True)
+def _ledger_invariant(request):
+    uses_db = request.node.get_closest_marker("django_db") is not None or not _DB_FIXTURES.isdisjoint(
+        request.fixturenames
+    )
+    if not uses_db:
+        yield
+        return
+    # Set the database up before this fixture so it is torn down (rolled back or flushed)
+    # after the check below, for TestCase-style and transactional tests alike.
+    request.getfixturevalue("db")
+    yield
+    from django.db import connection
+
+    from billing.ledger import find_drifts, negative_balances_without_clawback
+
+    if connection.in_atomic_block and connection.needs_rollback:
+        return  # the test broke its own transaction on purpose; nothing can be read
+    assert find_drifts() == [], "ledger drift: a balance differs from the sum of its entries"
+    assert negative_balances_without_clawback() == [], "a balance is below zero without a clawback"
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("postgres"):
+        from django.db import connection
+
+        if connection.vendor != "postgresql":
+            pytest.skip("needs DATABASE_URL pointing at PostgreSQL")

@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -29,18 +30,21 @@ def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     )
 
 
-def test_it_refuses_production_without_secret_key():
-    env = {**PRODUCTION_ENV, "SECRET_KEY": ""}
-    result = _manage("check", env=env)
+@pytest.mark.parametrize("variable", ["SECRET_KEY", "ALLOWED_HOSTS"])
+def test_it_refuses_production_without_a_required_variable(variable):
+    result = _manage("check", env={**PRODUCTION_ENV, variable: ""})
     assert result.returncode != 0
-    assert "SECRET_KEY is not set" in result.stderr
+    # One clear line naming the variable, not a traceback.
+    assert result.stderr.strip().splitlines() == [
+        f"Configuration error: {variable} is not set: production mode (DJANGO_DEBUG=0) needs "
+        + ("a secret key" if variable == "SECRET_KEY" else "the site's host names")
+    ]
 
 
-def test_it_refuses_production_without_allowed_hosts():
-    env = {**PRODUCTION_ENV, "ALLOWED_HOSTS": ""}
-    result = _manage("check", env=env)
+def test_it_names_a_malformed_variable():
+    result = _manage("check", env={"WELCOME_CREDITS": "fifty"})
     assert result.returncode != 0
-    assert "ALLOWED_HOSTS is not set" in result.stderr
+    assert result.stderr.strip() == "Configuration error: WELCOME_CREDITS='fifty' is not an integer"
 
 
 def test_it_passes_check_deploy_in_production():
@@ -172,3 +176,104 @@ def test_seed_demo_is_idempotent(db):
     call_command("seed_demo")
     call_command("seed_demo")
     assert User.objects.filter(email="admin@example.com", is_staff=True).count() == 1
+
+
+def test_makemigrations_is_clean():
+    result = _manage("makemigrations", "--check", "--dry-run", env={})
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _settings_variables() -> set[str]:
+    import ast
+
+    tree = ast.parse((ROOT / "kling_site" / "settings.py").read_text())
+    readers = {"envstr", "envbool", "envint", "envlist", "getenv"}
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+            if name in readers:
+                names.add(node.args[0].value)
+    return names
+
+
+def test_it_documents_every_environment_variable():
+    names = _settings_variables()
+    assert {"SECRET_KEY", "DATABASE_URL", "KLING_PROVIDER", "STRIPE_SECRET_KEY"} <= names
+    readme = (ROOT / "README.md").read_text()
+    example = (ROOT / ".env.example").read_text()
+    assert [n for n in sorted(names) if f"| `{n}` |" not in readme] == []
+    assert [n for n in sorted(names) if f"# {n}=" not in example] == []
+
+
+def test_the_500_page_needs_no_database_and_no_context_processors(rf):
+    from kling_site.views import server_error
+
+    # No `db` fixture: any query here would fail the test.
+    response = server_error(rf.get("/"))
+    assert response.status_code == 500
+    assert b"Something went wrong on our side" in response.content
+    assert b"/static/css/site.css" in response.content
+
+
+def test_the_demo_banner_shows_only_in_demo_mode(client, db, settings):
+    assert b'class="demo-banner"' in client.get("/").content
+    settings.DEMO_MODE = False
+    assert b'class="demo-banner"' not in client.get("/").content
+
+
+def test_make_run_stops_every_process_on_ctrl_c(tmp_path):
+    import signal
+    import time
+
+    # Each process leaves a child in its group, as qcluster does with its workers.
+    child = f'{sys.executable} -c \'import subprocess, sys, time; subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]); time.sleep(60)\''
+    procfile = tmp_path / "Procfile"
+    procfile.write_text(f"one: {child}\ntwo: {child}\n")
+    runner = subprocess.Popen(
+        [sys.executable, str(ROOT / "scripts" / "run_dev.py"), str(procfile)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 20
+    started = ""
+    while started.count("started") < 2 and time.monotonic() < deadline:
+        started += runner.stderr.readline()
+    pids = [int(line.split("pid ")[1].split(")")[0]) for line in started.splitlines() if "started" in line]
+    time.sleep(0.5)
+
+    runner.send_signal(signal.SIGINT)
+    assert runner.wait(timeout=30) == 0
+    # Nothing is left alive in either process group (zombies wait for init, which is fine).
+    deadline = time.monotonic() + 5
+    while _live_members(pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _live_members(pids) == []
+
+
+def _live_members(groups: list[int]) -> list[int]:
+    live = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        state, pgid = fields[0], int(fields[2])
+        if pgid in groups and state != "Z":
+            live.append(int(stat.parent.name))
+    return live
+
+
+def test_it_collects_static_files_for_production(tmp_path):
+    """Production serves hashed, compressed static files through whitenoise's manifest."""
+    env = {**PRODUCTION_ENV, "STATIC_ROOT": str(tmp_path / "static")}
+    result = _manage("collectstatic", "--noinput", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    manifest = json.loads((tmp_path / "static" / "staticfiles.json").read_text())
+    hashed_css = manifest["paths"]["css/site.css"]
+    assert hashed_css != "css/site.css"
+    assert (tmp_path / "static" / hashed_css).exists()
+    assert (tmp_path / "static" / (hashed_css + ".gz")).exists()
+    # htmx is served from our own static files, never a CDN.
+    assert any(path == "django_htmx/htmx-2.min.js" for path in manifest["paths"])

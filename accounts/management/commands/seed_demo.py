@@ -1,3 +1,4 @@
+from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
@@ -22,6 +23,11 @@ class Command(BaseCommand):
         if created:
             user.set_password(DEMO_ADMIN_PASSWORD)
             user.save(update_fields=["password"])
+        # A verified primary address, so the admin can also log in on the site itself
+        # when verification is mandatory.
+        EmailAddress.objects.update_or_create(
+            user=user, email=DEMO_ADMIN_EMAIL, defaults={"verified": True, "primary": True}
+        )
         self.stdout.write("")
         self.stdout.write(
             f"  Demo admin: {DEMO_ADMIN_EMAIL} / {DEMO_ADMIN_PASSWORD}  (http://127.0.0.1:8000/admin/)"

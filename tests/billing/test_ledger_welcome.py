@@ -1,0 +1,76 @@
+from allauth.account.models import EmailAddress
+from allauth.account.signals import email_confirmed
+from django.core import mail
+
+from accounts.models import User
+from billing import ledger
+from billing.models import LedgerEntry
+from billing.signup import grant_welcome_credits
+
+
+def _sign_up(client, email="carol@example.org"):
+    response = client.post(
+        "/accounts/signup/",
+        {"email": email, "password1": "a-very-good-passphrase", "password2": "a-very-good-passphrase"},
+    )
+    assert response.status_code == 302
+    return User.objects.get(email=email)
+
+
+def _confirm(client):
+    body = mail.outbox[-1].body
+    link = next(line for line in body.splitlines() if "/accounts/confirm-email/" in line).strip()
+    response = client.post(link[link.index("/accounts/confirm-email/") :])
+    assert response.status_code == 302
+
+
+def test_it_grants_welcome_credits_at_signup_when_verification_is_optional(client, db, settings):
+    settings.ACCOUNT_EMAIL_VERIFICATION = "optional"
+    settings.WELCOME_CREDITS = 50
+    carol = _sign_up(client)
+    assert ledger.balance_of(carol) == 50
+    entry = LedgerEntry.objects.get(account__user=carol)
+    assert (entry.kind, entry.idempotency_key, entry.memo) == (
+        "grant",
+        f"welcome:{carol.pk}",
+        "Welcome credits",
+    )
+    # Confirming the address later gives nothing more.
+    _confirm(client)
+    assert ledger.balance_of(carol) == 50
+    assert LedgerEntry.objects.filter(account__user=carol).count() == 1
+
+
+def test_it_waits_for_the_confirmed_email_when_verification_is_mandatory(client, db, settings):
+    settings.ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+    settings.WELCOME_CREDITS = 50
+    carol = _sign_up(client)
+    assert ledger.balance_of(carol) == 0
+    _confirm(client)
+    assert ledger.balance_of(carol) == 50
+    # The signal again (a second address confirmed, staff marking it verified in admin).
+    address = EmailAddress.objects.get(user=carol)
+    email_confirmed.send(sender=EmailAddress, request=None, email_address=address)
+    assert ledger.balance_of(carol) == 50
+    assert LedgerEntry.objects.filter(account__user=carol).count() == 1
+
+
+def test_it_grants_the_configured_amount(client, db, settings):
+    settings.ACCOUNT_EMAIL_VERIFICATION = "optional"
+    settings.WELCOME_CREDITS = 7
+    assert ledger.balance_of(_sign_up(client)) == 7
+
+
+def test_it_grants_nothing_when_welcome_credits_are_off(client, db, settings):
+    settings.ACCOUNT_EMAIL_VERIFICATION = "optional"
+    settings.WELCOME_CREDITS = 0
+    carol = _sign_up(client)
+    assert not LedgerEntry.objects.filter(account__user=carol).exists()
+
+
+def test_it_grants_welcome_credits_once_per_person(alice, bob, settings):
+    settings.WELCOME_CREDITS = 50
+    grant_welcome_credits(alice)
+    grant_welcome_credits(alice)
+    grant_welcome_credits(bob)
+    assert (ledger.balance_of(alice), ledger.balance_of(bob)) == (50, 50)
