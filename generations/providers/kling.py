@@ -149,10 +149,13 @@ def legacy_body(request: GenerationRequest) -> dict[str, Any]:
         body["duration"] = str(duration)
     if "sound" in body and isinstance(body["sound"], bool):
         body["sound"] = "on" if body["sound"] else "off"
-    if "cfg_scale" in body:
-        body["cfg_scale"] = float(body["cfg_scale"])
-    if "n" in body:
-        body["n"] = int(body["n"])
+    try:
+        if "cfg_scale" in body:
+            body["cfg_scale"] = float(body["cfg_scale"])
+        if "n" in body:
+            body["n"] = int(body["n"])
+    except (TypeError, ValueError):
+        raise _invalid("cfg_scale must be a number and n an integer") from None
     if "camera_control" in body:
         body["camera_control"] = camera_control(body["camera_control"])
     for name in IMAGE_FIELDS:

@@ -133,6 +133,14 @@ def test_it_refuses_camera_control_kling_would_reject_before_sending(kling, mock
     assert len(mocked.calls) == 0
 
 
+@pytest.mark.parametrize("params", [{"cfg_scale": "strong"}, {"n": "many"}, {"cfg_scale": None, "n": [2]}])
+def test_it_refuses_values_it_cannot_convert_before_sending(kling, mocked, params):
+    with pytest.raises(ProviderError) as caught:
+        kling.submit(_t2v(**params))
+    assert caught.value.code == "invalid_request"
+    assert len(mocked.calls) == 0
+
+
 def test_it_reads_a_succeeded_video(kling, mocked):
     mocked.get(f"{T2V}/867283741759111202", json=examples.SUCCEEDED_VIDEO)
     task = kling.get("videos/text2video", "867283741759111202")
