@@ -173,6 +173,19 @@ class GenerationForm(forms.Form):
         value = self._raw(name)
         return value not in (None, "", False, "false", "off", "0")
 
+    def _offer(self, name: str, allowed: bool, note: str | None) -> bool:
+        """Keep a field the current choices allow; otherwise drop it and say where it works.
+        A submitted value is kept either way, so check() can explain a refusal next to it
+        (a stale page, or a browser without htmx) instead of silently ignoring it."""
+        if allowed:
+            return True
+        submitted = self.is_bound and (self.files.get(name) or self._flag(name))
+        if not submitted:
+            del self.fields[name]
+            if note:
+                self.notes.append(note)
+        return bool(submitted)
+
     def fit_to_model(self) -> None:
         raise NotImplementedError
 
@@ -298,14 +311,16 @@ class VideoForm(GenerationForm):
         else:
             del self.fields["cfg_scale"]
 
-        if model.sound_allowed(mode, duration):
+        if self._offer(
+            "sound", model.sound_allowed(mode, duration), model.sound and f"Sound: {model.sound.describe()}."
+        ):
             self.fields["sound"].help_text = "Native audio: ambience, effects and voices; costs more."
-        else:
-            del self.fields["sound"]
-            if model.sound:
-                self.notes.append(f"Sound: {model.sound.describe()}.")
 
-        if model.camera_allowed(mode, duration):
+        if self._offer(
+            "camera_control",
+            model.camera_allowed(mode, duration),
+            model.camera and f"Camera control: {model.camera.describe()}.",
+        ):
             choices = [("", "Automatic")]
             if capabilities.CAMERA_SIMPLE in model.camera_types:
                 choices += [(key, label) for key, (label, _, _) in capabilities.CAMERA_PRESETS.items()]
@@ -322,17 +337,16 @@ class VideoForm(GenerationForm):
                 self.fields["camera_axis"].widget = forms.HiddenInput()
                 self.fields["camera_value"].widget = forms.HiddenInput()
         else:
-            for name in ("camera_control", "camera_axis", "camera_value"):
+            for name in ("camera_axis", "camera_value"):
                 del self.fields[name]
-            if model.camera:
-                self.notes.append(f"Camera control: {model.camera.describe()}.")
 
         if "image_tail" in self.fields:
             sound = "sound" in self.fields and self._flag("sound")
-            if not model.end_frame_allowed(mode, duration, sound=sound):
-                del self.fields["image_tail"]
-                if model.end_frame:
-                    self.notes.append(f"End frame: {model.end_frame.describe()}.")
+            self._offer(
+                "image_tail",
+                model.end_frame_allowed(mode, duration, sound=sound),
+                model.end_frame and f"End frame: {model.end_frame.describe()}.",
+            )
 
     def clean(self) -> dict[str, Any]:
         data = self.cleaned_data

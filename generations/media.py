@@ -143,7 +143,7 @@ def download(url: str, kind: str) -> Download:
     out.seek(0)
     if content_type not in ALLOWED_TYPES[kind]:
         out.close()
-        raise MediaError(f"the bytes are not a {kind} we accept")
+        raise MediaError(f"the bytes are not an accepted {kind} format")
     if declared not in NEUTRAL_TYPES and declared != content_type and kind == Asset.Kind.IMAGE:
         out.close()
         raise MediaError(f"declared {declared!r} but the bytes are {content_type}")
@@ -172,24 +172,31 @@ def describe_image(path: str) -> tuple[int, int, bytes]:
         raise MediaError(f"not a readable image: {exc}") from exc
 
 
-def describe_video(path: str) -> tuple[int, int, float | None, bytes]:
-    """Width, height, duration and a JPEG poster frame (a second in, or a third of a
-    short clip), with the ffmpeg that imageio-ffmpeg ships."""
+def describe_video(path: str, duration_hint: float | None = None) -> tuple[int, int, float | None, bytes]:
+    """Width, height, duration and a JPEG poster frame, with the ffmpeg imageio-ffmpeg
+    ships: one ffmpeg run seeking a second in (or a third of a short clip, by the
+    provider's duration), and a second run from the start if that seeks past the end."""
+    at = min(1.0, float(duration_hint) / 3) if duration_hint else 0.0
     try:
-        reader = imageio_ffmpeg.read_frames(path)
-        meta = next(reader)
-        reader.close()
+        meta, frame = _first_frame(path, at)
+        if frame is None and at:
+            meta, frame = _first_frame(path, 0.0)
+        if frame is None:
+            raise MediaError("the video has no frames")
         width, height = meta["size"]
-        duration = meta.get("duration") or None
-        at = min(1.0, (duration or 0) / 3)
-        reader = imageio_ffmpeg.read_frames(path, input_params=["-ss", f"{at:.2f}"])
-        meta = next(reader)
-        frame = next(reader)
-        reader.close()
-        poster = Image.frombytes("RGB", meta["size"], bytes(frame))
-    except (OSError, RuntimeError, StopIteration, KeyError, ValueError) as exc:
+        poster = Image.frombytes("RGB", (width, height), bytes(frame))
+    except (OSError, RuntimeError, KeyError, ValueError) as exc:
         raise MediaError(f"not a readable video: {exc}") from exc
-    return width, height, duration, _jpeg(poster)
+    return width, height, meta.get("duration") or None, _jpeg(poster)
+
+
+def _first_frame(path: str, at: float) -> tuple[dict, bytes | None]:
+    reader = imageio_ffmpeg.read_frames(path, input_params=["-ss", f"{at:.2f}"] if at else None)
+    try:
+        meta = next(reader)
+        return meta, next(reader, None)
+    finally:
+        reader.close()
 
 
 def store_output(generation: Generation, item: dict) -> Asset:
@@ -198,7 +205,7 @@ def store_output(generation: Generation, item: dict) -> Asset:
     fetched = download(item["url"], kind)
     with fetched.file:
         if kind == Asset.Kind.VIDEO:
-            width, height, duration, thumbnail = describe_video(fetched.file.name)
+            width, height, duration, thumbnail = describe_video(fetched.file.name, item.get("duration"))
             duration = duration or item.get("duration")
             ext = "mp4" if fetched.content_type == "video/mp4" else "mov"
         else:

@@ -200,7 +200,9 @@ class Generation(models.Model):
 
     def download_name(self, asset: Asset) -> str:
         """A file name people can keep: kind, id, a few words of the prompt, the index."""
-        words = slugify(self.prompt)[:40].strip("-")
+        words = slugify(self.prompt)
+        if len(words) > 40:  # whole words only
+            words = words[:41].rsplit("-", 1)[0] if "-" in words[:41] else words[:40]
         ext = (
             "mp4"
             if asset.kind == Asset.Kind.VIDEO
