@@ -104,9 +104,10 @@ class GenerationForm(forms.Form):
     OPTION_FIELDS: ClassVar[list[str]] = []
     INPUT_FIELDS: ClassVar[list[str]] = ["prompt", "negative_prompt"]
 
-    client_token = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
+    # Hidden fields never fail validation: nobody could see the error.
+    client_token = forms.CharField(widget=forms.HiddenInput, required=False)
     # Remix: reuse the stored input picture of one's own earlier generation.
-    image_from = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    image_from = forms.CharField(required=False, widget=forms.HiddenInput)
     model_name = forms.ChoiceField(label="Model")
     prompt = forms.CharField(
         label="Prompt",
@@ -209,6 +210,9 @@ class GenerationForm(forms.Form):
         return FieldGroup(self, ["model_name", *self.OPTION_FIELDS])
 
     # --- validation ----------------------------------------------------------------------
+
+    def clean_client_token(self) -> str:
+        return (self.cleaned_data.get("client_token") or "")[:64]
 
     def clean_image_from(self) -> Generation | None:
         return self.source

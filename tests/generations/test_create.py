@@ -438,3 +438,12 @@ def test_nobody_can_remix_someone_else_s_picture(rich_alice, rich_bob, client, c
     response = client.post("/generate/image-to-video/", i2v(image_from=str(source.pk), client_token="steal"))
     assert "Upload a start frame" in field_errors(response, "image")
     assert Generation.objects.filter(owner=rich_bob).count() == 0
+
+
+def test_garbled_hidden_fields_do_not_block_a_create(rich_alice, alice_client, commit):
+    with commit():
+        response = alice_client.post(
+            "/generate/text-to-video/", {**T2V, "client_token": "x" * 300, "image_from": "not-a-number"}
+        )
+    assert response.status_code == 302
+    assert Generation.objects.get().client_token == "x" * 64

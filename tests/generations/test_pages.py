@@ -177,7 +177,7 @@ def test_the_detail_page_shows_the_video_with_its_poster_and_download(finished, 
     page = alice_client.get(f"/generations/{generation.pk}/").content.decode()
     assert "<video" in page
     assert f'poster="/generations/{generation.pk}/files/{asset.pk}/thumbnail/"' in page
-    name = "kling-text-to-video-1-a-red-fox-trotting-through-fresh-snow-at.mp4"
+    name = f"kling-text-to-video-{generation.pk}-a-red-fox-trotting-through-fresh-snow-at.mp4"
     assert generation.download_name(asset) == name
     assert f'href="/generations/{generation.pk}/files/{asset.pk}/{name}?download=1"' in page
     assert "Kling 2.6" in page and "Professional" in page and "25 credits" in page
