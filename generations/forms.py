@@ -134,10 +134,19 @@ class GenerationForm(forms.Form):
         )
         self._set("model_name", self.model.name)
         self.fit_to_model()
-        limit = self.model.prompt_limit
-        self.fields["prompt"].widget.attrs["maxlength"] = limit
-        self.fields["prompt"].help_text = f"Up to {limit:,} characters for {self.model.label}."
-        self.fields["negative_prompt"].widget.attrs["maxlength"] = self.model.negative_prompt_limit
+        # The prompt sits outside the part of the page that follows the model, so the
+        # browser's limit is the kind's largest; the model's own limit is checked on submit
+        # and stated next to the model.
+        models = capabilities.models_for(self.kind)
+        self.fields["prompt"].widget.attrs["maxlength"] = max(m.prompt_limit for m in models)
+        self.fields["negative_prompt"].widget.attrs["maxlength"] = max(
+            m.negative_prompt_limit for m in models
+        )
+        self.fields[
+            "model_name"
+        ].help_text = f"{self.model.label} reads prompts of up to {self.model.prompt_limit:,} characters."
+        if self.kind != Kind.IMAGE2VIDEO:
+            self.fields["prompt"].help_text = "Say who or what, doing what, where, in what light and style."
         if not self.is_bound and not self.initial.get("client_token"):
             self.initial["client_token"] = uuid.uuid4().hex
         if user is not None:
