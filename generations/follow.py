@@ -31,10 +31,11 @@ from generations.providers.base import GenerationRequest, ProviderError, Provide
 
 logger = logging.getLogger(__name__)
 
-# A claimed submit: longer than one create request can take (connect + read timeouts).
-SUBMIT_LEASE = timedelta(seconds=60)
-# A claimed poll: a list call plus single lookups.
-POLL_LEASE = timedelta(seconds=45)
+# A claimed submit: longer than a worker may run a task (Q_CLUSTER timeout, 90 s), so a
+# second attempt can only start once the first has finished or been killed.
+SUBMIT_LEASE = timedelta(seconds=120)
+# A claimed poll: one pass's list call and single lookups are done well within this.
+POLL_LEASE = timedelta(seconds=90)
 # A queued (or succeeded but unsaved) row nobody picked up this long after it was due to
 # be: its task was lost (a crash between commit and enqueue); the sweep sends it again.
 LOST_TASK_GRACE = timedelta(seconds=30)
@@ -138,6 +139,8 @@ def submit(generation_id: int) -> None:
         Generation.objects.filter(pk=generation.pk, status=Status.QUEUED).update(maybe_created=False)
 
     if not limiter.try_take_request():
+        # Nothing sent, nothing at Kling: the slot can serve someone else meanwhile.
+        limiter.release_slot(generation.pk)
         _wait(generation, WaitReason.BUDGET, 5)
         return
     # Recorded before sending: if this worker dies mid-request, the next attempt looks first.

@@ -65,6 +65,13 @@ def malformed() -> ProviderError:
     return ProviderError("bad_response", "Kling sent an answer we could not read.", retryable=True)
 
 
+def malformed_create() -> ProviderError:
+    """A create answered with something unreadable: it may have been accepted."""
+    return ProviderError(
+        "bad_response", "Kling sent an answer we could not read.", retryable=True, may_have_created=True
+    )
+
+
 def content_refused() -> ProviderError:
     """Kling 1301: input moderation; permanent."""
     return ProviderError(

@@ -62,7 +62,11 @@ def test_it_waits_and_retries_after_1303(create, fake, commit, clock, slots):
     assert entries(generation) == [("charge", -25)]
 
 
-@pytest.mark.parametrize("error", [fakes.timed_out, fakes.server_timeout], ids=["timeout", "5002"])
+@pytest.mark.parametrize(
+    "error",
+    [fakes.timed_out, fakes.server_timeout, fakes.malformed_create],
+    ids=["timeout", "5002", "malformed"],
+)
 def test_it_finds_the_task_a_lost_answer_created(error, create, fake, commit, clock):
     fake.fail_next_submit(error(), created=True)
     generation = create()
