@@ -304,6 +304,11 @@ if KLING_PROVIDER == "kling" and not (KLING_API_KEY or (KLING_ACCESS_KEY and KLI
 if KLING_PROVIDER == "gateway" and not (GATEWAY_API_BASE and GATEWAY_API_KEY):
     raise ImproperlyConfigured("KLING_PROVIDER=gateway needs GATEWAY_API_BASE and GATEWAY_API_KEY")
 GENERATION_DEADLINE_MINUTES = envint("GENERATION_DEADLINE_MINUTES", 60)
+# Models Kling has discontinued (KLING_API.md section 9). They stay in the capability table and
+# the price list, hidden from forms and refused on create; set to "" to offer them again.
+KLING_DISABLED_MODELS = envlist("KLING_DISABLED_MODELS", "kling-v1")
+# Seconds between passes of the poll sweep (the safety net behind callbacks).
+GENERATION_POLL_SECONDS = envint("GENERATION_POLL_SECONDS", 12)
 # Simulator timings, in seconds (demo: a few seconds; Kling's real averages are minutes).
 SIMULATOR_QUEUE_SECONDS = float(envstr("SIMULATOR_QUEUE_SECONDS", "2"))
 SIMULATOR_RUN_SECONDS = float(envstr("SIMULATOR_RUN_SECONDS", "6"))
