@@ -7,8 +7,14 @@ waiting in our queue instead. Interface:
   for this generation; idempotent per generation; False when all slots are taken.
 - `release_slot(generation_id)`: free the generation's slot; idempotent.
 - `try_take_request()`: take one request from the KLING_MAX_QPM per-minute budget; False
-  when this minute's budget is spent. The provider clients call it before every HTTP
-  request (and wait briefly, then raise a retryable `local_rate_limited` ProviderError).
+  when this minute's budget is spent. The unit is prepaid for this thread's next HTTP
+  request to the provider.
+- `take_for_http_request()`: what the provider clients call before every HTTP request
+  (waiting briefly, then raising a retryable `local_rate_limited` ProviderError): it uses
+  the thread's prepaid unit if there is one, else takes a unit. So a caller that checks
+  the budget before deciding to call (generations.follow does) and a client that checks
+  per request compose: every HTTP request costs exactly one unit, and no more requests
+  are sent than units taken. At most one unit is held prepaid per thread.
 - `release_finished_slots()`: safety net for a sweep: frees slots still held by
   generations that ended (or vanished) without releasing them.
 
@@ -97,7 +103,29 @@ def release_finished_slots() -> int:
 # --- Requests per minute -----------------------------------------------------------------
 
 
+_local = threading.local()
+
+
 def try_take_request() -> bool:
+    if not _take_from_budget():
+        return False
+    _local.prepaid = 1
+    return True
+
+
+def take_for_http_request() -> bool:
+    if getattr(_local, "prepaid", 0):
+        _local.prepaid = 0
+        return True
+    return _take_from_budget()
+
+
+def reset_prepaid() -> None:
+    """Forget this thread's prepaid unit (tests call it between cases)."""
+    _local.prepaid = 0
+
+
+def _take_from_budget() -> bool:
     limit = settings.KLING_MAX_QPM
     if limit <= 0:
         return True

@@ -218,7 +218,7 @@ class GatewayClient:
             settings.GATEWAY_API_KEY,
             connect_timeout=settings.KLING_CONNECT_TIMEOUT,
             read_timeout=settings.KLING_READ_TIMEOUT,
-            take_request=limiter.try_take_request,
+            take_request=limiter.take_for_http_request,
         )
 
     @property

@@ -5,8 +5,9 @@ configuration alone: `KLING_API_BASE=https://host/klingai` and `KLING_API_KEY=..
 built-in simulator, which speaks the same contract at `/_sim/kling/`.
 
 Every call: one pooled session per process, connect/read timeouts, one request from our
-per-minute budget (`generations.limiter.try_take_request`), the `request_id` logged, and
-any failure turned into a classified `ProviderError`.
+per-minute budget (`generations.limiter.take_for_http_request`, which uses a unit the
+caller already took with `try_take_request`), the `request_id` logged, and any failure
+turned into a classified `ProviderError`.
 """
 
 from __future__ import annotations
@@ -310,7 +311,7 @@ class KlingClient:
             api_key=settings.KLING_API_KEY,
             connect_timeout=settings.KLING_CONNECT_TIMEOUT,
             read_timeout=settings.KLING_READ_TIMEOUT,
-            take_request=limiter.try_take_request,
+            take_request=limiter.take_for_http_request,
             name=settings.KLING_PROVIDER,
         )
 

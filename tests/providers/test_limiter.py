@@ -234,6 +234,40 @@ def test_it_spends_one_request_per_http_call(settings, limited_client, mocked):
     )
 
 
+def test_it_uses_the_unit_a_caller_already_took(settings, limited_client, mocked):
+    settings.KLING_MAX_QPM = 2
+    mocked.get(f"{BASE}/v1/videos/text2video/1", json=examples.SUCCEEDED_VIDEO)
+    with time_machine.travel(MID_MINUTE, tick=False):
+        assert limiter.try_take_request()  # the caller checks the budget first (generations.follow)
+        limited_client.get("videos/text2video", "1")  # uses that unit
+        limited_client.get("videos/text2video", "1")  # takes the second
+        with pytest.raises(ProviderError) as caught:
+            limited_client.get("videos/text2video", "1")
+    assert len(mocked.calls) == 2
+    assert caught.value.code == "local_rate_limited"
+
+
+def test_it_holds_at_most_one_prepaid_unit_per_thread(settings, db):
+    settings.KLING_MAX_QPM = 3
+    settings.REDIS_URL = ""
+    with time_machine.travel(MID_MINUTE, tick=False):
+        assert limiter.try_take_request() and limiter.try_take_request()
+        assert limiter.take_for_http_request()  # the prepaid one
+        assert limiter.take_for_http_request()  # the third unit
+        assert not limiter.take_for_http_request()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_keeps_prepaid_units_to_their_own_thread(settings):
+    settings.KLING_MAX_QPM = 1
+    settings.REDIS_URL = ""
+    with time_machine.travel(MID_MINUTE, tick=False):
+        assert limiter.try_take_request()
+        # Another worker thread has no prepaid unit and the budget is spent.
+        assert _in_threads(1, lambda i: limiter.take_for_http_request()) == [False]
+        assert limiter.take_for_http_request()
+
+
 def test_it_spends_a_request_on_the_re_signed_retry_too(settings, limited_client, mocked):
     settings.KLING_MAX_QPM = 2
     mocked.get(f"{BASE}/v1/videos/text2video/1", status=401, json={"code": 1004, "message": "expired"})

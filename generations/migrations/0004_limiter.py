@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('generations', '0001_initial'),
+        ('generations', '0003_default_prices'),
     ]
 
     operations = [
