@@ -21,7 +21,6 @@ def check_ledger() -> int:
     return len(problems)
 
 
-
 # -- Stripe payments -----------------------------------------------------------------------
 # Enqueued on commit by billing.webhooks and billing.demo_checkout; scheduled by
 # billing.schedules. Each one is safe to run twice (delivery is at least once).

@@ -18,6 +18,26 @@ from billing import ledger
 from tests.generations.fakes import MEDIA_BASE, FakeProvider, MemoryLimiter
 
 
+@pytest.fixture(autouse=True)
+def _default_prices(request, django_db_blocker):
+    """Put back the default prices when an earlier transactional test flushed them.
+
+    The rows come from a data migration, and `transaction=True` tests (here and in other
+    folders) empty every table when they finish. Written outside the test's transaction,
+    so they stay until the next flush.
+    """
+    if request.node.get_closest_marker("django_db") is None and not {"db", "transactional_db"} & set(
+        request.fixturenames
+    ):
+        return
+    from generations.models import Price
+    from generations.pricing import default_price_rows
+
+    with django_db_blocker.unblock():
+        if not Price.objects.exists():
+            Price.objects.bulk_create(Price(**row) for row in default_price_rows())
+
+
 def make_image(width: int = 640, height: int = 400, fmt: str = "PNG", color=(40, 120, 200)) -> bytes:
     image = Image.new("RGB", (width, height), color)
     for x in range(0, width, 40):  # a little structure, so thumbnails are not blank
