@@ -71,7 +71,9 @@ def settled(generation: Generation) -> bool:
     return generation.status == Status.SUCCEEDED and generation.assets_saved_at is not None
 
 
-def drive(sim, commit, generation: Generation, *, callbacks: bool, sweep: bool = True, steps: int = 40) -> int:
+def drive(
+    sim, commit, generation: Generation, *, callbacks: bool, sweep: bool = True, steps: int = 40
+) -> int:
     """Let simulated time pass in GENERATION_POLL_SECONDS steps, delivering due callbacks
     and/or running the poll sweep each step, until the generation has settled. Returns the
     number of steps it took."""
@@ -95,12 +97,18 @@ def entries(generation: Generation, kind: str) -> int:
     return LedgerEntry.objects.filter(generation=generation, kind=kind).count()
 
 
-def assert_ended_right(generation: Generation, *, outcome: str, provider_jobs: int = 1, images: int = 0) -> None:
+def assert_ended_right(
+    generation: Generation, *, outcome: str, provider_jobs: int = 1, images: int = 0
+) -> None:
     """The invariants of every scenario: one provider job at most, one charge, a refund
     exactly when failed (with a plain message), results stored when succeeded, the
     limiter slot free, and the ledger consistent."""
     generation.refresh_from_db()
-    assert generation.status == outcome, (generation.status, generation.error_code, generation.provider_message)
+    assert generation.status == outcome, (
+        generation.status,
+        generation.error_code,
+        generation.provider_message,
+    )
     assert sim_tasks(generation).count() == provider_jobs
     if provider_jobs:
         assert sim_tasks(generation).get().task_id == generation.task_id

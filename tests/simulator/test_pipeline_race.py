@@ -12,9 +12,19 @@ from generations.models import Generation, LimiterSlot, Status
 from generations.simulator.models import SimTask
 
 
+@pytest.fixture
+def prices(transactional_db):
+    """An earlier transactional test may have flushed the default prices."""
+    from generations.models import Price
+    from generations.pricing import default_price_rows
+
+    if not Price.objects.exists():
+        Price.objects.bulk_create(Price(**row) for row in default_price_rows())
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_sweeps_racing_against_the_simulator_process_each_generation_once(
-    kling_simulator, alice, monkeypatch, settings
+    prices, kling_simulator, alice, monkeypatch, settings
 ):
     import django_q.conf
 
