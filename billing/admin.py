@@ -1,6 +1,12 @@
-from django.contrib import admin
+import json
 
-from billing.models import CreditAccount, LedgerEntry
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+
+from billing import payments, stripe_gateway, webhooks
+from billing.models import CreditAccount, CreditPack, LedgerEntry, Purchase, PurchaseLog, StripeEvent
 
 # --- Credits: read-only views of the ledger ------------------------------------------
 # Balances and entries change only through billing.ledger (the "Grant or deduct credits"
@@ -40,3 +46,165 @@ class LedgerEntryAdmin(_ReadOnlyAdmin):
 
 
 # --- end of credits admin -------------------------------------------------------------
+
+
+# -- Buying credits (Stripe Checkout) ------------------------------------------------------
+
+
+@admin.register(CreditPack)
+class CreditPackAdmin(admin.ModelAdmin):
+    list_display = ("name", "credits", "price", "currency", "badge", "active", "order", "stripe_price_id")
+    list_editable = ("active", "order")
+    list_filter = ("active", "currency")
+    ordering = ("order", "price_minor")
+    fields = ("name", "credits", "price_minor", "currency", "badge", "active", "order", "stripe_price_id")
+
+    @admin.display(description="Price", ordering="price_minor")
+    def price(self, pack: CreditPack) -> str:
+        return pack.price_display
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        # Purchases keep a snapshot, but a pack that sold should be deactivated, not deleted.
+        return super().has_delete_permission(request, obj) and (obj is None or not obj.purchases.exists())
+
+
+class PurchaseLogInline(admin.TabularInline):
+    model = PurchaseLog
+    extra = 0
+    can_delete = False
+    fields = ("created_at", "source", "message", "actor")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(Purchase)
+class PurchaseAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "created_at",
+        "user",
+        "pack_name",
+        "credits",
+        "amount",
+        "status",
+        "stripe_session_id",
+    )
+    list_filter = ("status", "currency", "payment_processing", "created_at")
+    search_fields = (
+        "user__email",
+        "stripe_session_id",
+        "stripe_payment_intent_id",
+        "stripe_charge_id",
+        "stripe_customer_id",
+    )
+    list_select_related = ("user",)
+    date_hierarchy = "created_at"
+    actions = ("fulfil_from_stripe",)
+    inlines = (PurchaseLogInline,)
+    # Money and Stripe facts are records, not settings: nothing here is editable.
+    readonly_fields = (
+        "user",
+        "pack",
+        "pack_name",
+        "credits",
+        "amount",
+        "amount_minor",
+        "currency",
+        "status",
+        "payment_processing",
+        "amount_refunded_minor",
+        "stripe_session_id",
+        "stripe_payment_intent_id",
+        "stripe_charge_id",
+        "stripe_customer_id",
+        "receipt",
+        "stripe_dispute_id",
+        "dispute_status",
+        "error",
+        "created_at",
+        "paid_at",
+        "updated_at",
+    )
+    fields = readonly_fields
+
+    @admin.display(description="Amount", ordering="amount_minor")
+    def amount(self, purchase: Purchase) -> str:
+        return purchase.amount_display
+
+    @admin.display(description="Receipt")
+    def receipt(self, purchase: Purchase) -> str:
+        if not purchase.receipt_url:
+            return "-"
+        return format_html(
+            '<a href="{}" target="_blank" rel="noopener">Stripe receipt</a>', purchase.receipt_url
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Fulfil from Stripe now (credits only if Stripe says paid)")
+    def fulfil_from_stripe(self, request: HttpRequest, queryset: QuerySet[Purchase]) -> None:
+        for purchase in queryset:
+            if not purchase.stripe_session_id:
+                self.message_user(request, f"#{purchase.pk}: no Checkout Session", messages.WARNING)
+                continue
+            payments.record(purchase, "admin", "Manual fulfilment requested", actor=request.user)
+            try:
+                result = payments.fulfill_checkout(
+                    purchase.stripe_session_id, source="admin", actor=request.user
+                )
+            except (payments.PaymentError, stripe_gateway.GatewayError) as exc:
+                payments.record(purchase, "admin", f"Manual fulfilment failed: {exc}", actor=request.user)
+                self.message_user(request, f"#{purchase.pk}: {exc}", messages.ERROR)
+                continue
+            level = messages.SUCCESS if result.credited else messages.INFO
+            self.message_user(request, f"#{purchase.pk}: {result.outcome.replace('_', ' ')}", level)
+            self.log_change(request, purchase, f"Manual fulfilment: {result.outcome}")
+
+
+@admin.register(StripeEvent)
+class StripeEventAdmin(admin.ModelAdmin):
+    list_display = ("event_id", "type", "status", "attempts", "received_at", "processed_at", "short_error")
+    list_filter = ("status", "type")
+    search_fields = ("event_id", "error")
+    date_hierarchy = "received_at"
+    actions = ("reprocess",)
+    readonly_fields = (
+        "event_id",
+        "type",
+        "status",
+        "error",
+        "attempts",
+        "received_at",
+        "started_at",
+        "processed_at",
+        "pretty_payload",
+    )
+    fields = readonly_fields
+
+    @admin.display(description="Error")
+    def short_error(self, event: StripeEvent) -> str:
+        return event.error[:80]
+
+    @admin.display(description="Payload")
+    def pretty_payload(self, event: StripeEvent) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(event.payload, indent=2, sort_keys=True))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Process again")
+    def reprocess(self, request: HttpRequest, queryset: QuerySet[StripeEvent]) -> None:
+        queued = sum(webhooks.reprocess(event.pk) for event in queryset)
+        self.message_user(request, f"{queued} event(s) queued for processing.", messages.SUCCESS)
+
+
+# -- end of buying credits -----------------------------------------------------------------

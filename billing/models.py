@@ -11,6 +11,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from billing.money import format_minor, per_hundred_credits
+
 
 class CreditAccountQuerySet(models.QuerySet):
     def for_user(self, user) -> CreditAccount:
@@ -136,6 +138,14 @@ class CreditPack(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.credits} credits)"
 
+    @property
+    def price_display(self) -> str:
+        return format_minor(self.price_minor, self.currency)
+
+    @property
+    def price_per_hundred_display(self) -> str:
+        return format_minor(per_hundred_credits(self.price_minor, self.credits), self.currency)
+
 
 class Purchase(models.Model):
     class Status(models.TextChoices):
@@ -163,6 +173,14 @@ class Purchase(models.Model):
     stripe_customer_id = models.CharField(max_length=255, blank=True)
     receipt_url = models.URLField(max_length=500, blank=True)
     amount_refunded_minor = models.PositiveIntegerField(default=0)
+    # Checkout completed but the money has not arrived yet (a bank debit or transfer):
+    # Stripe sends checkout.session.async_payment_succeeded or _failed later.
+    payment_processing = models.BooleanField(default=False)
+    stripe_dispute_id = models.CharField(max_length=255, blank=True, db_index=True)
+    dispute_status = models.CharField(
+        max_length=32, blank=True, help_text="Stripe's status of the latest dispute on this payment."
+    )
+    error = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     paid_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -173,6 +191,59 @@ class Purchase(models.Model):
 
     def __str__(self) -> str:
         return f"Purchase #{self.pk} {self.pack_name} ({self.get_status_display()})"
+
+    @property
+    def amount_display(self) -> str:
+        return format_minor(self.amount_minor, self.currency)
+
+    @property
+    def amount_refunded_display(self) -> str:
+        return format_minor(self.amount_refunded_minor, self.currency)
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == self.Status.PENDING
+
+    @property
+    def was_credited(self) -> bool:
+        return self.paid_at is not None
+
+    @property
+    def chip_class(self) -> str:
+        return {
+            self.Status.PENDING: "chip-processing",
+            self.Status.PAID: "chip-succeeded",
+            self.Status.FAILED: "chip-failed",
+            self.Status.EXPIRED: "chip-queued",
+            self.Status.REFUNDED: "chip-queued",
+            self.Status.PARTIALLY_REFUNDED: "chip-submitted",
+            self.Status.DISPUTED: "chip-failed",
+        }.get(self.status, "chip-queued")
+
+
+class PurchaseLog(models.Model):
+    """Append-only audit trail of what happened to a purchase and who or what did it."""
+
+    purchase = models.ForeignKey(Purchase, on_delete=models.PROTECT, related_name="log")
+    source = models.CharField(
+        max_length=20, help_text="webhook, success_page, reconciler, admin, checkout or demo."
+    )
+    message = models.CharField(max_length=500)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The staff member, for manual actions.",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} [{self.source}] {self.message}"
 
 
 class StripeEvent(models.Model):
@@ -192,6 +263,9 @@ class StripeEvent(models.Model):
     error = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)
     received_at = models.DateTimeField(default=timezone.now)
+    # When a worker claimed it: a row left "processing" long after this was abandoned by a
+    # crashed worker and may be claimed again.
+    started_at = models.DateTimeField(null=True, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -199,3 +273,59 @@ class StripeEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.event_id}"
+
+    @property
+    def object_id(self) -> str:
+        try:
+            return str(self.payload["data"]["object"]["id"])
+        except (KeyError, TypeError):
+            return ""
+
+
+class DemoCheckoutSession(models.Model):
+    """Demo mode's stand-in for a Stripe Checkout Session (used only when STRIPE_DEMO).
+
+    It stores what Stripe would store, in Stripe's terms, so `billing.stripe_gateway`
+    can serve the same functions from it and the production fulfilment code runs
+    unchanged. Nothing outside `billing.demo_checkout` reads it.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        COMPLETE = "complete", "Complete"
+        EXPIRED = "expired", "Expired"
+
+    class PaymentStatus(models.TextChoices):
+        UNPAID = "unpaid", "Unpaid"
+        PAID = "paid", "Paid"
+
+    id = models.CharField(primary_key=True, max_length=64)
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    payment_status = models.CharField(
+        max_length=16, choices=PaymentStatus.choices, default=PaymentStatus.UNPAID
+    )
+    amount_total = models.PositiveIntegerField()
+    currency = models.CharField(max_length=3)
+    description = models.CharField(max_length=200)
+    client_reference_id = models.CharField(max_length=200, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    customer_id = models.CharField(max_length=255, blank=True)
+    customer_email = models.EmailField(blank=True)
+    success_url = models.URLField(max_length=500)
+    cancel_url = models.URLField(max_length=500)
+    payment_intent_id = models.CharField(max_length=64, blank=True)
+    charge_id = models.CharField(max_length=64, blank=True, db_index=True)
+    card_declines = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.id} ({self.status}, {self.payment_status})"
+
+    @property
+    def amount_display(self) -> str:
+        return format_minor(self.amount_total, self.currency)

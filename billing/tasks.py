@@ -1,4 +1,4 @@
-"""django-q2 tasks of billing. Thin: they call billing.ledger and report."""
+"""django-q2 tasks of billing. Thin: each takes ids and calls one function."""
 
 from __future__ import annotations
 
@@ -19,3 +19,35 @@ def check_ledger() -> int:
     for problem in problems:
         logger.error("Ledger %s", problem)
     return len(problems)
+
+
+# -- Stripe payments -----------------------------------------------------------------------
+# Enqueued on commit by billing.webhooks and billing.demo_checkout; scheduled by
+# billing.schedules. Each one is safe to run twice (delivery is at least once).
+
+
+def process_stripe_event(event_pk: int) -> str:
+    from billing import webhooks
+
+    return webhooks.process_event(event_pk)
+
+
+def reconcile_stripe() -> dict:
+    from billing import payments
+
+    return payments.reconcile().as_dict()
+
+
+def deliver_demo_event(session_id: str, event_type: str) -> int:
+    from billing import demo_checkout
+
+    return demo_checkout.deliver_event(session_id, event_type)
+
+
+def settle_demo_payment(session_id: str) -> bool:
+    from billing import demo_checkout
+
+    return demo_checkout.settle_delayed_payment(session_id)
+
+
+# -- end of Stripe payments ----------------------------------------------------------------

@@ -1,16 +1,32 @@
 from __future__ import annotations
 
 import csv
+import logging
 from collections.abc import Iterator
+from datetime import timedelta
 
+from django import forms
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import render
+from django.db import DatabaseError
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    JsonResponse,
+    StreamingHttpResponse,
+)
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from billing import ledger
-from billing.models import LedgerEntry
+from billing import demo_checkout, ledger, payments, stripe_gateway, webhooks
+from billing.models import CreditAccount, CreditPack, DemoCheckoutSession, LedgerEntry, Purchase
 
 HISTORY_PAGE_SIZE = 25
 
@@ -62,3 +78,167 @@ def export_csv(request: HttpRequest) -> StreamingHttpResponse:
     filename = f"credits-{timezone.localdate():%Y-%m-%d}.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+logger = logging.getLogger(__name__)
+
+# -- Buying credits (Stripe Checkout) ------------------------------------------------------
+
+# The success page polls while credits are on their way; a payment still processing after
+# this long (a bank debit can take days) is left to the purchases page.
+POLL_FOR = timedelta(minutes=30)
+
+
+def _site_root(request: HttpRequest) -> str:
+    return request.build_absolute_uri("/").rstrip("/")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def buy(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        try:
+            _purchase, url = payments.start_checkout(
+                request.user, request.POST.get("pack", ""), site_root=_site_root(request)
+            )
+        except payments.PaymentError as exc:
+            messages.error(request, str(exc))
+            return redirect("billing:buy")
+        # 303: the browser follows with a GET, as Stripe recommends.
+        return HttpResponseRedirect(url, status=303)
+    packs = CreditPack.objects.filter(active=True)
+    return render(request, "billing/buy.html", {"packs": packs})
+
+
+def _status_context(request: HttpRequest, purchase: Purchase) -> dict:
+    polling = purchase.is_pending and purchase.created_at > timezone.now() - POLL_FOR
+    balance = CreditAccount.objects.for_user(request.user).balance
+    return {"purchase": purchase, "polling": polling, "balance": balance}
+
+
+@login_required
+@require_GET
+@never_cache
+def buy_success(request: HttpRequest) -> HttpResponse:
+    session_id = request.GET.get("session_id", "")
+    purchase = get_object_or_404(Purchase, stripe_session_id=session_id, user=request.user)
+    if purchase.status in payments.CREDITABLE:
+        # Credit now rather than wait for the webhook; both may run at once, safely.
+        try:
+            payments.fulfill_checkout(session_id, source="success_page")
+        except (payments.PaymentError, stripe_gateway.GatewayError) as exc:
+            logger.warning("Success page could not fulfil %s yet: %s", session_id, exc)
+        purchase.refresh_from_db()
+    return render(request, "billing/buy_success.html", _status_context(request, purchase))
+
+
+@login_required
+@require_GET
+@never_cache
+def purchase_status(request: HttpRequest, purchase_id: int) -> HttpResponse:
+    purchase = get_object_or_404(Purchase, pk=purchase_id, user=request.user)
+    context = {**_status_context(request, purchase), "oob_balance": bool(request.htmx)}
+    return render(request, "billing/_purchase_status.html", context)
+
+
+@login_required
+@require_GET
+def buy_cancel(request: HttpRequest) -> HttpResponse:
+    purchase_id = request.GET.get("purchase", "")
+    purchase = None
+    if purchase_id.isdigit():
+        purchase = Purchase.objects.filter(pk=int(purchase_id), user=request.user).first()
+    if purchase is not None:
+        purchase = payments.cancel_checkout(purchase)
+    return render(request, "billing/buy_cancel.html", {"purchase": purchase})
+
+
+@login_required
+@require_GET
+def purchases(request: HttpRequest) -> HttpResponse:
+    page = Paginator(Purchase.objects.filter(user=request.user), 25).get_page(request.GET.get("page"))
+    return render(request, "billing/purchases.html", {"page": page})
+
+
+@csrf_exempt
+@require_POST
+def stripe_webhook(request: HttpRequest) -> HttpResponse:
+    try:
+        outcome = webhooks.receive(request.body, request.headers.get("Stripe-Signature"))
+    except stripe_gateway.InvalidWebhook as exc:
+        return JsonResponse({"error": "invalid_signature", "detail": str(exc)}, status=400)
+    except DatabaseError:
+        logger.exception("Could not store a Stripe event")
+        return JsonResponse({"error": "unavailable"}, status=503)
+    return JsonResponse({"received": True, "outcome": outcome})
+
+
+class DemoCardForm(forms.Form):
+    """Looks like a card form; the demo takes no card details anywhere."""
+
+    card_number = forms.CharField(label="Card number", max_length=23, initial="4242 4242 4242 4242")
+    expiry = forms.RegexField(
+        label="Expiry (MM / YY)",
+        regex=r"^(0[1-9]|1[0-2])\s*/\s*\d{2}$",
+        initial="12 / 34",
+        error_messages={"invalid": "Use MM / YY."},
+    )
+    cvc = forms.RegexField(
+        label="CVC", regex=r"^\d{3,4}$", initial="123", error_messages={"invalid": "3 or 4 digits."}
+    )
+    name = forms.CharField(label="Name on card", max_length=100, required=False)
+
+    def clean_card_number(self) -> str:
+        digits = self.cleaned_data["card_number"].replace(" ", "")
+        if not digits.isdigit() or not 12 <= len(digits) <= 19 or not _luhn_ok(digits):
+            raise forms.ValidationError("Your card number is invalid.")
+        return digits
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        n = int(ch)
+        if i % 2:
+            n = n * 2 - 9 if n > 4 else n * 2
+        total += n
+    return total % 10 == 0
+
+
+@require_http_methods(["GET", "POST"])
+@never_cache
+def demo_checkout_page(request: HttpRequest, session_id: str) -> HttpResponse:
+    """The demo's hosted checkout page. Like Stripe's, the session id is the access key."""
+    if not settings.STRIPE_DEMO:
+        raise Http404
+    session = get_object_or_404(DemoCheckoutSession, pk=session_id)
+    form = DemoCardForm()
+    if request.method == "POST" and session.status == DemoCheckoutSession.Status.OPEN:
+        action = request.POST.get("action", "pay")
+        form = DemoCardForm(request.POST)
+        if action == "decline":
+            demo_checkout.decline(session.id)
+            form.is_valid()
+            form.add_error("card_number", demo_checkout.DECLINE_MESSAGE)
+        elif form.is_valid():
+            pay = demo_checkout.pay_later if action == "delay" else demo_checkout.pay
+            return HttpResponseRedirect(pay(session.id), status=303)
+        session.refresh_from_db()
+    context = {
+        "session": session,
+        "form": form,
+        "cancel_url": session.cancel_url,
+        "continue_url": demo_checkout.success_url(session),
+    }
+    return render(request, "billing/demo_checkout.html", context)
+
+
+@require_GET
+def demo_receipt(request: HttpRequest, charge_id: str) -> HttpResponse:
+    if not settings.STRIPE_DEMO:
+        raise Http404
+    session = get_object_or_404(DemoCheckoutSession, charge_id=charge_id)
+    return render(request, "billing/demo_receipt.html", {"session": session})
+
+
+# -- end of buying credits -----------------------------------------------------------------

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.text import slugify
 
 
 def _callback_token() -> str:
@@ -31,6 +33,24 @@ class Status(models.TextChoices):
 TERMINAL_STATUSES = (Status.SUCCEEDED, Status.FAILED)
 IN_FLIGHT_STATUSES = (Status.SUBMITTED, Status.PROCESSING)
 
+# Copies of results are retried this many times (then staff see the error in admin).
+MAX_FETCH_ATTEMPTS = 6
+
+# URL slugs of the kinds (create pages, download names).
+KIND_SLUGS = {
+    Kind.TEXT2IMAGE: "text-to-image",
+    Kind.TEXT2VIDEO: "text-to-video",
+    Kind.IMAGE2VIDEO: "image-to-video",
+}
+
+
+class WaitReason(models.TextChoices):
+    """Why a queued generation is not with Kling yet (shown to its owner)."""
+
+    SLOT = "slot", "Waiting for a free slot"
+    BUDGET = "budget", "Waiting for our request budget"
+    RETRY = "retry", "Kling is busy; trying again shortly"
+
 
 class GenerationQuerySet(models.QuerySet):
     def owned_by(self, user) -> GenerationQuerySet:
@@ -39,6 +59,10 @@ class GenerationQuerySet(models.QuerySet):
 
     def in_flight(self) -> GenerationQuerySet:
         return self.filter(status__in=IN_FLIGHT_STATUSES)
+
+    def unsaved_results(self) -> GenerationQuerySet:
+        """Succeeded at Kling, but our copy of the outputs is not complete yet."""
+        return self.filter(status=Status.SUCCEEDED, assets_saved_at__isnull=True)
 
 
 def input_upload_to(instance: Generation, filename: str) -> str:
@@ -75,11 +99,30 @@ class Generation(models.Model):
     # Form resubmissions and double clicks carry the same token and create one generation.
     client_token = models.CharField(max_length=64, blank=True)
 
-    attempts = models.PositiveSmallIntegerField(default=0)
+    # True from the moment a create request may have reached Kling until we know its fate:
+    # the next attempt looks the task up by external_task_id before sending anything, so a
+    # retry never makes a second paid job.
+    maybe_created = models.BooleanField(default=False)
+    wait_reason = models.CharField(max_length=16, choices=WaitReason.choices, blank=True)
+
+    # Kling's outputs on success ({kind, index, url, duration}); its URLs expire after 30
+    # days, so the fetch task copies every one into an Asset.
+    result_media = models.JSONField(default=list, blank=True)
+    assets_saved_at = models.DateTimeField(null=True, blank=True)
+    fetch_attempts = models.PositiveSmallIntegerField(default=0)
+    fetch_error = models.TextField(
+        blank=True, help_text="Why the last copy of the results failed (staff only)."
+    )
+    notified_at = models.DateTimeField(null=True, blank=True)
+
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Create requests sent to the provider.")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # When the sweep next acts on this row: a poll while in flight, a submit retry while
+    # queued, a copy retry while results are unsaved. A worker that claims the row moves it
+    # forward first, which doubles as a lease: if the worker dies, the row comes due again.
     next_poll_at = models.DateTimeField(null=True, blank=True, db_index=True)
     deadline_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
@@ -103,6 +146,9 @@ class Generation(models.Model):
     def __str__(self) -> str:
         return f"#{self.pk} {self.get_kind_display()} ({self.get_status_display()})"
 
+    def get_absolute_url(self) -> str:
+        return f"/generations/{self.pk}/"
+
     @property
     def is_terminal(self) -> bool:
         return self.status in TERMINAL_STATUSES
@@ -110,6 +156,62 @@ class Generation(models.Model):
     @property
     def is_video(self) -> bool:
         return self.kind != Kind.TEXT2IMAGE
+
+    @property
+    def is_in_flight(self) -> bool:
+        return self.status in IN_FLIGHT_STATUSES
+
+    @property
+    def is_saving_results(self) -> bool:
+        return self.status == Status.SUCCEEDED and self.assets_saved_at is None
+
+    @property
+    def is_live(self) -> bool:
+        """Whether its page should keep refreshing: work or a copy of results is under way."""
+        return not self.is_terminal or (self.is_saving_results and self.fetch_attempts < MAX_FETCH_ATTEMPTS)
+
+    @property
+    def cover(self) -> Asset | None:
+        """The first output (uses prefetched assets when there are any)."""
+        assets = list(self.assets.all())
+        return assets[0] if assets else None
+
+    @property
+    def kind_slug(self) -> str:
+        return KIND_SLUGS[self.kind]
+
+    @property
+    def title(self) -> str:
+        text = " ".join(self.prompt.split())
+        return text if len(text) <= 80 else text[:79].rstrip() + "…"
+
+    @property
+    def elapsed(self):
+        end = self.finished_at or timezone.now()
+        return max(end - self.created_at, timedelta(0))
+
+    @property
+    def was_refunded(self) -> bool:
+        # Reaching `failed` refunds in the same transaction (services.transition).
+        return self.status == Status.FAILED and self.cost > 0
+
+    def callback_path(self) -> str:
+        return f"/callbacks/kling/{self.pk}/{self.callback_token}/"
+
+    def download_name(self, asset: Asset) -> str:
+        """A file name people can keep: kind, id, a few words of the prompt, the index."""
+        words = slugify(self.prompt)
+        if len(words) > 40:  # whole words only
+            words = words[:41].rsplit("-", 1)[0] if "-" in words[:41] else words[:40]
+        ext = (
+            "mp4"
+            if asset.kind == Asset.Kind.VIDEO
+            else ("png" if asset.content_type == "image/png" else "jpg")
+        )
+        if asset.content_type == "image/webp":
+            ext = "webp"
+        suffix = f"-{asset.index + 1}" if self.kind == Kind.TEXT2IMAGE and self.params.get("n", 1) > 1 else ""
+        return "-".join(p for p in ("kling", self.kind_slug, str(self.pk), words) if p) + suffix + "." + ext
 
 
 def asset_upload_to(instance: Asset, filename: str) -> str:

@@ -1,3 +1,29 @@
-from django.urls import path  # noqa: F401
+from django.urls import path, re_path
 
-urlpatterns: list = []
+from generations import callbacks, views
+
+app_name = "generations"
+urlpatterns = [
+    path("generate/", views.choose_kind, name="choose"),
+    path("generate/<slug:kind_slug>/", views.create, name="create"),
+    path("generate/<slug:kind_slug>/options/", views.options, name="options"),
+    path("generations/", views.gallery, name="gallery"),
+    path("generations/<int:generation_id>/", views.detail, name="detail"),
+    path("generations/<int:generation_id>/status/", views.status, name="status"),
+    path("generations/<int:generation_id>/delete/", views.delete, name="delete"),
+    path("generations/<int:generation_id>/inputs/<str:which>/", views.input_file, name="input"),
+    path(
+        "generations/<int:generation_id>/files/<int:asset_id>/thumbnail/",
+        views.asset_thumbnail,
+        name="thumbnail",
+    ),
+    path(
+        "generations/<int:generation_id>/files/<int:asset_id>/<str:filename>", views.asset_file, name="file"
+    ),
+    # Kling posts wherever we said, with or without the slash; never redirect a POST.
+    re_path(
+        r"^callbacks/kling/(?P<generation_id>[0-9]+)/(?P<token>[A-Za-z0-9_-]+)/?$",
+        callbacks.kling_callback,
+        name="callback",
+    ),
+]

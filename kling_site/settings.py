@@ -303,6 +303,11 @@ if KLING_PROVIDER == "kling" and not (KLING_API_KEY or (KLING_ACCESS_KEY and KLI
 if KLING_PROVIDER == "gateway" and not (GATEWAY_API_BASE and GATEWAY_API_KEY):
     raise ImproperlyConfigured("KLING_PROVIDER=gateway needs GATEWAY_API_BASE and GATEWAY_API_KEY")
 GENERATION_DEADLINE_MINUTES = envint("GENERATION_DEADLINE_MINUTES", 60)
+# Models Kling has discontinued (KLING_API.md section 9). They stay in the capability table and
+# the price list, hidden from forms and refused on create; set to "" to offer them again.
+KLING_DISABLED_MODELS = envlist("KLING_DISABLED_MODELS", "kling-v1")
+# Seconds between passes of the poll sweep (the safety net behind callbacks).
+GENERATION_POLL_SECONDS = envint("GENERATION_POLL_SECONDS", 12)
 # Simulator timings, in seconds (demo: a few seconds; Kling's real averages are minutes).
 SIMULATOR_QUEUE_SECONDS = float(envstr("SIMULATOR_QUEUE_SECONDS", "2"))
 SIMULATOR_RUN_SECONDS = float(envstr("SIMULATOR_RUN_SECONDS", "6"))
@@ -311,10 +316,11 @@ SIMULATOR_RUN_SECONDS = float(envstr("SIMULATOR_RUN_SECONDS", "6"))
 # events with STRIPE_WEBHOOK_SECRET so the production webhook code is what runs.
 STRIPE_SECRET_KEY = envstr("STRIPE_SECRET_KEY")
 STRIPE_WEBHOOK_SECRET = envstr("STRIPE_WEBHOOK_SECRET") or (
-    "whsec_demo_checkout_secret" if not STRIPE_SECRET_KEY else ""
+    "whsec_demo_checkout_secret" if DEBUG and not STRIPE_SECRET_KEY else ""
 )
 STRIPE_API_BASE = envstr("STRIPE_API_BASE")
-STRIPE_DEMO = not STRIPE_SECRET_KEY
+# Production without a Stripe key sells nothing rather than handing out free demo credits.
+STRIPE_DEMO = DEBUG and not STRIPE_SECRET_KEY
 if not DEBUG and STRIPE_SECRET_KEY and not STRIPE_WEBHOOK_SECRET:
     raise ImproperlyConfigured("STRIPE_WEBHOOK_SECRET is not set: it is needed with STRIPE_SECRET_KEY")
 

@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -262,3 +263,17 @@ def _live_members(groups: list[int]) -> list[int]:
         if pgid in groups and state != "Z":
             live.append(int(stat.parent.name))
     return live
+
+
+def test_it_collects_static_files_for_production(tmp_path):
+    """Production serves hashed, compressed static files through whitenoise's manifest."""
+    env = {**PRODUCTION_ENV, "STATIC_ROOT": str(tmp_path / "static")}
+    result = _manage("collectstatic", "--noinput", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    manifest = json.loads((tmp_path / "static" / "staticfiles.json").read_text())
+    hashed_css = manifest["paths"]["css/site.css"]
+    assert hashed_css != "css/site.css"
+    assert (tmp_path / "static" / hashed_css).exists()
+    assert (tmp_path / "static" / (hashed_css + ".gz")).exists()
+    # htmx is served from our own static files, never a CDN.
+    assert any(path == "django_htmx/htmx-2.min.js" for path in manifest["paths"])

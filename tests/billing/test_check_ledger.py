@@ -11,8 +11,9 @@ from django.db import connection
 from django_q.models import Schedule
 
 from billing import ledger
-from billing.apps import CHECK_LEDGER_SCHEDULE, create_schedules
 from billing.models import CreditAccount, LedgerEntry
+from billing.schedules import CHECK_LEDGER_SCHEDULE
+from billing.schedules import ensure_schedules as create_schedules
 from billing.tasks import check_ledger
 
 ROOT = Path(__file__).resolve().parents[2]

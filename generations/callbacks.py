@@ -1,0 +1,110 @@
+"""Kling's callbacks: `POST /callbacks/kling/<generation id>/<token>/`.
+
+A callback is only a hint that something changed. It is authenticated by the unguessable
+per-generation token in its URL (and, when KLING_WEBHOOK_SECRET is set, by its Standard
+Webhooks signature), and a terminal state it reports is confirmed with our own lookup
+before anything changes. The answer is fast: the lookup runs in a worker.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import logging
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.utils.crypto import constant_time_compare
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from generations import queue, services
+from generations.models import TERMINAL_STATUSES, Generation, Status
+
+logger = logging.getLogger(__name__)
+
+SIGNATURE_TOLERANCE_SECONDS = 5 * 60
+# Kling's legacy and new-standard status words.
+TERMINAL_HINTS = {"succeed", "succeeded", "failed"}
+PROCESSING_HINTS = {"processing"}
+
+
+def signature_valid(headers, body: bytes, secret: str, *, now: float | None = None) -> bool:
+    """Standard Webhooks: HMAC-SHA256 over `id.timestamp.body` with the base64 secret
+    (after `whsec_`), any of the space-separated `v1,<base64>` entries matching, and a
+    timestamp within five minutes (so an old delivery cannot be replayed)."""
+    msg_id = headers.get("webhook-id", "")
+    timestamp = headers.get("webhook-timestamp", "")
+    signatures = headers.get("webhook-signature", "")
+    if not (msg_id and timestamp and signatures):
+        return False
+    try:
+        sent_at = int(timestamp)
+        key = base64.b64decode(secret.removeprefix("whsec_"))
+    except (ValueError, binascii.Error):
+        return False
+    if abs((now if now is not None else time.time()) - sent_at) > SIGNATURE_TOLERANCE_SECONDS:
+        return False
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    for entry in signatures.split():
+        version, _, signature = entry.partition(",")
+        if version == "v1" and hmac.compare_digest(signature.encode(), expected.encode()):
+            return True
+    return False
+
+
+def _hint(body: bytes) -> tuple[str, str]:
+    """(status, task id) as the body claims them; empty strings when it says nothing usable."""
+    try:
+        data = json.loads(body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        return "", ""
+    if not isinstance(data, dict):
+        return "", ""
+    status = data.get("task_status") or data.get("status") or ""
+    task_id = data.get("task_id") or data.get("id") or ""
+    return (status if isinstance(status, str) else ""), (str(task_id) if task_id else "")
+
+
+@csrf_exempt
+@require_POST
+def kling_callback(request: HttpRequest, generation_id: int, token: str) -> HttpResponse:
+    generation = (
+        Generation.objects.filter(pk=generation_id).only("pk", "status", "task_id", "callback_token").first()
+    )
+    # Compare even when there is no such generation, so timing tells nothing.
+    expected = generation.callback_token if generation is not None else "-" * 32
+    if not constant_time_compare(token, expected) or generation is None:
+        raise Http404
+
+    secret = settings.KLING_WEBHOOK_SECRET
+    if secret:
+        if not signature_valid(request.headers, request.body, secret):
+            logger.warning("callback for generation %s: bad or stale signature", generation_id)
+            return HttpResponseBadRequest("invalid signature")
+        # A delivery seen in the last ten minutes is a replay or a retry: already handled.
+        if not cache.add(f"generations:webhook:{request.headers['webhook-id']}", 1, 600):
+            return HttpResponse("ok")
+
+    if generation.status in TERMINAL_STATUSES:
+        return HttpResponse("ok")
+    status, task_id = _hint(request.body)
+    if task_id and generation.task_id and task_id != generation.task_id:
+        logger.warning("callback for generation %s names task %s, not ours", generation_id, task_id)
+        return HttpResponse("ok")
+    if generation.status == Status.QUEUED:
+        # Our submit has not recorded the task yet; it and the sweep will catch up.
+        return HttpResponse("ok")
+    if status.lower() in PROCESSING_HINTS:
+        # Harmless to take on trust: it never touches money and is not terminal.
+        services.transition(generation.pk, [Status.SUBMITTED], Status.PROCESSING)
+    elif status.lower() in TERMINAL_HINTS or not status:
+        transaction.on_commit(lambda: queue.check(generation.pk))
+    return HttpResponse("ok")

@@ -1,0 +1,502 @@
+"""What each Kling model supports, per kind: the one table behind forms, validation and prices.
+
+Transcribed from KLING_API.md sections 3.1, 3.2, 3.11 and 9 (Kling's capability map). A
+feature that works only for some modes or durations carries a `Rule` saying where. The
+form offers only what the table allows, `check()` refuses anything else before a credit
+is charged, and `pricing` seeds one price per combination the table allows.
+
+Models Kling has discontinued stay in the table (so their history and prices still make
+sense) and are switched off in one place: `settings.KLING_DISABLED_MODELS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from django.conf import settings
+
+from generations.models import Kind
+
+# Kling's product path per kind: a task is only visible at the path that created it.
+PRODUCTS = {
+    Kind.TEXT2IMAGE: "images/generations",
+    Kind.TEXT2VIDEO: "videos/text2video",
+    Kind.IMAGE2VIDEO: "videos/image2video",
+}
+
+MODE_LABELS = {"std": "Standard", "pro": "Professional", "4k": "4K"}
+VIDEO_ASPECT_RATIOS = ("16:9", "9:16", "1:1")
+IMAGE_ASPECT_RATIOS = ("16:9", "9:16", "1:1", "4:3", "3:4", "3:2", "2:3", "21:9")
+ASPECT_RATIO_LABELS = {
+    "16:9": "16:9 landscape",
+    "9:16": "9:16 portrait",
+    "1:1": "1:1 square",
+    "4:3": "4:3",
+    "3:4": "3:4",
+    "3:2": "3:2",
+    "2:3": "2:3",
+    "21:9": "21:9 cinema",
+}
+RESOLUTION_LABELS = {"1k": "1K", "2k": "2K"}
+IMAGE_REFERENCE_LABELS = {"subject": "Keep the subject", "face": "Keep the face (exactly one face)"}
+
+# Camera control (legacy `camera_control`). For `simple`, exactly one of the six axes is
+# non-zero, each in [-10, 10]. Axis meanings as Kling documents them; note that Kling's
+# `pan` turns the camera up or down and its `tilt` turns it left or right.
+CAMERA_AXES = {
+    "horizontal": "Move sideways (- left, + right)",
+    "vertical": "Move vertically (- down, + up)",
+    "pan": "Turn up or down (- down, + up)",
+    "tilt": "Turn left or right (- left, + right)",
+    "roll": "Roll (- counter-clockwise, + clockwise)",
+    "zoom": "Zoom (- narrower view, + wider view)",
+}
+CAMERA_AXIS_LIMIT = 10.0
+# Named presets are `simple` moves on one axis (value 5: a clear but not violent move).
+CAMERA_PRESETS: dict[str, tuple[str, str, float]] = {
+    "zoom_in": ("Zoom in", "zoom", -5.0),
+    "zoom_out": ("Zoom out", "zoom", 5.0),
+    "pan_left": ("Pan left", "tilt", -5.0),
+    "pan_right": ("Pan right", "tilt", 5.0),
+    "tilt_up": ("Tilt up", "pan", 5.0),
+    "tilt_down": ("Tilt down", "pan", -5.0),
+}
+# Kling's four built-in movements take no config.
+CAMERA_MOVEMENTS = {
+    "down_back": "Descend and pull back",
+    "forward_up": "Push forward and rise",
+    "right_turn_forward": "Turn right and advance",
+    "left_turn_forward": "Turn left and advance",
+}
+CAMERA_SIMPLE = "simple"
+ALL_CAMERA_TYPES = (CAMERA_SIMPLE, *CAMERA_MOVEMENTS)
+
+PROMPT_LIMIT = 2500
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Where a feature works: in these modes and durations (None: in all of them)."""
+
+    modes: tuple[str, ...] | None = None
+    durations: tuple[int, ...] | None = None
+    silent_only: bool = False
+
+    def allows(self, mode: str, duration: int | None, *, sound: bool = False) -> bool:
+        if self.modes is not None and mode not in self.modes:
+            return False
+        if self.durations is not None and duration not in self.durations:
+            return False
+        return not (self.silent_only and sound)
+
+    def describe(self) -> str:
+        parts = []
+        if self.modes is not None:
+            parts.append(" or ".join(MODE_LABELS.get(m, m) for m in self.modes) + " mode")
+        if self.durations is not None:
+            parts.append(" or ".join(f"{d} s" for d in self.durations))
+        if self.silent_only:
+            parts.append("without sound")
+        return ", ".join(parts) or "always"
+
+
+@dataclass(frozen=True)
+class VideoModel:
+    name: str
+    label: str
+    modes: tuple[str, ...]  # empty: the model takes no `mode` at all
+    durations: tuple[int, ...]
+    aspect_ratios: tuple[str, ...] = VIDEO_ASPECT_RATIOS
+    prompt_limit: int = PROMPT_LIMIT
+    negative_prompt_limit: int = PROMPT_LIMIT
+    cfg_scale: bool = False
+    sound: Rule | None = None
+    camera: Rule | None = None
+    camera_types: tuple[str, ...] = ALL_CAMERA_TYPES
+    end_frame: Rule | None = None
+
+    is_video = True
+
+    def mode_allowed(self, mode: str) -> bool:
+        return mode in self.modes if self.modes else mode == ""
+
+    def sound_allowed(self, mode: str, duration: int | None) -> bool:
+        return self.sound is not None and self.sound.allows(mode, duration)
+
+    def camera_allowed(self, mode: str, duration: int | None) -> bool:
+        return self.camera is not None and self.camera.allows(mode, duration)
+
+    def end_frame_allowed(self, mode: str, duration: int | None, *, sound: bool = False) -> bool:
+        return self.end_frame is not None and self.end_frame.allows(mode, duration, sound=sound)
+
+    @property
+    def default_mode(self) -> str:
+        return self.modes[0] if self.modes else ""
+
+    @property
+    def default_duration(self) -> int:
+        return 5 if 5 in self.durations else self.durations[0]
+
+
+@dataclass(frozen=True)
+class ImageModel:
+    name: str
+    label: str
+    aspect_ratios: tuple[str, ...] = IMAGE_ASPECT_RATIOS
+    resolutions: tuple[str, ...] = ("1k",)
+    max_n: int = 9
+    prompt_limit: int = PROMPT_LIMIT
+    negative_prompt_limit: int = PROMPT_LIMIT
+    reference_image: bool = False
+    # Non-empty: a reference image needs one of these `image_reference` values.
+    image_references: tuple[str, ...] = ()
+    # Image to image renders at 1K only (Kling's capability map).
+    reference_resolutions: tuple[str, ...] = ("1k",)
+    durations: tuple[int, ...] = field(default=())
+    modes: tuple[str, ...] = field(default=())
+
+    is_video = False
+
+
+Capability = VideoModel | ImageModel
+
+_STD_PRO = ("std", "pro")
+_CLIPS = (5, 10)
+
+# Video models, shared by text-to-video and image-to-video; each kind adds what it allows.
+_V1 = VideoModel("kling-v1", "Kling 1.0", _STD_PRO, _CLIPS, cfg_scale=True)
+_V1_5 = VideoModel("kling-v1-5", "Kling 1.5", _STD_PRO, _CLIPS, cfg_scale=True)
+_V1_6 = VideoModel("kling-v1-6", "Kling 1.6", _STD_PRO, _CLIPS, cfg_scale=True)
+_V2_MASTER = VideoModel("kling-v2-master", "Kling 2.0 Master", (), _CLIPS)
+_V2_1 = VideoModel("kling-v2-1", "Kling 2.1", _STD_PRO, _CLIPS)
+_V2_1_MASTER = VideoModel("kling-v2-1-master", "Kling 2.1 Master", (), _CLIPS)
+_V2_5_TURBO = VideoModel("kling-v2-5-turbo", "Kling 2.5 Turbo", _STD_PRO, _CLIPS)
+# 2.6: sound only in pro; its end frame only without sound.
+_V2_6 = VideoModel("kling-v2-6", "Kling 2.6", _STD_PRO, _CLIPS, sound=Rule(modes=("pro",)))
+_V3 = VideoModel(
+    "kling-v3", "Kling 3.0", ("std", "pro", "4k"), tuple(range(3, 16)), sound=Rule(), end_frame=Rule()
+)
+
+_IMAGE_MODELS = (
+    ImageModel(
+        "kling-v1",
+        "Kling 1.0",
+        aspect_ratios=IMAGE_ASPECT_RATIOS[:-1],  # no 21:9
+        prompt_limit=500,
+        negative_prompt_limit=200,
+        reference_image=True,
+    ),
+    ImageModel(
+        "kling-v1-5",
+        "Kling 1.5",
+        prompt_limit=500,
+        negative_prompt_limit=200,
+        reference_image=True,
+        image_references=("subject", "face"),
+    ),
+    ImageModel("kling-v2", "Kling 2.0", resolutions=("1k", "2k")),
+    ImageModel(
+        "kling-v2-1",
+        "Kling 2.1",
+        resolutions=("1k", "2k"),
+        reference_image=True,
+        image_references=("subject", "face"),
+    ),
+    ImageModel("kling-v3", "Kling 3.0", resolutions=("1k", "2k")),
+)
+
+
+def _by_name(models: Iterable[Capability]) -> dict[str, Capability]:
+    return {m.name: m for m in models}
+
+
+# Newest first: the first enabled model is the form's default.
+TABLE: dict[str, dict[str, Capability]] = {
+    Kind.TEXT2VIDEO: _by_name(
+        [
+            _V3,
+            _V2_6,
+            _V2_5_TURBO,
+            _V2_1_MASTER,
+            _V2_MASTER,
+            _V1_6,
+            # Camera control on text to video: kling-v1 std 5 s only.
+            replace(_V1, camera=Rule(modes=("std",), durations=(5,))),
+        ]
+    ),
+    Kind.IMAGE2VIDEO: _by_name(
+        [
+            _V3,
+            replace(_V2_6, end_frame=Rule(modes=("pro",), silent_only=True)),
+            replace(_V2_5_TURBO, end_frame=Rule(modes=("pro",))),
+            _V2_1_MASTER,
+            replace(_V2_1, end_frame=Rule(modes=("pro",))),
+            _V2_MASTER,
+            replace(_V1_6, end_frame=Rule(modes=("pro",))),
+            # 1.5: end frame in pro; `simple` camera moves in pro 5 s only.
+            replace(
+                _V1_5,
+                end_frame=Rule(modes=("pro",)),
+                camera=Rule(modes=("pro",), durations=(5,)),
+                camera_types=(CAMERA_SIMPLE,),
+            ),
+            replace(_V1, end_frame=Rule(durations=(5,))),
+        ]
+    ),
+    Kind.TEXT2IMAGE: _by_name(reversed(_IMAGE_MODELS)),
+}
+
+
+def disabled_models() -> frozenset[str]:
+    return frozenset(getattr(settings, "KLING_DISABLED_MODELS", ()))
+
+
+def is_enabled(model_name: str) -> bool:
+    return model_name not in disabled_models()
+
+
+def models_for(kind: str, *, include_disabled: bool = False) -> list[Capability]:
+    disabled = disabled_models()
+    return [m for m in TABLE.get(kind, {}).values() if include_disabled or m.name not in disabled]
+
+
+def get(kind: str, model_name: str, *, include_disabled: bool = False) -> Capability | None:
+    model = TABLE.get(kind, {}).get(model_name)
+    if model is None or (not include_disabled and not is_enabled(model_name)):
+        return None
+    return model
+
+
+def default_model(kind: str) -> Capability:
+    enabled = models_for(kind)
+    if not enabled:
+        raise LookupError(f"No enabled model for {kind}")
+    return enabled[0]
+
+
+def product_for(kind: str) -> str:
+    return PRODUCTS[kind]
+
+
+def camera_control(choice: str, axis: str = "", value: float | None = None) -> dict[str, Any] | None:
+    """Kling's `camera_control` object for a form choice (a preset, a movement or `simple`)."""
+    if not choice:
+        return None
+    if choice in CAMERA_MOVEMENTS:
+        return {"type": choice}
+    if choice in CAMERA_PRESETS:
+        _, axis, value = CAMERA_PRESETS[choice]
+    elif choice != CAMERA_SIMPLE:
+        raise ValueError(f"Unknown camera control {choice!r}")
+    # All six axes with five zeros: what the docs ask for, and what every client sends.
+    config = dict.fromkeys(CAMERA_AXES, 0.0)
+    config[axis] = float(value or 0)
+    return {"type": CAMERA_SIMPLE, "config": config}
+
+
+def _simple_axes(config: Mapping[str, Any]) -> list[str]:
+    return [axis for axis in CAMERA_AXES if float(config.get(axis) or 0) != 0]
+
+
+def check(kind: str, values: Mapping[str, Any]) -> dict[str, str]:
+    """Every reason this request is not possible, keyed by form field (empty when fine).
+
+    `values` uses Kling's field names: `model_name`, `prompt`, `negative_prompt`, `mode`,
+    `duration` (int), `aspect_ratio`, `cfg_scale`, `sound` (bool), `camera_control` (dict),
+    `image` / `image_tail` (anything truthy when given), `n`, `resolution`,
+    `image_reference`, `image_fidelity`.
+    """
+    errors: dict[str, str] = {}
+    name = values.get("model_name") or ""
+    model = get(kind, name)
+    if model is None:
+        if get(kind, name, include_disabled=True) is not None:
+            errors["model_name"] = f"{name} has been discontinued by Kling and is no longer offered."
+        else:
+            errors["model_name"] = f"{name or 'This model'} is not available for {Kind(kind).label.lower()}."
+        return errors
+
+    prompt = values.get("prompt") or ""
+    # Image to video can go without a prompt: the start frame says what to show.
+    if not prompt.strip() and kind != Kind.IMAGE2VIDEO:
+        errors["prompt"] = "Describe what you want to see."
+    elif len(prompt) > model.prompt_limit:
+        errors["prompt"] = (
+            f"{model.label} accepts prompts of up to {model.prompt_limit:,} characters; "
+            f"this one has {len(prompt):,}."
+        )
+    negative = values.get("negative_prompt") or ""
+    if len(negative) > model.negative_prompt_limit:
+        errors["negative_prompt"] = (
+            f"{model.label} accepts negative prompts of up to {model.negative_prompt_limit:,} characters; "
+            f"this one has {len(negative):,}."
+        )
+
+    if isinstance(model, VideoModel):
+        errors.update(_check_video(kind, model, values))
+    else:
+        errors.update(_check_image(model, values))
+    return errors
+
+
+def _check_video(kind: str, model: VideoModel, values: Mapping[str, Any]) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    mode = values.get("mode") or ""
+    duration = values.get("duration")
+    sound = bool(values.get("sound"))
+    if not model.mode_allowed(mode):
+        errors["mode"] = (
+            f"{model.label} has no mode setting."
+            if not model.modes
+            else f"{model.label} offers {_join(MODE_LABELS[m] for m in model.modes)} mode."
+        )
+        return errors
+    if duration not in model.durations:
+        errors["duration"] = f"{model.label} makes clips of {_join(f'{d} s' for d in model.durations)}."
+        return errors
+    if kind == Kind.TEXT2VIDEO:
+        ratio = values.get("aspect_ratio") or ""
+        if ratio not in model.aspect_ratios:
+            errors["aspect_ratio"] = f"Choose one of {_join(model.aspect_ratios)}."
+    if values.get("cfg_scale") is not None:
+        if not model.cfg_scale:
+            errors["cfg_scale"] = f"{model.label} does not take a prompt strength (cfg scale)."
+        elif not 0 <= float(values["cfg_scale"]) <= 1:
+            errors["cfg_scale"] = "The prompt strength is between 0 and 1."
+    if sound and not model.sound_allowed(mode, duration):
+        errors["sound"] = (
+            f"{model.label} makes sound only in {model.sound.describe()}."
+            if model.sound
+            else f"{model.label} makes silent videos only."
+        )
+    camera = values.get("camera_control")
+    if camera:
+        errors.update(_check_camera(model, mode, duration, camera))
+    if kind == Kind.IMAGE2VIDEO:
+        if not values.get("image"):
+            errors["image"] = "Upload a start frame or give its address."
+        if values.get("image_tail"):
+            if not model.end_frame_allowed(mode, duration, sound=sound):
+                errors["image_tail"] = (
+                    f"{model.label} takes an end frame only in {model.end_frame.describe()}."
+                    if model.end_frame
+                    else f"{model.label} does not take an end frame."
+                )
+            elif camera:
+                errors["image_tail"] = "An end frame and a camera move cannot be combined."
+    return errors
+
+
+def _check_camera(model: VideoModel, mode: str, duration: int | None, camera: Mapping) -> dict[str, str]:
+    if not model.camera_allowed(mode, duration):
+        where = f" only in {model.camera.describe()}" if model.camera else " no"
+        return {"camera_control": f"{model.label} supports{where} camera control."}
+    kind = camera.get("type")
+    if kind not in model.camera_types:
+        return {"camera_control": f"{model.label} supports simple camera moves only."}
+    if kind == CAMERA_SIMPLE:
+        config = camera.get("config") or {}
+        values = [abs(float(config.get(axis) or 0)) for axis in CAMERA_AXES]
+        if len(_simple_axes(config)) != 1:
+            return {"camera_control": "Choose exactly one camera move."}
+        if max(values) > CAMERA_AXIS_LIMIT:
+            return {
+                "camera_value": f"The strength is between -{CAMERA_AXIS_LIMIT:g} and {CAMERA_AXIS_LIMIT:g}."
+            }
+    return {}
+
+
+def _check_image(model: ImageModel, values: Mapping[str, Any]) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    ratio = values.get("aspect_ratio") or ""
+    if ratio not in model.aspect_ratios:
+        errors["aspect_ratio"] = f"{model.label} offers {_join(model.aspect_ratios)}."
+    n = values.get("n")
+    if not isinstance(n, int) or not 1 <= n <= model.max_n:
+        errors["n"] = f"Make between 1 and {model.max_n} images at a time."
+    has_reference = bool(values.get("image"))
+    resolution = values.get("resolution") or "1k"
+    allowed = model.reference_resolutions if has_reference else model.resolutions
+    if resolution not in allowed:
+        errors["resolution"] = (
+            f"With a reference image, {model.label} renders at {_join(RESOLUTION_LABELS[r] for r in allowed)}."
+            if has_reference
+            else f"{model.label} renders at {_join(RESOLUTION_LABELS[r] for r in allowed)}."
+        )
+    reference_type = values.get("image_reference") or ""
+    if has_reference:
+        if not model.reference_image:
+            errors["image"] = f"{model.label} does not take a reference image."
+        elif model.image_references and reference_type not in model.image_references:
+            errors["image_reference"] = "Say what to keep from the reference image: the subject or the face."
+        if values.get("negative_prompt"):
+            errors["negative_prompt"] = "A negative prompt cannot be combined with a reference image."
+    elif reference_type:
+        errors["image_reference"] = "A reference type needs a reference image."
+    fidelity = values.get("image_fidelity")
+    if fidelity is not None and not 0 <= float(fidelity) <= 1:
+        errors["image_fidelity"] = "The reference strength is between 0 and 1."
+    return errors
+
+
+def _join(items: Iterable[str]) -> str:
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " or " + items[-1]
+
+
+def summary_rows() -> list[dict[str, Any]]:
+    """The table as rows for people (admin page, docs): one row per kind and model."""
+    rows = []
+    disabled = disabled_models()
+    for kind, models in TABLE.items():
+        for model in models.values():
+            row: dict[str, Any] = {
+                "kind": Kind(kind).label,
+                "product": PRODUCTS[kind],
+                "model": model.name,
+                "label": model.label,
+                "enabled": model.name not in disabled,
+                "aspect_ratios": ", ".join(model.aspect_ratios) if kind != Kind.IMAGE2VIDEO else "from image",
+                "prompt_limit": model.prompt_limit,
+            }
+            if isinstance(model, VideoModel):
+                row.update(
+                    modes=", ".join(MODE_LABELS[m] for m in model.modes) or "none",
+                    durations=_durations_text(model.durations),
+                    sound=model.sound.describe() if model.sound else "—",
+                    camera=(
+                        model.camera.describe()
+                        + ("" if model.camera_types == ALL_CAMERA_TYPES else " (simple only)")
+                        if model.camera
+                        else "—"
+                    ),
+                    end_frame=model.end_frame.describe() if model.end_frame else "—",
+                    cfg_scale="yes" if model.cfg_scale else "—",
+                    extras="",
+                )
+            else:
+                row.update(
+                    modes="—",
+                    durations="—",
+                    sound="—",
+                    camera="—",
+                    end_frame="—",
+                    cfg_scale="—",
+                    extras=(
+                        f"n 1-{model.max_n}; {', '.join(RESOLUTION_LABELS[r] for r in model.resolutions)}"
+                        + ("; reference image" if model.reference_image else "")
+                        + (f" ({' or '.join(model.image_references)})" if model.image_references else "")
+                    ),
+                )
+            rows.append(row)
+    return rows
+
+
+def _durations_text(durations: tuple[int, ...]) -> str:
+    if len(durations) > 3 and durations == tuple(range(durations[0], durations[-1] + 1)):
+        return f"{durations[0]}-{durations[-1]} s"
+    return ", ".join(f"{d} s" for d in durations)

@@ -1,0 +1,485 @@
+"""Following generations at the provider: submit, check, and the poll sweep.
+
+Every function here claims the rows it works on before calling the provider (a
+conditional UPDATE that moves `next_poll_at` forward, which doubles as a lease), never
+holds a database transaction open across an HTTP request, and changes status only through
+`services.transition()`. So any number of workers, callbacks and sweeps can run at once:
+the worst a race can do is repeat a lookup.
+
+The provider is whatever `generations.providers.get_provider()` returns; our own limits
+on using it live in `generations.limiter`. Both are looked up at call time.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from generations import limiter, providers, queue, services
+from generations.models import IN_FLIGHT_STATUSES, MAX_FETCH_ATTEMPTS, Generation, Status, WaitReason
+from generations.providers.base import GenerationRequest, ProviderError, ProviderTask, TaskStatus
+
+logger = logging.getLogger(__name__)
+
+# A claimed submit: longer than a worker may run a task (Q_CLUSTER timeout, 90 s), so a
+# second attempt can only start once the first has finished or been killed.
+SUBMIT_LEASE = timedelta(seconds=120)
+# A claimed poll: one pass's list call and single lookups are done well within this.
+POLL_LEASE = timedelta(seconds=90)
+# A queued (or succeeded but unsaved) row nobody picked up this long after it was due to
+# be: its task was lost (a crash between commit and enqueue); the sweep sends it again.
+LOST_TASK_GRACE = timedelta(seconds=30)
+LIST_PAGE_SIZE = 500  # Kling's maximum: one list call covers 500 tasks of a product
+MAX_POLL_INTERVAL_SECONDS = 120
+RETRY_BASE_SECONDS = 2  # Kling advises at least 1 s before retrying 1303
+RETRY_CAP_SECONDS = 300
+# One sweep run (scheduled every minute) makes passes until this many seconds have gone.
+SWEEP_CYCLE_SECONDS = 45
+
+
+def backoff_seconds(attempt: int) -> float:
+    """Exponential backoff with jitter: about 2, 4, 8 ... seconds, at most 5 minutes; the
+    random half spreads out retries that failed together."""
+    ceiling = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2 ** max(0, attempt - 1))
+    return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+def poll_base_seconds() -> int:
+    return settings.GENERATION_POLL_SECONDS if settings.GENERATION_POLL_SECONDS > 0 else 60
+
+
+def poll_interval(generation: Generation, now: datetime) -> timedelta:
+    """Poll young tasks every pass and older ones less often (a tenth of their age, at
+    most two minutes): most finish within Kling's typical times, a few take much longer."""
+    age = (now - (generation.submitted_at or generation.created_at)).total_seconds()
+    return timedelta(seconds=min(MAX_POLL_INTERVAL_SECONDS, max(poll_base_seconds(), age / 10)))
+
+
+def deadline_message() -> str:
+    minutes = settings.GENERATION_DEADLINE_MINUTES
+    return f"Kling did not finish this within {minutes} minutes, so we stopped waiting for it."
+
+
+def never_started_message() -> str:
+    minutes = settings.GENERATION_DEADLINE_MINUTES
+    return f"Kling was too busy to start this within {minutes} minutes. Please try again later."
+
+
+# --- submit -----------------------------------------------------------------------------
+
+
+def build_request(generation: Generation) -> GenerationRequest:
+    params = dict(generation.params)
+    if generation.input_image:
+        params["image"] = _base64(generation.input_image)
+    if generation.input_image_tail:
+        params["image_tail"] = _base64(generation.input_image_tail)
+    return GenerationRequest(
+        product=generation.product,
+        params=params,
+        external_task_id=str(generation.external_task_id),
+        callback_url=settings.SITE_URL + generation.callback_path(),
+    )
+
+
+def _base64(field) -> str:
+    # Kling wants raw Base64, without a `data:image/...;base64,` prefix.
+    with field.open("rb") as f:
+        return base64.b64encode(f.read()).decode("ascii")
+
+
+def submit(generation_id: int) -> None:
+    """Send a queued generation to the provider, once.
+
+    Waits (in our queue, not on Kling's 1303) for a limiter slot and the request budget.
+    Whenever a create request may have reached the provider, the next attempt first looks
+    the task up by our external_task_id, so a retry never creates a second paid job.
+    """
+    now = timezone.now()
+    claimed = (
+        Generation.objects.filter(pk=generation_id, status=Status.QUEUED)
+        .filter(Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now))
+        .update(next_poll_at=now + SUBMIT_LEASE)
+    )
+    if not claimed:
+        return
+    generation = Generation.objects.get(pk=generation_id)
+    if generation.deadline_at and now >= generation.deadline_at:
+        _give_up_queued(generation)
+        return
+    if not limiter.try_acquire_slot(generation.pk):
+        _wait(generation, WaitReason.SLOT, poll_base_seconds())
+        return
+    provider = providers.get_provider()
+
+    if generation.maybe_created:
+        if not limiter.try_take_request():
+            _wait(generation, WaitReason.BUDGET, 5)
+            return
+        try:
+            found = provider.find_by_external_id(generation.product, str(generation.external_task_id))
+        except ProviderError as exc:
+            logger.warning("generation %s: lookup by external id failed: %s", generation.pk, exc)
+            _wait(generation, WaitReason.RETRY, backoff_seconds(generation.attempts))
+            return
+        if found is not None:
+            logger.info("generation %s: found task %s from an earlier attempt", generation.pk, found.task_id)
+            _accepted(generation, found)
+            return
+        Generation.objects.filter(pk=generation.pk, status=Status.QUEUED).update(maybe_created=False)
+
+    if not limiter.try_take_request():
+        # Nothing sent, nothing at Kling: the slot can serve someone else meanwhile.
+        limiter.release_slot(generation.pk)
+        _wait(generation, WaitReason.BUDGET, 5)
+        return
+    # Recorded before sending: if this worker dies mid-request, the next attempt looks first.
+    Generation.objects.filter(pk=generation.pk, status=Status.QUEUED).update(
+        maybe_created=True, attempts=F("attempts") + 1
+    )
+    attempt = generation.attempts + 1
+    try:
+        task = provider.submit(build_request(generation))
+    except ProviderError as exc:
+        _submit_failed(generation, exc, attempt)
+        return
+    _accepted(generation, task)
+
+
+def _submit_failed(generation: Generation, exc: ProviderError, attempt: int) -> None:
+    logger.warning(
+        "generation %s: submit attempt %s failed: %s (retryable=%s, may_have_created=%s, request %s)",
+        generation.pk,
+        attempt,
+        exc,
+        exc.retryable,
+        exc.may_have_created,
+        exc.request_id or "-",
+    )
+    if exc.may_have_created:
+        # The task may exist (and hold a Kling slot): keep ours, look it up next time.
+        _wait(generation, WaitReason.RETRY, backoff_seconds(attempt))
+        return
+    Generation.objects.filter(pk=generation.pk, status=Status.QUEUED).update(maybe_created=False)
+    if exc.retryable:
+        limiter.release_slot(generation.pk)
+        _wait(generation, WaitReason.RETRY, backoff_seconds(attempt))
+        return
+    services.fail(
+        generation.pk,
+        code=exc.code,
+        message=exc.user_message,
+        provider_message=exc.detail or str(exc),
+        from_statuses=[Status.QUEUED],
+    )
+
+
+def _wait(generation: Generation, reason: str, seconds: float) -> None:
+    Generation.objects.filter(pk=generation.pk, status=Status.QUEUED).update(
+        wait_reason=reason, next_poll_at=timezone.now() + timedelta(seconds=seconds)
+    )
+
+
+def _accepted(generation: Generation, task: ProviderTask) -> None:
+    """The provider has the task: record it, then act on whatever state it is already in."""
+    now = timezone.now()
+    moved = services.transition(
+        generation.pk,
+        [Status.QUEUED],
+        Status.SUBMITTED,
+        task_id=task.task_id,
+        maybe_created=False,
+        next_poll_at=now + timedelta(seconds=poll_base_seconds()),
+    )
+    if not moved:
+        # We gave up on it (deadline, staff) while the request was under way.
+        logger.warning(
+            "generation %s: provider task %s exists but the generation is no longer queued",
+            generation.pk,
+            task.task_id,
+        )
+        return
+    generation.refresh_from_db()
+    if task.status != TaskStatus.SUBMITTED:
+        apply_task(generation, task)
+
+
+def _give_up_queued(generation: Generation) -> None:
+    """Past its deadline without a confirmed task: one last look, then fail and refund."""
+    if generation.maybe_created and limiter.try_take_request():
+        try:
+            found = providers.get_provider().find_by_external_id(
+                generation.product, str(generation.external_task_id)
+            )
+        except ProviderError:
+            found = None
+        if found is not None:
+            _accepted(generation, found)
+            generation.refresh_from_db()
+            if not generation.is_terminal:
+                services.fail(generation.pk, code="deadline", message=deadline_message())
+            return
+    services.fail(
+        generation.pk, code="deadline", message=never_started_message(), from_statuses=[Status.QUEUED]
+    )
+
+
+# --- what the provider says -------------------------------------------------------------
+
+
+def apply_task(generation: Generation, task: ProviderTask) -> None:
+    """Bring a generation in line with its provider task (confirmed by our own lookup)."""
+    if task.task_id and generation.task_id and task.task_id != generation.task_id:
+        logger.error(
+            "generation %s: got task %s, expected %s", generation.pk, task.task_id, generation.task_id
+        )
+        return
+    if task.status == TaskStatus.SUCCEEDED:
+        media = [m for m in task.media if m.url]
+        if not media:
+            services.fail(
+                generation.pk,
+                code="no_result",
+                message="Kling reported success but sent no result. Please try again.",
+                provider_message=task.status_message or "succeeded without media",
+                from_statuses=IN_FLIGHT_STATUSES,
+                units_charged=task.units_charged,
+            )
+            return
+        services.transition(
+            generation.pk,
+            IN_FLIGHT_STATUSES,
+            Status.SUCCEEDED,
+            result_media=[
+                {
+                    "kind": m.kind,
+                    "index": m.index if m.kind == "image" else i,
+                    "url": m.url,
+                    "duration": m.duration,
+                }
+                for i, m in enumerate(media)
+            ],
+            units_charged=task.units_charged,
+            provider_message=task.status_message[:2000],
+        )
+        return
+    if task.status == TaskStatus.FAILED:
+        services.fail(
+            generation.pk,
+            code="generation_failed",
+            message=services.explain_failure(task.status_message),
+            provider_message=task.status_message or "failed",
+            from_statuses=IN_FLIGHT_STATUSES,
+            units_charged=task.units_charged,
+        )
+        return
+    if task.status == TaskStatus.PROCESSING:
+        services.transition(generation.pk, [Status.SUBMITTED], Status.PROCESSING)
+    now = timezone.now()
+    Generation.objects.filter(pk=generation.pk, status__in=IN_FLIGHT_STATUSES).update(
+        next_poll_at=now + poll_interval(generation, now)
+    )
+
+
+def check(generation_id: int) -> None:
+    """Look one generation up now (after a callback, or when staff ask)."""
+    generation = Generation.objects.filter(pk=generation_id, status__in=IN_FLIGHT_STATUSES).first()
+    if generation is None:
+        return
+    # Not exclusive on purpose: a callback should not wait for a sweep holding the row, and
+    # a repeated lookup with compare-and-set transitions is harmless.
+    Generation.objects.filter(pk=generation_id, status__in=IN_FLIGHT_STATUSES).update(
+        next_poll_at=timezone.now() + POLL_LEASE
+    )
+    if not limiter.try_take_request():
+        _poll_soon(generation.pk)
+        return
+    try:
+        task = providers.get_provider().get(generation.product, generation.task_id)
+    except ProviderError as exc:
+        logger.warning("generation %s: lookup failed: %s", generation.pk, exc)
+        _poll_soon(generation.pk)
+        return
+    apply_task(generation, task)
+
+
+def _poll_soon(generation_id: int, delay: float = 0) -> None:
+    Generation.objects.filter(pk=generation_id, status__in=IN_FLIGHT_STATUSES).update(
+        next_poll_at=timezone.now() + timedelta(seconds=delay)
+    )
+
+
+# --- the sweep --------------------------------------------------------------------------
+
+
+@dataclass
+class SweepReport:
+    polled: int = 0
+    list_calls: int = 0
+    get_calls: int = 0
+    expired: int = 0
+    resubmitted: int = 0
+    refetched: int = 0
+    work_left: bool = False
+
+
+def _due(now: datetime) -> Q:
+    return Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now)
+
+
+def claim_due(product: str, now: datetime, limit: int = LIST_PAGE_SIZE) -> list[Generation]:
+    """Claim up to `limit` in-flight generations of a product that are due for a poll.
+
+    PostgreSQL: SELECT ... FOR UPDATE SKIP LOCKED, so concurrent sweeps split the work
+    instead of queueing behind each other. SQLite has no row locks: each row is claimed by
+    a conditional UPDATE on the `next_poll_at` value we read, which only one sweep can win.
+    """
+    due = Generation.objects.filter(product=product, status__in=IN_FLIGHT_STATUSES).filter(_due(now))
+    ordered = due.order_by(F("next_poll_at").asc(nulls_first=True), "pk")
+    lease = now + POLL_LEASE
+    with transaction.atomic():
+        if connection.features.has_select_for_update_skip_locked:
+            ids = list(ordered.select_for_update(skip_locked=True).values_list("pk", flat=True)[:limit])
+            Generation.objects.filter(pk__in=ids).update(next_poll_at=lease)
+        else:
+            ids = [
+                pk
+                for pk, due_at in ordered.values_list("pk", "next_poll_at")[:limit]
+                if Generation.objects.filter(
+                    pk=pk, status__in=IN_FLIGHT_STATUSES, next_poll_at=due_at
+                ).update(next_poll_at=lease)
+            ]
+    return list(Generation.objects.filter(pk__in=ids).order_by("pk"))
+
+
+def sweep(now: datetime | None = None) -> SweepReport:
+    """One pass over everything that needs the provider's attention.
+
+    In-flight work: one list call per product covers up to 500 tasks; tasks missing from
+    it get a single lookup; past the deadline, one last lookup and then fail and refund.
+    Also sends again queued work whose retry time has come (or whose task was lost) and
+    copies of results that failed earlier.
+    """
+    now = now or timezone.now()
+    report = SweepReport()
+    report.resubmitted = _resubmit_due(now)
+    report.refetched = _refetch_due(now)
+    products = (
+        Generation.objects.filter(status__in=IN_FLIGHT_STATUSES)
+        .filter(_due(now))
+        .order_by()
+        .values_list("product", flat=True)
+        .distinct()
+    )
+    provider = None
+    for product in list(products):
+        claimed = claim_due(product, now)
+        if claimed:
+            provider = provider or providers.get_provider()
+            _poll_product(provider, product, claimed, now, report)
+    report.work_left = (
+        Generation.objects.filter(status__in=(Status.QUEUED, *IN_FLIGHT_STATUSES)).exists()
+        or Generation.objects.unsaved_results().filter(fetch_attempts__lt=MAX_FETCH_ATTEMPTS).exists()
+    )
+    return report
+
+
+def _poll_product(
+    provider, product: str, claimed: list[Generation], now: datetime, report: SweepReport
+) -> None:
+    listed: dict[str, ProviderTask] = {}
+    if limiter.try_take_request():
+        report.list_calls += 1
+        try:
+            page = provider.list_tasks(product, 1, LIST_PAGE_SIZE)
+            listed = {task.task_id: task for task in page.tasks}
+        except ProviderError as exc:
+            logger.warning("sweep: listing %s failed: %s", product, exc)
+    for generation in claimed:
+        report.polled += 1
+        task = listed.get(generation.task_id)
+        looked_up = task is not None
+        if task is None and limiter.try_take_request():
+            looked_up = True
+            report.get_calls += 1
+            try:
+                task = provider.get(product, generation.task_id)
+            except ProviderError as exc:
+                # A task not found right after create may just not be visible yet.
+                logger.warning("sweep: lookup of generation %s failed: %s", generation.pk, exc)
+        if task is not None:
+            apply_task(generation, task)
+        expired = generation.deadline_at is not None and generation.deadline_at <= now
+        if expired and looked_up and (task is None or not task.is_terminal):
+            if services.fail(
+                generation.pk, code="deadline", message=deadline_message(), from_statuses=IN_FLIGHT_STATUSES
+            ):
+                report.expired += 1
+        elif task is None:
+            # No answer (budget spent or lookup failed): try again on a later pass.
+            _poll_soon(generation.pk, 0 if not looked_up else poll_base_seconds())
+
+
+def _resubmit_due(now: datetime) -> int:
+    """Queued work whose wait is over, or whose submit task never ran."""
+    due = (
+        Generation.objects.filter(status=Status.QUEUED)
+        .filter(
+            Q(next_poll_at__lte=now) | Q(next_poll_at__isnull=True, created_at__lte=now - LOST_TASK_GRACE)
+        )
+        .order_by("created_at", "pk")
+        .values_list("pk", flat=True)
+    )
+    # Oldest first, a few per pass: more would only find the limiter full.
+    ids = list(due[: max(settings.KLING_MAX_CONCURRENCY, 1) * 2])
+    for pk in ids:
+        queue.submit(pk)
+    return len(ids)
+
+
+def _refetch_due(now: datetime) -> int:
+    due = (
+        Generation.objects.unsaved_results()
+        .filter(fetch_attempts__lt=MAX_FETCH_ATTEMPTS)
+        .filter(
+            Q(next_poll_at__lte=now) | Q(next_poll_at__isnull=True, finished_at__lte=now - LOST_TASK_GRACE)
+        )
+        .order_by("finished_at", "pk")
+        .values_list("pk", flat=True)
+    )
+    ids = list(due[:20])
+    for pk in ids:
+        queue.fetch_results(pk)
+    return len(ids)
+
+
+def sweep_cycle(
+    *, sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic
+) -> list[SweepReport]:
+    """What the every-minute schedule runs: a pass every GENERATION_POLL_SECONDS for up to
+    SWEEP_CYCLE_SECONDS, stopping as soon as nothing is left to follow.
+
+    django-q2 schedules have a one-minute granularity (its scheduler wakes every 30 s), so
+    polling every 10-15 s needs passes inside one run. While work is in flight this keeps
+    one worker mostly asleep for under a minute; with nothing in flight it returns at once.
+    GENERATION_POLL_SECONDS=0 makes it one pass per minute.
+    """
+    interval = settings.GENERATION_POLL_SECONDS
+    started = clock()
+    reports = []
+    while True:
+        report = sweep()
+        reports.append(report)
+        if interval <= 0 or not report.work_left or clock() - started + interval > SWEEP_CYCLE_SECONDS:
+            return reports
+        sleep(interval)

@@ -1,0 +1,532 @@
+"""The create forms, one per kind, shaped by the capability table.
+
+Field names are Kling's (`prompt`, `negative_prompt`, `model_name`, `mode`, `duration`,
+`aspect_ratio`, `cfg_scale`, `sound`, `n`, `image`, `image_tail`, `image_url`,
+`image_fidelity`, `image_reference`, `resolution`), plus our camera helpers and the
+hidden idempotency token. A form offers only the options its chosen model has in the
+chosen mode and duration; `clean()` runs the same `capabilities.check()` that
+`services.create_generation()` runs again, and prices the result.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, ClassVar
+
+from django import forms
+from django.core.exceptions import ValidationError
+from PIL import Image
+
+from generations import capabilities, pricing, services
+from generations.capabilities import ImageModel, VideoModel
+from generations.models import Generation, Kind
+
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+MIN_SIDE = 300
+MAX_RATIO = 2.5
+UPLOAD_FORMATS = {"JPEG", "PNG"}
+UPLOAD_ACCEPT = "image/jpeg,image/png"
+
+
+def check_image_upload(upload) -> None:
+    """Kling's rules for input pictures, each failure in plain words: JPEG or PNG, at most
+    10 MB, each side at least 300 px, no wider or taller than 2.5:1. Leaves the detected
+    format on `upload.image_format` for the stored file name."""
+    if upload.size > MAX_UPLOAD_BYTES:
+        raise ValidationError(
+            f"This file is {upload.size / 1024 / 1024:.1f} MB; pictures can be at most 10 MB.",
+            code="too_large",
+        )
+    try:
+        upload.seek(0)
+        with Image.open(upload) as image:
+            image_format, (width, height) = image.format, image.size
+            image.verify()
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        raise ValidationError(
+            "This file is not a picture we can read. Use a JPEG or PNG image.", code="unreadable"
+        ) from None
+    finally:
+        upload.seek(0)
+    if image_format not in UPLOAD_FORMATS:
+        raise ValidationError(
+            f"Only JPEG and PNG pictures are accepted; this one is {image_format}.", code="format"
+        )
+    errors = []
+    if min(width, height) < MIN_SIDE:
+        errors.append(
+            ValidationError(
+                f"This picture is {width} x {height} px; each side needs at least {MIN_SIDE} px.",
+                code="too_small",
+            )
+        )
+    ratio = width / height
+    if ratio > MAX_RATIO or ratio < 1 / MAX_RATIO:
+        shape = "wide" if ratio > 1 else "tall"
+        errors.append(
+            ValidationError(
+                f"This picture is too {shape} ({width} x {height} px); "
+                "its sides must be within 2.5 : 1 of each other.",
+                code="aspect_ratio",
+            )
+        )
+    if errors:
+        raise ValidationError(errors)
+    upload.image_format = image_format
+
+
+class FieldGroup:
+    """A few of a form's fields, shaped like a form for the shared `_form_fields.html`."""
+
+    def __init__(self, form: forms.Form, names: list[str]) -> None:
+        self.fields = [form[name] for name in names if name in form.fields]
+
+    def non_field_errors(self) -> list:
+        return []
+
+    def hidden_fields(self) -> list:
+        return [f for f in self.fields if f.is_hidden]
+
+    def visible_fields(self) -> list:
+        return [f for f in self.fields if not f.is_hidden]
+
+    def __bool__(self) -> bool:
+        return bool(self.fields)
+
+
+def _textarea(rows: int, placeholder: str) -> forms.Textarea:
+    return forms.Textarea(attrs={"rows": rows, "placeholder": placeholder})
+
+
+class GenerationForm(forms.Form):
+    kind: ClassVar[str]
+    # Fields whose choices come from the model and that sit in the re-rendered options section.
+    OPTION_FIELDS: ClassVar[list[str]] = []
+    INPUT_FIELDS: ClassVar[list[str]] = ["prompt", "negative_prompt"]
+
+    # Hidden fields never fail validation: nobody could see the error.
+    client_token = forms.CharField(widget=forms.HiddenInput, required=False)
+    # Remix: reuse the stored input picture of one's own earlier generation.
+    image_from = forms.CharField(required=False, widget=forms.HiddenInput)
+    model_name = forms.ChoiceField(label="Model")
+    prompt = forms.CharField(
+        label="Prompt",
+        widget=_textarea(4, "A red fox trotting through fresh snow at dawn, soft golden light"),
+        strip=True,
+    )
+    negative_prompt = forms.CharField(
+        label="Negative prompt",
+        required=False,
+        widget=_textarea(2, "blur, distortion, text"),
+        help_text="Optional: what you do not want to see.",
+    )
+
+    def __init__(self, *args: Any, user=None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.quote: pricing.Quote | None = None
+        self.notes: list[str] = []
+        self.source: Generation | None = None
+        self.model = self._chosen_model()
+        self.fields["model_name"].choices = [(m.name, m.label) for m in capabilities.models_for(self.kind)]
+        self.fields["model_name"].error_messages["invalid_choice"] = (
+            "This model is not offered. Choose another one."
+        )
+        self._set("model_name", self.model.name)
+        self.fit_to_model()
+        # The prompt sits outside the part of the page that follows the model, so the
+        # browser's limit is the kind's largest; the model's own limit is checked on submit
+        # and stated next to the model.
+        models = capabilities.models_for(self.kind)
+        self.fields["prompt"].widget.attrs["maxlength"] = max(m.prompt_limit for m in models)
+        self.fields["negative_prompt"].widget.attrs["maxlength"] = max(
+            m.negative_prompt_limit for m in models
+        )
+        self.fields[
+            "model_name"
+        ].help_text = f"{self.model.label} reads prompts of up to {self.model.prompt_limit:,} characters."
+        if self.kind != Kind.IMAGE2VIDEO:
+            self.fields["prompt"].help_text = "Say who or what, doing what, where, in what light and style."
+        if not self.is_bound and not self.initial.get("client_token"):
+            self.initial["client_token"] = uuid.uuid4().hex
+        if user is not None:
+            self.source = self._remix_source()
+
+    # --- current choices, from the submitted data or the initial values ----------------
+
+    def _raw(self, name: str) -> Any:
+        if self.is_bound:
+            return self.data.get(name)
+        return self.initial.get(name)
+
+    def _set(self, name: str, value: Any) -> None:
+        if not self.is_bound:
+            self.initial[name] = value
+
+    def _chosen_model(self):
+        return capabilities.get(self.kind, self._raw("model_name") or "") or capabilities.default_model(
+            self.kind
+        )
+
+    def _choose(self, name: str, allowed: tuple, default: Any, cast=str) -> Any:
+        """The current value of a choice if the model allows it, else the default."""
+        try:
+            value = cast(self._raw(name))
+        except (TypeError, ValueError):
+            value = None
+        if value not in allowed:
+            value = default
+        self._set(name, value)
+        return value
+
+    def _flag(self, name: str) -> bool:
+        value = self._raw(name)
+        return value not in (None, "", False, "false", "off", "0")
+
+    def _offer(self, name: str, allowed: bool, note: str | None) -> bool:
+        """Keep a field the current choices allow; otherwise drop it and say where it works.
+        A submitted value is kept either way, so check() can explain a refusal next to it
+        (a stale page, or a browser without htmx) instead of silently ignoring it."""
+        if allowed:
+            return True
+        submitted = self.is_bound and (self.files.get(name) or self._flag(name))
+        if not submitted:
+            del self.fields[name]
+            if note:
+                self.notes.append(note)
+        return bool(submitted)
+
+    def fit_to_model(self) -> None:
+        raise NotImplementedError
+
+    def _remix_source(self) -> Generation | None:
+        try:
+            pk = int(self._raw("image_from") or 0)
+        except (TypeError, ValueError):
+            return None
+        if not pk:
+            return None
+        return Generation.objects.owned_by(self.user).filter(pk=pk).exclude(input_image="").first()
+
+    # --- groups for the template ---------------------------------------------------------
+
+    @property
+    def input_fields(self) -> FieldGroup:
+        return FieldGroup(self, ["client_token", *self.INPUT_FIELDS])
+
+    @property
+    def option_fields(self) -> FieldGroup:
+        return FieldGroup(self, ["model_name", *self.OPTION_FIELDS])
+
+    # --- validation ----------------------------------------------------------------------
+
+    def clean_client_token(self) -> str:
+        return (self.cleaned_data.get("client_token") or "")[:64]
+
+    def clean_image_from(self) -> Generation | None:
+        return self.source
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        self.clean_images(data)
+        if self.errors:
+            return data
+        values = services.request_values(self.kind, data)
+        for field, message in capabilities.check(self.kind, values).items():
+            self.add_error(field if field in self.fields else None, message)
+        if not self.errors:
+            try:
+                self.quote = pricing.quote(self.kind, values)
+            except pricing.NotOffered as exc:
+                self.add_error(exc.field if exc.field in self.fields else None, str(exc))
+        return data
+
+    def clean_images(self, data: dict[str, Any]) -> None:
+        return None
+
+    def current_values(self) -> dict[str, Any]:
+        """The options as they stand (not validated), for the live price."""
+        values: dict[str, Any] = {"model_name": self.model.name}
+        for name in ("mode", "aspect_ratio", "resolution"):
+            if name in self.fields:
+                values[name] = self._raw(name) if self.is_bound else self.initial.get(name)
+        for name, cast in (("duration", int), ("n", int)):
+            if name in self.fields:
+                try:
+                    values[name] = cast(self._raw(name) if self.is_bound else self.initial.get(name))
+                except (TypeError, ValueError):
+                    values[name] = None
+        values["sound"] = "sound" in self.fields and not self.fields["sound"].disabled and self._flag("sound")
+        return values
+
+    def price_preview(self) -> tuple[pricing.Quote | None, str]:
+        try:
+            return pricing.quote(self.kind, self.current_values()), ""
+        except pricing.NotOffered as exc:
+            return None, str(exc)
+
+
+def _image_field(label: str, help_text: str, *, preserve: bool = False) -> forms.FileField:
+    attrs = {"accept": UPLOAD_ACCEPT}
+    if preserve:
+        # Keep a chosen file when htmx re-renders the options around it.
+        attrs["hx-preserve"] = "true"
+    return forms.FileField(
+        label=label, required=False, help_text=help_text, widget=forms.ClearableFileInput(attrs=attrs)
+    )
+
+
+class VideoForm(GenerationForm):
+    mode = forms.ChoiceField(label="Mode")
+    duration = forms.TypedChoiceField(label="Length", coerce=int)
+    cfg_scale = forms.FloatField(
+        label="Prompt strength",
+        required=False,
+        min_value=0,
+        max_value=1,
+        widget=forms.NumberInput(attrs={"step": "0.05"}),
+        help_text="0 to 1: higher follows the prompt more closely, lower leaves the model more freedom.",
+    )
+    sound = forms.BooleanField(label="Generate sound", required=False)
+    camera_control = forms.ChoiceField(label="Camera", required=False)
+    camera_axis = forms.ChoiceField(
+        label="Custom move",
+        required=False,
+        choices=[("", "Choose a move"), *capabilities.CAMERA_AXES.items()],
+    )
+    camera_value = forms.FloatField(
+        label="Strength",
+        required=False,
+        min_value=-capabilities.CAMERA_AXIS_LIMIT,
+        max_value=capabilities.CAMERA_AXIS_LIMIT,
+        widget=forms.NumberInput(attrs={"step": "0.5"}),
+        help_text="From -10 to 10, not 0; the sign sets the direction.",
+    )
+
+    def fit_to_model(self) -> None:
+        model: VideoModel = self.model
+        if model.modes:
+            self.fields["mode"].choices = [(m, capabilities.MODE_LABELS[m]) for m in model.modes]
+            mode = self._choose("mode", model.modes, model.default_mode)
+        else:
+            del self.fields["mode"]
+            mode = ""
+        self.fields["duration"].choices = [(d, f"{d} seconds") for d in model.durations]
+        duration = self._choose("duration", model.durations, model.default_duration, int)
+        if "aspect_ratio" in self.fields:
+            self.fields["aspect_ratio"].choices = [
+                (r, capabilities.ASPECT_RATIO_LABELS[r]) for r in model.aspect_ratios
+            ]
+            self._choose("aspect_ratio", model.aspect_ratios, model.aspect_ratios[0])
+        if model.cfg_scale:
+            if self._raw("cfg_scale") in (None, ""):
+                self._set("cfg_scale", 0.5)
+        else:
+            del self.fields["cfg_scale"]
+
+        if self._offer(
+            "sound", model.sound_allowed(mode, duration), model.sound and f"Sound: {model.sound.describe()}."
+        ):
+            self.fields["sound"].help_text = "Native audio: ambience, effects and voices; costs more."
+
+        if self._offer(
+            "camera_control",
+            model.camera_allowed(mode, duration),
+            model.camera and f"Camera control: {model.camera.describe()}.",
+        ):
+            choices = [("", "Automatic")]
+            if capabilities.CAMERA_SIMPLE in model.camera_types:
+                choices += [(key, label) for key, (label, _, _) in capabilities.CAMERA_PRESETS.items()]
+            choices += [
+                (key, label)
+                for key, label in capabilities.CAMERA_MOVEMENTS.items()
+                if key in model.camera_types
+            ]
+            if capabilities.CAMERA_SIMPLE in model.camera_types:
+                choices.append((capabilities.CAMERA_SIMPLE, "Custom move…"))
+            self.fields["camera_control"].choices = choices
+            if self._raw("camera_control") != capabilities.CAMERA_SIMPLE:
+                # The custom axis and strength only matter for a custom move.
+                self.fields["camera_axis"].widget = forms.HiddenInput()
+                self.fields["camera_value"].widget = forms.HiddenInput()
+        else:
+            for name in ("camera_axis", "camera_value"):
+                del self.fields[name]
+
+        if "image_tail" in self.fields:
+            sound = "sound" in self.fields and self._flag("sound")
+            self._offer(
+                "image_tail",
+                model.end_frame_allowed(mode, duration, sound=sound),
+                model.end_frame and f"End frame: {model.end_frame.describe()}.",
+            )
+
+    def clean(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        choice = data.get("camera_control") or ""
+        if choice == capabilities.CAMERA_SIMPLE:
+            if not data.get("camera_axis"):
+                self.add_error("camera_axis", "Choose which way the camera moves.")
+            elif not data.get("camera_value"):
+                self.add_error("camera_value", "Give a strength other than 0, from -10 to 10.")
+        try:
+            data["camera_control"] = capabilities.camera_control(
+                choice, data.get("camera_axis") or "", data.get("camera_value")
+            )
+        except ValueError:
+            data["camera_control"] = None
+        return super().clean()
+
+
+class TextToVideoForm(VideoForm):
+    kind = Kind.TEXT2VIDEO
+    INPUT_FIELDS = ["prompt", "negative_prompt"]
+    OPTION_FIELDS = [
+        "mode",
+        "duration",
+        "aspect_ratio",
+        "sound",
+        "cfg_scale",
+        "camera_control",
+        "camera_axis",
+        "camera_value",
+    ]
+
+    aspect_ratio = forms.ChoiceField(label="Aspect ratio")
+
+
+class ImageToVideoForm(VideoForm):
+    kind = Kind.IMAGE2VIDEO
+    INPUT_FIELDS = ["image", "image_url", "prompt", "negative_prompt"]
+    OPTION_FIELDS = [
+        "mode",
+        "duration",
+        "sound",
+        "image_tail",
+        "cfg_scale",
+        "camera_control",
+        "camera_axis",
+        "camera_value",
+    ]
+
+    image = _image_field(
+        "Start frame", "JPEG or PNG, up to 10 MB, each side at least 300 px, no wider or taller than 2.5 : 1."
+    )
+    image_url = forms.URLField(
+        label="…or the start frame's address",
+        required=False,
+        max_length=2000,
+        assume_scheme="https",
+        widget=forms.URLInput(attrs={"placeholder": "https://example.com/picture.jpg"}),
+        help_text="A public JPEG or PNG link that Kling can fetch.",
+    )
+    image_tail = _image_field("End frame", "Optional: the picture the video should end on.", preserve=True)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["prompt"].required = False
+        self.fields["prompt"].widget.attrs["placeholder"] = (
+            "The wind lifts her hair as she turns to the camera"
+        )
+
+    def clean_image(self):
+        upload = self.cleaned_data.get("image")
+        if upload:
+            check_image_upload(upload)
+        return upload
+
+    def clean_image_tail(self):
+        upload = self.cleaned_data.get("image_tail")
+        if upload:
+            check_image_upload(upload)
+        return upload
+
+    def clean_image_url(self) -> str:
+        url = self.cleaned_data.get("image_url") or ""
+        if url and not url.lower().startswith(("https://", "http://")):
+            raise ValidationError("Give a web address starting with https://.")
+        return url
+
+    def clean_images(self, data: dict[str, Any]) -> None:
+        if self.has_error("image") or self.has_error("image_url"):
+            return
+        if data.get("image") and data.get("image_url"):
+            self.add_error("image_url", "Give the start frame as a file or as an address, not both.")
+        elif data.get("image") or data.get("image_url"):
+            data["image_from"] = None
+        elif not data.get("image_from"):
+            self.add_error("image", "Upload a start frame, or give its address below.")
+
+
+class TextToImageForm(GenerationForm):
+    kind = Kind.TEXT2IMAGE
+    INPUT_FIELDS = ["prompt", "negative_prompt"]
+    OPTION_FIELDS = ["n", "aspect_ratio", "resolution", "image", "image_reference", "image_fidelity"]
+
+    n = forms.TypedChoiceField(label="Images", coerce=int)
+    aspect_ratio = forms.ChoiceField(label="Aspect ratio")
+    resolution = forms.ChoiceField(label="Resolution")
+    image = _image_field(
+        "Reference image",
+        "Optional: a JPEG or PNG (up to 10 MB, sides at least 300 px) to start from.",
+        preserve=True,
+    )
+    image_reference = forms.ChoiceField(label="Keep from the reference", required=False)
+    image_fidelity = forms.FloatField(
+        label="Reference strength",
+        required=False,
+        min_value=0,
+        max_value=1,
+        widget=forms.NumberInput(attrs={"step": "0.05"}),
+        help_text="0 to 1: how closely to follow the reference image.",
+    )
+
+    def fit_to_model(self) -> None:
+        model: ImageModel = self.model
+        self.fields["n"].choices = [
+            (i, f"{i} image{'s' if i > 1 else ''}") for i in range(1, model.max_n + 1)
+        ]
+        self._choose("n", tuple(range(1, model.max_n + 1)), 1, int)
+        self.fields["aspect_ratio"].choices = [
+            (r, capabilities.ASPECT_RATIO_LABELS[r]) for r in model.aspect_ratios
+        ]
+        self._choose("aspect_ratio", model.aspect_ratios, model.aspect_ratios[0])
+        if len(model.resolutions) > 1:
+            self.fields["resolution"].choices = [
+                (r, capabilities.RESOLUTION_LABELS[r]) for r in model.resolutions
+            ]
+            self._choose("resolution", model.resolutions, model.resolutions[0])
+            if model.reference_image:
+                self.fields["resolution"].help_text = "With a reference image: 1K."
+        else:
+            del self.fields["resolution"]
+        if model.reference_image:
+            if self._raw("image_fidelity") in (None, ""):
+                self._set("image_fidelity", 0.5)
+        else:
+            for name in ("image", "image_fidelity"):
+                del self.fields[name]
+        if model.image_references:
+            self.fields["image_reference"].choices = [("", "Choose with a reference image")] + [
+                (r, capabilities.IMAGE_REFERENCE_LABELS[r]) for r in model.image_references
+            ]
+        else:
+            del self.fields["image_reference"]
+
+    def clean_image(self):
+        upload = self.cleaned_data.get("image")
+        if upload:
+            check_image_upload(upload)
+        return upload
+
+    def clean_images(self, data: dict[str, Any]) -> None:
+        # A new upload replaces the remixed picture; a model without references drops it.
+        if data.get("image") or "image" not in self.fields:
+            data["image_from"] = None
+
+
+FORMS: dict[str, type[GenerationForm]] = {
+    Kind.TEXT2IMAGE: TextToImageForm,
+    Kind.TEXT2VIDEO: TextToVideoForm,
+    Kind.IMAGE2VIDEO: ImageToVideoForm,
+}

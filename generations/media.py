@@ -1,0 +1,297 @@
+"""Our own copy of every output: safe downloads, thumbnails and video posters.
+
+Kling's result URLs expire after 30 days, so each output becomes an `Asset` in our
+storage. The download is where a URL from outside meets our network, so it is careful:
+only hosts in KLING_MEDIA_HOSTS (no SSRF), redirects followed by hand and checked the
+same way, a size cap enforced while streaming, and a content check on the bytes
+themselves. A copy that fails is retried by the sweep and shown to staff; the generation
+stays succeeded (Kling billed it), so it is never refunded for a copy problem.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import tempfile
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import IO
+from urllib.parse import urljoin, urlsplit
+
+import imageio_ffmpeg
+import requests
+from django.conf import settings
+from django.core.files import File
+from django.core.files.base import ContentFile
+from django.db.models import F, Q
+from django.utils import timezone
+from PIL import Image, ImageOps
+
+from generations import queue
+from generations.follow import backoff_seconds
+from generations.models import MAX_FETCH_ATTEMPTS, Asset, Generation, Status
+
+logger = logging.getLogger(__name__)
+
+MAX_BYTES = {Asset.Kind.IMAGE: 30 * 1024 * 1024, Asset.Kind.VIDEO: 300 * 1024 * 1024}
+ALLOWED_TYPES = {
+    Asset.Kind.IMAGE: {"image/png", "image/jpeg", "image/webp"},
+    Asset.Kind.VIDEO: {"video/mp4", "video/quicktime"},
+}
+# Declared types that say nothing either way; the bytes decide.
+NEUTRAL_TYPES = {"", "application/octet-stream", "binary/octet-stream"}
+TIMEOUT = (5, 30)  # connect, read (between bytes)
+MAX_REDIRECTS = 3
+CHUNK = 256 * 1024
+THUMBNAIL_BOX = (960, 960)
+# Longer than a worker may run a task (Q_CLUSTER timeout), so two copies never overlap.
+FETCH_LEASE = timedelta(seconds=120)
+
+
+class MediaError(Exception):
+    """An output could not be copied; the message is for staff."""
+
+
+def host_allowed(url: str) -> bool:
+    """Whether `url` points at a host results may come from (KLING_MEDIA_HOSTS).
+
+    Entries are host names (any port), `host:port`, or `*.domain` for its subdomains.
+    """
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return False
+    if parts.scheme not in ("https", "http") or parts.username or parts.password or not parts.hostname:
+        return False
+    host = parts.hostname.lower().rstrip(".")
+    for entry in settings.KLING_MEDIA_HOSTS:
+        entry = entry.strip().lower()
+        if entry.startswith("*."):
+            if host.endswith(entry[1:]):
+                return True
+        elif entry == host or entry == parts.netloc.lower() or (port and entry == f"{host}:{port}"):
+            return True
+    return False
+
+
+def sniff(head: bytes) -> str:
+    """The content type the first bytes prove, or ""."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head[4:8] == b"ftyp":
+        return "video/quicktime" if head[8:10] == b"qt" else "video/mp4"
+    return ""
+
+
+@dataclass
+class Download:
+    file: IO[bytes]
+    content_type: str
+    size: int
+    url: str
+
+
+def download(url: str, kind: str) -> Download:
+    """Fetch one output into a temporary file, or raise MediaError. Never follows a
+    redirect to a host outside the allowlist, never reads more than the cap."""
+    cap = MAX_BYTES[kind]
+    for _ in range(MAX_REDIRECTS + 1):
+        if not host_allowed(url):
+            raise MediaError(f"{urlsplit(url).hostname or url!r} is not an allowed media host")
+        try:
+            response = requests.get(url, stream=True, timeout=TIMEOUT, allow_redirects=False)
+        except requests.RequestException as exc:
+            raise MediaError(f"download failed: {exc.__class__.__name__}") from exc
+        if not response.is_redirect:
+            break
+        location = response.headers.get("Location", "")
+        response.close()
+        url = urljoin(url, location)
+    else:
+        raise MediaError("too many redirects")
+
+    with response:
+        if response.status_code != 200:
+            raise MediaError(f"the media host answered HTTP {response.status_code}")
+        declared = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if declared not in NEUTRAL_TYPES and declared not in ALLOWED_TYPES[kind]:
+            raise MediaError(f"unexpected content type {declared!r} for a {kind}")
+        length = response.headers.get("Content-Length", "")
+        if length.isdigit() and int(length) > cap:
+            raise MediaError(f"the file is {int(length):,} bytes; the limit is {cap:,}")
+        out = tempfile.NamedTemporaryFile(suffix=".download")  # noqa: SIM115 (returned to the caller)
+        size = 0
+        try:
+            for chunk in response.iter_content(CHUNK):
+                size += len(chunk)
+                if size > cap:
+                    raise MediaError(f"the file is larger than the limit of {cap:,} bytes")
+                out.write(chunk)
+        except requests.RequestException as exc:
+            out.close()
+            raise MediaError(f"download interrupted: {exc.__class__.__name__}") from exc
+        except MediaError:
+            out.close()
+            raise
+    out.seek(0)
+    content_type = sniff(out.read(16))
+    out.seek(0)
+    if content_type not in ALLOWED_TYPES[kind]:
+        out.close()
+        raise MediaError(f"the bytes are not an accepted {kind} format")
+    if declared not in NEUTRAL_TYPES and declared != content_type and kind == Asset.Kind.IMAGE:
+        out.close()
+        raise MediaError(f"declared {declared!r} but the bytes are {content_type}")
+    return Download(out, content_type, size, url)
+
+
+def _jpeg(image: Image.Image) -> bytes:
+    image = ImageOps.exif_transpose(image)
+    if image.mode not in ("RGB", "L"):
+        background = Image.new("RGB", image.size, (255, 255, 255))
+        background.paste(image.convert("RGBA"), mask=image.convert("RGBA").split()[-1])
+        image = background
+    image.thumbnail(THUMBNAIL_BOX)
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, "JPEG", quality=84, optimize=True, progressive=True)
+    return buffer.getvalue()
+
+
+def describe_image(path: str) -> tuple[int, int, bytes]:
+    """Width, height and a JPEG thumbnail; raises MediaError if it is not a sound image."""
+    try:
+        with Image.open(path) as image:
+            image.load()
+            return image.width, image.height, _jpeg(image)
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise MediaError(f"not a readable image: {exc}") from exc
+
+
+def describe_video(path: str, duration_hint: float | None = None) -> tuple[int, int, float | None, bytes]:
+    """Width, height, duration and a JPEG poster frame, with the ffmpeg imageio-ffmpeg
+    ships: one ffmpeg run seeking a second in (or a third of a short clip, by the
+    provider's duration), and a second run from the start if that seeks past the end."""
+    at = min(1.0, float(duration_hint) / 3) if duration_hint else 0.0
+    try:
+        meta, frame = _first_frame(path, at)
+        if frame is None and at:
+            meta, frame = _first_frame(path, 0.0)
+        if frame is None:
+            raise MediaError("the video has no frames")
+        width, height = meta["size"]
+        poster = Image.frombytes("RGB", (width, height), bytes(frame))
+    except (OSError, RuntimeError, KeyError, ValueError) as exc:
+        raise MediaError(f"not a readable video: {exc}") from exc
+    return width, height, meta.get("duration") or None, _jpeg(poster)
+
+
+def _first_frame(path: str, at: float) -> tuple[dict, bytes | None]:
+    reader = imageio_ffmpeg.read_frames(path, input_params=["-ss", f"{at:.2f}"] if at else None)
+    try:
+        meta = next(reader)
+        return meta, next(reader, None)
+    finally:
+        reader.close()
+
+
+def store_output(generation: Generation, item: dict) -> Asset:
+    kind = Asset.Kind.VIDEO if item.get("kind") == "video" else Asset.Kind.IMAGE
+    index = int(item.get("index") or 0)
+    fetched = download(item["url"], kind)
+    with fetched.file:
+        if kind == Asset.Kind.VIDEO:
+            width, height, duration, thumbnail = describe_video(fetched.file.name, item.get("duration"))
+            duration = duration or item.get("duration")
+            ext = "mp4" if fetched.content_type == "video/mp4" else "mov"
+        else:
+            width, height, thumbnail = describe_image(fetched.file.name)
+            duration = None
+            ext = {"image/png": "png", "image/webp": "webp"}.get(fetched.content_type, "jpg")
+        asset = Asset(
+            generation=generation,
+            kind=kind,
+            index=index,
+            content_type=fetched.content_type,
+            size=fetched.size,
+            width=width,
+            height=height,
+            duration=float(duration) if duration else None,
+            source_url=item["url"][:1000],
+        )
+        fetched.file.seek(0)
+        asset.file.save(f"{kind}-{index}.{ext}", File(fetched.file), save=False)
+        asset.thumbnail.save(f"{kind}-{index}-thumb.jpg", ContentFile(thumbnail), save=False)
+        asset.save()
+    return asset
+
+
+def _missing_outputs(generation: Generation) -> list[dict]:
+    have = {}
+    for asset in generation.assets.all():
+        if asset.file and asset.file.storage.exists(asset.file.name):
+            have[(asset.kind, asset.index)] = asset
+        else:
+            asset.delete()  # the row outlived its file: copy it again
+    missing = []
+    for item in generation.result_media:
+        kind = Asset.Kind.VIDEO if item.get("kind") == "video" else Asset.Kind.IMAGE
+        if (kind, int(item.get("index") or 0)) not in have:
+            missing.append(item)
+    return missing
+
+
+def store_results(generation_id: int) -> None:
+    """Copy every output of a succeeded generation that we do not have yet."""
+    now = timezone.now()
+    claimed = (
+        Generation.objects.unsaved_results()
+        .filter(pk=generation_id, fetch_attempts__lt=MAX_FETCH_ATTEMPTS)
+        .filter(Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now))
+        .update(next_poll_at=now + FETCH_LEASE, fetch_attempts=F("fetch_attempts") + 1)
+    )
+    if not claimed:
+        return
+    generation = Generation.objects.get(pk=generation_id)
+    errors = []
+    for item in _missing_outputs(generation):
+        try:
+            store_output(generation, item)
+        except MediaError as exc:
+            errors.append(f"{item.get('kind')} {item.get('index', 0)}: {exc}")
+    if not errors:
+        Generation.objects.filter(pk=generation_id).update(
+            assets_saved_at=timezone.now(), fetch_error="", next_poll_at=None
+        )
+        queue.notify_finished(generation_id)
+        return
+    gave_up = generation.fetch_attempts >= MAX_FETCH_ATTEMPTS
+    logger.log(
+        logging.ERROR if gave_up else logging.WARNING,
+        "generation %s: copying results failed (attempt %s): %s",
+        generation_id,
+        generation.fetch_attempts,
+        "; ".join(errors),
+    )
+    Generation.objects.filter(pk=generation_id).update(
+        fetch_error="; ".join(errors)[:2000],
+        next_poll_at=None
+        if gave_up
+        else now + timedelta(seconds=max(backoff_seconds(generation.fetch_attempts), 5)),
+    )
+    if gave_up:
+        queue.notify_finished(generation_id)
+
+
+def copy_again(generation_id: int) -> bool:
+    """Staff: copy whatever outputs we are missing (their files lost, or attempts used up)."""
+    changed = Generation.objects.filter(pk=generation_id, status=Status.SUCCEEDED).update(
+        assets_saved_at=None, fetch_attempts=0, fetch_error="", next_poll_at=None
+    )
+    if changed:
+        queue.fetch_results(generation_id)
+    return bool(changed)

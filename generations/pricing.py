@@ -1,0 +1,150 @@
+"""Credits per generation: `Price` rows (editable in admin) looked up by kind and options.
+
+The default rows follow Kling's own unit prices (KLING_API.md section 10): 10 credits per
+video unit, rounded up, and 1 credit per image. A combination with no active row is not
+offered, whatever the capability table says: operators switch things off by price.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, Decimal
+from typing import Any
+
+from generations import capabilities
+from generations.capabilities import VideoModel
+from generations.models import Kind, Price
+
+CREDITS_PER_VIDEO_UNIT = 10
+CREDITS_PER_IMAGE = 1
+
+# Kling video units per second of output by model, (mode, sound). The per-clip prices of
+# section 10.1 are linear in duration (10 s costs twice 5 s), so one rate covers both.
+_D = Decimal
+VIDEO_UNITS_PER_SECOND: dict[str, dict[tuple[str, bool], Decimal]] = {
+    "kling-v1": {("std", False): _D("0.2"), ("pro", False): _D("0.7")},
+    "kling-v1-5": {("std", False): _D("0.4"), ("pro", False): _D("0.7")},
+    "kling-v1-6": {("std", False): _D("0.4"), ("pro", False): _D("0.7")},
+    "kling-v2-1": {("std", False): _D("0.4"), ("pro", False): _D("0.7")},
+    "kling-v2-master": {("", False): _D("2")},
+    "kling-v2-1-master": {("", False): _D("2")},
+    "kling-v2-5-turbo": {("std", False): _D("0.3"), ("pro", False): _D("0.5")},
+    "kling-v2-6": {("std", False): _D("0.3"), ("pro", False): _D("0.5"), ("pro", True): _D("1")},
+    "kling-v3": {
+        ("std", False): _D("0.6"),
+        ("std", True): _D("0.9"),
+        ("pro", False): _D("0.8"),
+        ("pro", True): _D("1.2"),
+        ("4k", False): _D("3"),
+        ("4k", True): _D("3"),
+    },
+}
+
+
+class NotOffered(Exception):
+    """No active price for this combination: it cannot be ordered."""
+
+    def __init__(self, message: str, field: str = "model_name") -> None:
+        self.field = field
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class Quote:
+    credits: int  # the total to charge
+    unit_credits: int  # per clip, or per image
+    count: int = 1  # images
+
+    @property
+    def description(self) -> str:
+        if self.count > 1:
+            return f"{self.count} images x {self.unit_credits} credit{'s' if self.unit_credits != 1 else ''}"
+        return ""
+
+
+def video_credits(units: Decimal) -> int:
+    return int((units * CREDITS_PER_VIDEO_UNIT).to_integral_value(rounding=ROUND_CEILING))
+
+
+def default_price_rows() -> list[dict[str, Any]]:
+    """One row per combination the capability table allows, disabled models included (so
+    re-enabling one needs no new prices). Used by the data migration and by admin."""
+    rows = []
+    for kind in (Kind.TEXT2VIDEO, Kind.IMAGE2VIDEO):
+        for model in capabilities.models_for(kind, include_disabled=True):
+            assert isinstance(model, VideoModel)
+            rates = VIDEO_UNITS_PER_SECOND[model.name]
+            for mode in model.modes or ("",):
+                for duration in model.durations:
+                    for sound in (False, True):
+                        if sound and not model.sound_allowed(mode, duration):
+                            continue
+                        units = rates[(mode, sound)] * duration
+                        rows.append(
+                            {
+                                "kind": str(kind),
+                                "model_name": model.name,
+                                "mode": mode,
+                                "duration": duration,
+                                "audio": sound,
+                                "credits": video_credits(units),
+                            }
+                        )
+    for model in capabilities.models_for(Kind.TEXT2IMAGE, include_disabled=True):
+        rows.append(
+            {
+                "kind": str(Kind.TEXT2IMAGE),
+                "model_name": model.name,
+                "mode": "",
+                "duration": None,
+                "audio": None,
+                "credits": CREDITS_PER_IMAGE,
+            }
+        )
+    return rows
+
+
+def find_price(kind: str, model_name: str, mode: str, duration: int | None, audio: bool) -> Price | None:
+    """The most specific active row that matches: an exact mode beats a blank one, then an
+    exact duration beats a blank one, then an exact audio flag beats a blank one."""
+    candidates = [
+        p
+        for p in Price.objects.filter(kind=kind, model_name=model_name, active=True)
+        if p.mode in ("", mode) and p.duration in (None, duration) and p.audio in (None, audio)
+    ]
+    if not candidates:
+        return None
+    return max(candidates, key=lambda p: (p.mode != "", p.duration is not None, p.audio is not None, -p.pk))
+
+
+def quote(kind: str, values: dict[str, Any]) -> Quote:
+    """What a request costs, in credits. Raises NotOffered when no active price matches.
+
+    `values` are the checked Kling fields (see capabilities.check)."""
+    model_name = values.get("model_name") or ""
+    model = capabilities.get(kind, model_name)
+    if model is None:
+        raise NotOffered(f"{model_name or 'This model'} is not offered.")
+    if isinstance(model, VideoModel):
+        mode = values.get("mode") or ""
+        duration = values.get("duration")
+        audio = bool(values.get("sound"))
+        price = find_price(kind, model_name, mode, duration, audio)
+        if price is None:
+            what = " ".join(
+                part
+                for part in (
+                    model.label,
+                    capabilities.MODE_LABELS.get(mode, ""),
+                    f"{duration} s" if duration else "",
+                    "with sound" if audio else "",
+                )
+                if part
+            )
+            raise NotOffered(f"{what} is not offered at the moment. Choose other options.", "duration")
+        return Quote(credits=price.credits, unit_credits=price.credits)
+    n = values.get("n") or 1
+    price = find_price(kind, model_name, "", None, False)
+    if price is None:
+        raise NotOffered(f"{model.label} images are not offered at the moment.")
+    return Quote(credits=price.credits * n, unit_credits=price.credits, count=n)

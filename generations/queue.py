@@ -1,0 +1,28 @@
+"""Enqueueing generation work on django-q2. Callers pass ids and call these from
+`transaction.on_commit`, so a worker never looks for a row that is not committed yet."""
+
+from __future__ import annotations
+
+from django_q.tasks import async_task
+
+GROUP = "generations"
+
+
+def _enqueue(func: str, generation_id: int, what: str) -> None:
+    async_task(f"generations.tasks.{func}", generation_id, task_name=f"{what} #{generation_id}", group=GROUP)
+
+
+def submit(generation_id: int) -> None:
+    _enqueue("submit_generation", generation_id, "submit generation")
+
+
+def check(generation_id: int) -> None:
+    _enqueue("check_generation", generation_id, "check generation")
+
+
+def fetch_results(generation_id: int) -> None:
+    _enqueue("fetch_results", generation_id, "copy results of generation")
+
+
+def notify_finished(generation_id: int) -> None:
+    _enqueue("notify_finished", generation_id, "email about generation")

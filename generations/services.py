@@ -1,0 +1,451 @@
+"""The business rules of generations: create (validate, price, charge), the one state
+transition, failure and refund, delete, remix, and time estimates.
+
+Money: a generation is charged when it is created and refunded when it reaches `failed`,
+both through `billing.ledger` with the keys `gen:<id>:charge` and `gen:<id>:refund`. The
+refund happens inside the same transaction as the compare-and-set that moves the row to
+`failed`, and only the caller whose UPDATE matched gets there, so it happens exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F, Window
+from django.db.models.functions import RowNumber
+from django.utils import timezone
+
+from billing import ledger
+from generations import capabilities, limiter, pricing, queue
+from generations.models import (
+    IN_FLIGHT_STATUSES,
+    TERMINAL_STATUSES,
+    Generation,
+    Kind,
+    Status,
+    WaitReason,
+)
+
+logger = logging.getLogger(__name__)
+
+NOT_FINISHED = (Status.QUEUED, *IN_FLIGHT_STATUSES)
+
+# Typical Kling run times in seconds (ComfyUI's averages, KLING_API.md section 8), used until
+# a model and mode have finished generations of their own to learn from.
+TYPICAL_SECONDS = {Kind.TEXT2IMAGE: 32, Kind.TEXT2VIDEO: 319, Kind.IMAGE2VIDEO: 164}
+ESTIMATE_SAMPLE = 20
+ESTIMATE_CACHE_SECONDS = 60
+
+
+# --- create -----------------------------------------------------------------------------
+
+
+def request_values(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The cleaned form data in the shape capabilities.check() and pricing.quote() read."""
+    values = {
+        key: data.get(key)
+        for key in (
+            "model_name",
+            "prompt",
+            "negative_prompt",
+            "mode",
+            "duration",
+            "aspect_ratio",
+            "cfg_scale",
+            "camera_control",
+            "n",
+            "resolution",
+            "image_reference",
+            "image_fidelity",
+        )
+    }
+    values["sound"] = bool(data.get("sound"))
+    values["image"] = bool(data.get("image") or data.get("image_url") or data.get("image_from"))
+    values["image_tail"] = bool(data.get("image_tail"))
+    if kind == Kind.TEXT2IMAGE:
+        values["n"] = data.get("n") or 1
+        values["resolution"] = data.get("resolution") or "1k"
+    return values
+
+
+def build_params(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The Kling request body in its own field names, without uploaded images (the submit
+    task adds those as Base64) and without callback_url / external_task_id."""
+    model = capabilities.get(kind, data["model_name"])
+    params: dict[str, Any] = {"model_name": model.name, "prompt": data["prompt"]}
+    if data.get("negative_prompt"):
+        params["negative_prompt"] = data["negative_prompt"]
+    if isinstance(model, capabilities.VideoModel):
+        if model.modes:
+            params["mode"] = data["mode"]
+        params["duration"] = str(data["duration"])
+        if kind == Kind.TEXT2VIDEO:
+            params["aspect_ratio"] = data["aspect_ratio"]
+        if model.cfg_scale and data.get("cfg_scale") is not None:
+            params["cfg_scale"] = float(data["cfg_scale"])
+        if model.sound is not None:
+            params["sound"] = "on" if data.get("sound") else "off"
+        if data.get("camera_control"):
+            params["camera_control"] = data["camera_control"]
+        if data.get("image_url"):
+            params["image"] = data["image_url"]
+    else:
+        params["n"] = data.get("n") or 1
+        params["aspect_ratio"] = data["aspect_ratio"]
+        params["resolution"] = data.get("resolution") or "1k"
+        if data.get("image") or data.get("image_from"):
+            if data.get("image_reference"):
+                params["image_reference"] = data["image_reference"]
+            if data.get("image_fidelity") is not None:
+                params["image_fidelity"] = float(data["image_fidelity"])
+    return params
+
+
+def create_generation(user, kind: str, cleaned_data: Mapping[str, Any], client_token: str = "") -> Generation:
+    """Validate, price, charge and save a generation, then queue its submission on commit.
+
+    Raises ValidationError (per field), pricing.NotOffered, ledger.InsufficientCredits or
+    ledger.AccountFrozen; in each case nothing is charged, saved or sent. The same
+    `client_token` (a hidden form field) returns the generation it already created, so a
+    double click or a resubmitted form creates one generation and one charge.
+    """
+    if client_token:
+        existing = Generation.objects.filter(owner=user, client_token=client_token).first()
+        if existing is not None:
+            return existing
+
+    values = request_values(kind, cleaned_data)
+    errors = capabilities.check(kind, values)
+    if errors:
+        raise ValidationError({field: [message] for field, message in errors.items()})
+    quote = pricing.quote(kind, values)
+    model = capabilities.get(kind, values["model_name"])
+    source = cleaned_data.get("image_from")
+
+    try:
+        with transaction.atomic():
+            generation = Generation.objects.create(
+                owner=user,
+                kind=kind,
+                provider=settings.KLING_PROVIDER,
+                model_name=model.name,
+                mode=(values["mode"] or "") if model.is_video else "",
+                duration=values["duration"] if model.is_video else None,
+                audio=values["sound"],
+                prompt=values["prompt"],
+                params=build_params(kind, cleaned_data),
+                cost=quote.credits,
+                product=capabilities.product_for(kind),
+                client_token=client_token,
+                deadline_at=timezone.now() + timedelta(minutes=settings.GENERATION_DEADLINE_MINUTES),
+            )
+            if quote.credits:
+                ledger.charge(
+                    user,
+                    quote.credits,
+                    key=f"gen:{generation.pk}:charge",
+                    generation=generation,
+                    memo=f"{generation.get_kind_display()} with {model.label}",
+                )
+            # Files are stored only once the charge went through.
+            if cleaned_data.get("image"):
+                generation.input_image.save(
+                    _upload_name(cleaned_data["image"]), cleaned_data["image"], save=False
+                )
+            elif source is not None and source.input_image:
+                generation.input_image.name = source.input_image.name
+            if cleaned_data.get("image_tail"):
+                generation.input_image_tail.save(
+                    _upload_name(cleaned_data["image_tail"]), cleaned_data["image_tail"], save=False
+                )
+            if generation.input_image or generation.input_image_tail:
+                generation.save(update_fields=["input_image", "input_image_tail"])
+            transaction.on_commit(lambda: queue.submit(generation.pk))
+    except IntegrityError:
+        # The same form arrived twice at once: the other request created it first.
+        if client_token:
+            existing = Generation.objects.filter(owner=user, client_token=client_token).first()
+            if existing is not None:
+                return existing
+        raise
+    return generation
+
+
+def _upload_name(upload) -> str:
+    ext = {"JPEG": "jpg", "PNG": "png"}.get(getattr(upload, "image_format", ""), "")
+    base = (getattr(upload, "name", "") or "image").rsplit("/", 1)[-1]
+    if ext and not base.lower().endswith(("." + ext, ".jpeg")):
+        base = f"{base}.{ext}"
+    return base
+
+
+# --- the one transition -----------------------------------------------------------------
+
+
+def transition(generation_id: int, from_statuses: Iterable[str], to_status: str, **fields: Any) -> bool:
+    """Move a generation from one of `from_statuses` to `to_status`, compare-and-set.
+
+    Returns False (and changes nothing) when the row is not in one of `from_statuses`:
+    another worker, a callback or a sweep got there first. Terminal states never change.
+    Reaching `failed` refunds the cost in the same transaction; reaching a terminal state
+    frees the limiter slot and lets the next queued generation go, after commit.
+    """
+    from_statuses = tuple(from_statuses)
+    if any(status in TERMINAL_STATUSES for status in from_statuses):
+        raise ValueError("Terminal states never change")
+    now = timezone.now()
+    updates: dict[str, Any] = {"status": to_status, **fields}
+    if to_status == Status.SUBMITTED:
+        updates.setdefault("submitted_at", now)
+    if to_status == Status.PROCESSING:
+        updates.setdefault("started_at", now)
+    if to_status != Status.QUEUED:
+        updates.setdefault("wait_reason", "")
+    if to_status in TERMINAL_STATUSES:
+        updates.setdefault("finished_at", now)
+        updates.setdefault("next_poll_at", None)
+
+    with transaction.atomic():
+        changed = Generation.objects.filter(pk=generation_id, status__in=from_statuses).update(**updates)
+        if not changed:
+            return False
+        if to_status == Status.FAILED:
+            generation = Generation.objects.select_related("owner").get(pk=generation_id)
+            if generation.cost:
+                ledger.refund(
+                    generation.owner,
+                    generation.cost,
+                    key=f"gen:{generation_id}:refund",
+                    generation=generation,
+                    memo=f"Refund: {generation.get_kind_display().lower()} failed",
+                )
+            transaction.on_commit(lambda: queue.notify_finished(generation_id))
+        if to_status == Status.SUCCEEDED:
+            transaction.on_commit(lambda: queue.fetch_results(generation_id))
+        if to_status in TERMINAL_STATUSES:
+            transaction.on_commit(lambda: _release_slot(generation_id))
+    return True
+
+
+def _release_slot(generation_id: int) -> None:
+    limiter.release_slot(generation_id)
+    start_next_waiting()
+
+
+def start_next_waiting() -> None:
+    """A slot came free: let the oldest generation waiting for one try again now."""
+    waiting = (
+        Generation.objects.filter(status=Status.QUEUED, wait_reason=WaitReason.SLOT)
+        .order_by("created_at", "pk")
+        .values_list("pk", "next_poll_at")
+        .first()
+    )
+    if waiting is None:
+        return
+    pk, due = waiting
+    # Conditional, so only one of several releases racing here moves it.
+    if Generation.objects.filter(pk=pk, status=Status.QUEUED, next_poll_at=due).update(next_poll_at=None):
+        queue.submit(pk)
+
+
+def fail(
+    generation_id: int,
+    *,
+    code: str,
+    message: str,
+    provider_message: str = "",
+    from_statuses: Iterable[str] = NOT_FINISHED,
+    **fields: Any,
+) -> bool:
+    """Fail a generation that is not finished yet, and refund it (see transition)."""
+    return transition(
+        generation_id,
+        from_statuses,
+        Status.FAILED,
+        error_code=code,
+        error_message=message,
+        provider_message=provider_message[:2000],
+        **fields,
+    )
+
+
+def fail_by_staff(generation_id: int, reason: str, staff_user) -> bool:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValueError("A reason is required")
+    logger.info("generation %s failed by %s: %s", generation_id, staff_user, reason)
+    return fail(
+        generation_id, code="stopped_by_staff", message=reason, provider_message=f"Stopped by {staff_user}"
+    )
+
+
+# What people read when Kling fails a task, by the words in Kling's own message.
+_FAILURE_WORDS = (
+    (
+        ("risk", "sensitive", "moderation", "content", "policy", "violat", "safety"),
+        "Kling declined this request under its content rules. Try a different prompt or image.",
+    ),
+    (
+        ("image", "pixel", "picture", "resolution", "aspect"),
+        "Kling could not use the image you gave it. Try another picture (JPEG or PNG, at least 300 px a side).",
+    ),
+    (
+        ("timeout", "timed out", "busy", "overload"),
+        "Kling was too busy to finish this one. Please try again.",
+    ),
+)
+GENERIC_FAILURE = (
+    "Kling could not complete this generation. Please try again, perhaps with a different prompt."
+)
+
+
+def explain_failure(provider_message: str) -> str:
+    text = (provider_message or "").lower()
+    for words, sentence in _FAILURE_WORDS:
+        if any(word in text for word in words):
+            return sentence
+    return GENERIC_FAILURE
+
+
+# --- people's actions -------------------------------------------------------------------
+
+
+def delete_generation(user, generation_id: int) -> bool:
+    """Hide a generation from its owner. The row, its files and its ledger entries stay:
+    the money trail never loses a line, and work in flight is still followed (and refunded
+    if it fails)."""
+    return bool(Generation.objects.owned_by(user).filter(pk=generation_id).update(deleted_at=timezone.now()))
+
+
+def remix_initial(generation: Generation) -> dict[str, Any]:
+    """The create form's initial values from an earlier generation's parameters."""
+    params = generation.params or {}
+    initial: dict[str, Any] = {
+        key: params[key]
+        for key in (
+            "model_name",
+            "prompt",
+            "negative_prompt",
+            "mode",
+            "aspect_ratio",
+            "cfg_scale",
+            "n",
+            "resolution",
+            "image_reference",
+            "image_fidelity",
+        )
+        if key in params
+    }
+    if "duration" in params:
+        initial["duration"] = int(params["duration"])
+    initial["sound"] = params.get("sound") == "on"
+    camera = params.get("camera_control")
+    if camera:
+        initial.update(camera_form_values(camera))
+    if generation.kind == Kind.IMAGE2VIDEO and isinstance(params.get("image"), str):
+        initial["image_url"] = params["image"]
+    if generation.input_image:
+        initial["image_from"] = generation.pk
+    return initial
+
+
+def camera_form_values(camera: Mapping[str, Any]) -> dict[str, Any]:
+    if camera.get("type") != capabilities.CAMERA_SIMPLE:
+        return {"camera_control": camera.get("type", "")}
+    config = camera.get("config") or {}
+    moves = [(axis, float(config.get(axis) or 0)) for axis in capabilities.CAMERA_AXES]
+    moves = [(axis, value) for axis, value in moves if value]
+    if len(moves) != 1:
+        return {}
+    axis, value = moves[0]
+    for preset, (_, preset_axis, preset_value) in capabilities.CAMERA_PRESETS.items():
+        if (preset_axis, preset_value) == (axis, value):
+            return {"camera_control": preset}
+    return {"camera_control": capabilities.CAMERA_SIMPLE, "camera_axis": axis, "camera_value": value}
+
+
+# --- estimates --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Progress:
+    elapsed_seconds: int
+    estimate_seconds: int
+
+    @property
+    def percent(self) -> int:
+        # Never 100 before it is done: the estimate is a guess.
+        if not self.estimate_seconds:
+            return 0
+        return max(2, min(95, round(100 * self.elapsed_seconds / self.estimate_seconds)))
+
+    @property
+    def remaining_seconds(self) -> int:
+        return max(0, self.estimate_seconds - self.elapsed_seconds)
+
+
+def _estimate_key(kind: str, model_name: str, mode: str) -> str:
+    return f"generations:estimate:{kind}:{model_name}:{mode}"
+
+
+def estimates_for(keys: Iterable[tuple[str, str, str]]) -> dict[tuple[str, str, str], int]:
+    """Typical seconds from creation to finish for each (kind, model, mode): the median of
+    the last 20 successes of that combination (anyone's; only durations are read), cached
+    for a minute; Kling's published averages until there are any. One query at most."""
+    keys = set(keys)
+    result: dict[tuple[str, str, str], int] = {}
+    cached = cache.get_many([_estimate_key(*key) for key in keys])
+    missing = set()
+    for key in keys:
+        value = cached.get(_estimate_key(*key))
+        if value is None:
+            missing.add(key)
+        else:
+            result[key] = value
+    if missing:
+        samples: dict[tuple[str, str, str], list[float]] = {key: [] for key in missing}
+        rows = (
+            Generation.objects.filter(
+                status=Status.SUCCEEDED,
+                finished_at__isnull=False,
+                kind__in={k for k, _, _ in missing},
+                model_name__in={m for _, m, _ in missing},
+            )
+            .annotate(
+                recent=Window(
+                    RowNumber(),
+                    partition_by=[F("kind"), F("model_name"), F("mode")],
+                    order_by=F("finished_at").desc(),
+                )
+            )
+            .filter(recent__lte=ESTIMATE_SAMPLE)
+            .values_list("kind", "model_name", "mode", "created_at", "finished_at")
+        )
+        for kind, model_name, mode, created_at, finished_at in rows:
+            if (kind, model_name, mode) in samples:
+                samples[(kind, model_name, mode)].append((finished_at - created_at).total_seconds())
+        fresh = {}
+        for key, seconds in samples.items():
+            estimate = round(statistics.median(seconds)) if seconds else TYPICAL_SECONDS[key[0]]
+            result[key] = fresh[_estimate_key(*key)] = max(1, estimate)
+        cache.set_many(fresh, ESTIMATE_CACHE_SECONDS)
+    return result
+
+
+def progress_for(generations: Iterable[Generation]) -> dict[int, Progress]:
+    """Elapsed time and estimate for each unfinished generation, in one query at most."""
+    live = [g for g in generations if not g.is_terminal]
+    estimates = estimates_for((g.kind, g.model_name, g.mode) for g in live)
+    return {
+        g.pk: Progress(int(g.elapsed.total_seconds()), estimates[(g.kind, g.model_name, g.mode)])
+        for g in live
+    }

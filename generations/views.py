@@ -1,0 +1,436 @@
+"""Pages: choose a kind, create, gallery, detail with live status, files, delete.
+
+Everything about a generation answers 404 to anyone but its owner (staff included: they
+use the admin), so a guessed id tells nothing.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+from collections.abc import Iterator
+from typing import IO, Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Prefetch
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    StreamingHttpResponse,
+)
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import content_disposition_header
+from django.views.decorators.http import require_GET, require_http_methods
+
+from billing import ledger
+from generations import capabilities, pricing, services
+from generations.forms import FORMS, GenerationForm
+from generations.models import KIND_SLUGS, Asset, Generation, Kind, Price, Status
+
+KINDS_BY_SLUG = {slug: kind for kind, slug in KIND_SLUGS.items()}
+GALLERY_PAGE_SIZE = 24
+# Gallery status filter: what people ask for, not the internal states.
+STATUS_FILTERS = {
+    "in_progress": ("In progress", (Status.QUEUED, Status.SUBMITTED, Status.PROCESSING)),
+    "succeeded": ("Ready", (Status.SUCCEEDED,)),
+    "failed": ("Failed", (Status.FAILED,)),
+}
+KIND_BLURBS = {
+    Kind.TEXT2IMAGE: "Describe a picture and get up to nine variations, in eight aspect ratios.",
+    Kind.TEXT2VIDEO: "Describe a scene and get a short film, with camera moves and sound on newer models.",
+    Kind.IMAGE2VIDEO: "Bring a picture to life from its first frame, and optionally choose its last.",
+}
+
+
+def _kind(kind_slug: str) -> str:
+    try:
+        return KINDS_BY_SLUG[kind_slug]
+    except KeyError:
+        raise Http404 from None
+
+
+def _owned(request: HttpRequest, generation_id: int) -> Generation:
+    return get_object_or_404(Generation.objects.owned_by(request.user), pk=generation_id)
+
+
+# --- create ---------------------------------------------------------------------------
+
+
+@login_required
+def choose_kind(request: HttpRequest) -> HttpResponse:
+    kinds = []
+    for kind, slug in KIND_SLUGS.items():
+        credits = [
+            p.credits
+            for p in Price.objects.filter(kind=kind, active=True)
+            if capabilities.is_enabled(p.model_name)
+        ]
+        kinds.append(
+            {
+                "kind": kind,
+                "label": Kind(kind).label,
+                "slug": slug,
+                "blurb": KIND_BLURBS[kind],
+                "from_credits": min(credits) if credits else None,
+                "per": "image" if kind == Kind.TEXT2IMAGE else "clip",
+            }
+        )
+    return render(request, "generations/choose.html", {"kinds": kinds})
+
+
+def _create_context(request: HttpRequest, kind: str, form: GenerationForm, **extra: Any) -> dict[str, Any]:
+    quote, problem = form.price_preview()
+    balance = ledger.balance_of(request.user)
+    return {
+        "form": form,
+        "kind": kind,
+        "kind_label": Kind(kind).label,
+        "kind_slug": KIND_SLUGS[kind],
+        "quote": quote,
+        "price_problem": problem,
+        "balance": balance,
+        "short_by": max(0, quote.credits - balance) if quote else 0,
+        **extra,
+    }
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def create(request: HttpRequest, kind_slug: str) -> HttpResponse:
+    kind = _kind(kind_slug)
+    form_class = FORMS[kind]
+    insufficient = None
+    if request.method == "POST":
+        form = form_class(request.POST, request.FILES, user=request.user)
+        if form.is_valid():
+            try:
+                generation = services.create_generation(
+                    request.user, kind, form.cleaned_data, form.cleaned_data.get("client_token") or ""
+                )
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            except pricing.NotOffered as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, str(exc))
+            except ledger.InsufficientCredits as exc:
+                insufficient = exc
+            except ledger.AccountFrozen as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, f"Your {Kind(kind).label.lower()} is on its way.")
+                return redirect(generation.get_absolute_url())
+    else:
+        initial: dict[str, Any] = {}
+        remix_id = request.GET.get("remix", "")
+        if remix_id:
+            if not remix_id.isdigit():
+                raise Http404
+            source = _owned(request, int(remix_id))
+            if source.kind != kind:
+                return redirect(f"/generate/{source.kind_slug}/?remix={source.pk}")
+            initial = services.remix_initial(source)
+        form = form_class(initial=initial, user=request.user)
+    context = _create_context(request, kind, form, insufficient=insufficient)
+    return render(request, "generations/create.html", context)
+
+
+@login_required
+@require_GET
+def options(request: HttpRequest, kind_slug: str) -> HttpResponse:
+    """The options section of a create form for the choices so far (htmx): dependent
+    choices follow the model, and the price follows everything."""
+    kind = _kind(kind_slug)
+    initial = {key: value for key, value in request.GET.items() if key not in ("csrfmiddlewaretoken",)}
+    form = FORMS[kind](initial=initial, user=request.user)
+    response = render(request, "generations/create.html#options", _create_context(request, kind, form))
+    response["Vary"] = "HX-Request"
+    return response
+
+
+# --- gallery and detail -----------------------------------------------------------------
+
+
+def _with_assets(queryset):
+    return queryset.prefetch_related(Prefetch("assets", queryset=Asset.objects.order_by("index")))
+
+
+@login_required
+@require_GET
+def gallery(request: HttpRequest) -> HttpResponse:
+    generations = Generation.objects.owned_by(request.user)
+    kind = request.GET.get("kind", "")
+    if kind in Kind.values:
+        generations = generations.filter(kind=kind)
+    else:
+        kind = ""
+    status = request.GET.get("status", "")
+    if status in STATUS_FILTERS:
+        generations = generations.filter(status__in=STATUS_FILTERS[status][1])
+    else:
+        status = ""
+    page = Paginator(_with_assets(generations), GALLERY_PAGE_SIZE).get_page(request.GET.get("page"))
+    items = list(page.object_list)
+    progress = services.progress_for(items)
+    for generation in items:
+        generation.progress = progress.get(generation.pk)
+    filters = "&".join(f"{k}={v}" for k, v in (("kind", kind), ("status", status)) if v)
+    return render(
+        request,
+        "generations/gallery.html",
+        {
+            "page": page,
+            "items": items,
+            "kind": kind,
+            "status": status,
+            "kinds": Kind.choices,
+            "status_filters": [(key, label) for key, (label, _) in STATUS_FILTERS.items()],
+            "filters": filters,
+        },
+    )
+
+
+def timeline(generation: Generation) -> list[dict[str, Any]]:
+    """The steps a generation went through, for its page."""
+    steps = [
+        {
+            "label": "Created",
+            "at": generation.created_at,
+            "note": f"{generation.cost} credit{'s' if generation.cost != 1 else ''} charged"
+            if generation.cost
+            else "",
+            "state": "done",
+        }
+    ]
+    if generation.submitted_at:
+        note = f"after {generation.attempts} attempts" if generation.attempts > 1 else ""
+        steps.append({"label": "Sent to Kling", "at": generation.submitted_at, "note": note, "state": "done"})
+    elif generation.status == Status.QUEUED:
+        steps.append(
+            {
+                "label": "Waiting to be sent",
+                "at": None,
+                "note": generation.get_wait_reason_display(),
+                "state": "now",
+            }
+        )
+    if generation.started_at:
+        steps.append(
+            {"label": "Kling started work", "at": generation.started_at, "note": "", "state": "done"}
+        )
+    elif generation.status == Status.SUBMITTED:
+        steps.append({"label": "In Kling's queue", "at": None, "note": "", "state": "now"})
+    if generation.status == Status.PROCESSING:
+        steps.append({"label": "Generating", "at": None, "note": "", "state": "now"})
+    if generation.status == Status.SUCCEEDED:
+        steps.append({"label": "Finished", "at": generation.finished_at, "note": "", "state": "done"})
+        if generation.assets_saved_at:
+            steps.append(
+                {
+                    "label": "Saved to your gallery",
+                    "at": generation.assets_saved_at,
+                    "note": "",
+                    "state": "done",
+                }
+            )
+        else:
+            steps.append({"label": "Saving to your gallery", "at": None, "note": "", "state": "now"})
+    if generation.status == Status.FAILED:
+        note = (
+            f"{generation.cost} credit{'s' if generation.cost != 1 else ''} refunded"
+            if generation.cost
+            else ""
+        )
+        steps.append({"label": "Failed", "at": generation.finished_at, "note": note, "state": "failed"})
+    return steps
+
+
+def parameters(generation: Generation) -> list[tuple[str, str]]:
+    """The request in words, for its page."""
+    params = generation.params or {}
+    model = capabilities.get(generation.kind, generation.model_name, include_disabled=True)
+    rows = [("Model", model.label if model else generation.model_name)]
+    if params.get("mode"):
+        rows.append(("Mode", capabilities.MODE_LABELS.get(params["mode"], params["mode"])))
+    if params.get("duration"):
+        rows.append(("Length", f"{params['duration']} seconds"))
+    if params.get("aspect_ratio"):
+        rows.append(("Aspect ratio", params["aspect_ratio"]))
+    if "n" in params:
+        rows.append(("Images", str(params["n"])))
+    if params.get("resolution"):
+        rows.append(
+            ("Resolution", capabilities.RESOLUTION_LABELS.get(params["resolution"], params["resolution"]))
+        )
+    if "sound" in params:
+        rows.append(("Sound", "On" if params["sound"] == "on" else "Off"))
+    if "cfg_scale" in params:
+        rows.append(("Prompt strength", f"{params['cfg_scale']:g}"))
+    camera = params.get("camera_control")
+    if camera:
+        values = services.camera_form_values(camera)
+        choice = values.get("camera_control", "")
+        label = (
+            capabilities.CAMERA_PRESETS.get(choice, (None,))[0]
+            or capabilities.CAMERA_MOVEMENTS.get(choice)
+            or (
+                f"{capabilities.CAMERA_AXES[values['camera_axis']]}: {values['camera_value']:+g}"
+                if "camera_axis" in values
+                else "Custom"
+            )
+        )
+        rows.append(("Camera", label))
+    if params.get("image_reference"):
+        rows.append(("Reference", capabilities.IMAGE_REFERENCE_LABELS.get(params["image_reference"], "")))
+    if "image_fidelity" in params:
+        rows.append(("Reference strength", f"{params['image_fidelity']:g}"))
+    if params.get("negative_prompt"):
+        rows.append(("Negative prompt", params["negative_prompt"]))
+    return rows
+
+
+def _detail_context(generation: Generation) -> dict[str, Any]:
+    return {
+        "generation": generation,
+        "assets": list(generation.assets.all()),
+        "progress": services.progress_for([generation]).get(generation.pk),
+        "timeline": timeline(generation),
+        "parameters": parameters(generation),
+    }
+
+
+@login_required
+@require_GET
+def detail(request: HttpRequest, generation_id: int) -> HttpResponse:
+    generation = get_object_or_404(_with_assets(Generation.objects.owned_by(request.user)), pk=generation_id)
+    return render(request, "generations/detail.html", _detail_context(generation))
+
+
+@login_required
+@require_GET
+def status(request: HttpRequest, generation_id: int) -> HttpResponse:
+    """The live part of a generation's page or gallery card (htmx polls it every few
+    seconds while it runs; the answer for a finished one has no trigger, so polling stops)."""
+    if not request.htmx:
+        return redirect(f"/generations/{int(generation_id)}/")
+    generation = get_object_or_404(_with_assets(Generation.objects.owned_by(request.user)), pk=generation_id)
+    if request.GET.get("view") == "card":
+        generation.progress = services.progress_for([generation]).get(generation.pk)
+        response = render(request, "generations/gallery.html#card", {"generation": generation})
+    else:
+        response = render(request, "generations/detail.html#live", _detail_context(generation))
+    response["Vary"] = "HX-Request"
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def delete(request: HttpRequest, generation_id: int) -> HttpResponse:
+    generation = _owned(request, generation_id)
+    if request.method == "POST":
+        services.delete_generation(request.user, generation.pk)
+        messages.success(request, "The generation was deleted.")
+        return redirect("/generations/")
+    return render(request, "generations/delete.html", {"generation": generation})
+
+
+# --- files ----------------------------------------------------------------------------
+
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+
+
+def _chunks(handle: IO[bytes], length: int, size: int = 256 * 1024) -> Iterator[bytes]:
+    try:
+        while length > 0:
+            data = handle.read(min(size, length))
+            if not data:
+                break
+            length -= len(data)
+            yield data
+    finally:
+        handle.close()
+
+
+def serve_file(
+    request: HttpRequest, field, content_type: str, filename: str, *, attachment: bool
+) -> HttpResponse:
+    """Stream one of our stored files, with single byte ranges (video seeking)."""
+    if not field:
+        raise Http404
+    try:
+        size = field.size
+        handle = field.open("rb")
+    except (FileNotFoundError, OSError):
+        raise Http404 from None
+    match = _RANGE.fullmatch(request.headers.get("Range", "").strip())
+    if match and size and (match.group(1) or match.group(2)):
+        first, last = match.groups()
+        if first:
+            start, end = int(first), min(int(last) if last else size - 1, size - 1)
+        else:
+            start, end = max(0, size - int(last)), size - 1
+        if start > end or start >= size:
+            handle.close()
+            response = HttpResponse(status=416)
+            response["Content-Range"] = f"bytes */{size}"
+            return response
+        handle.seek(start)
+        response = StreamingHttpResponse(
+            _chunks(handle, end - start + 1), status=206, content_type=content_type
+        )
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+        response["Content-Length"] = str(end - start + 1)
+    else:
+        response = FileResponse(handle, content_type=content_type)
+        response["Content-Length"] = str(size)
+    response["Accept-Ranges"] = "bytes"
+    response["Content-Disposition"] = content_disposition_header(attachment, filename)
+    response["Cache-Control"] = "private, max-age=3600"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@login_required
+@require_GET
+def asset_file(request: HttpRequest, generation_id: int, asset_id: int, filename: str) -> HttpResponse:
+    generation = _owned(request, generation_id)
+    asset = get_object_or_404(Asset, pk=asset_id, generation=generation)
+    return serve_file(
+        request,
+        asset.file,
+        asset.content_type,
+        generation.download_name(asset),
+        attachment=bool(request.GET.get("download")),
+    )
+
+
+@login_required
+@require_GET
+def asset_thumbnail(request: HttpRequest, generation_id: int, asset_id: int) -> HttpResponse:
+    generation = _owned(request, generation_id)
+    asset = get_object_or_404(Asset, pk=asset_id, generation=generation)
+    return serve_file(request, asset.thumbnail, "image/jpeg", f"thumbnail-{asset.pk}.jpg", attachment=False)
+
+
+@login_required
+@require_GET
+def input_file(request: HttpRequest, generation_id: int, which: str) -> HttpResponse:
+    generation = _owned(request, generation_id)
+    field = {"image": generation.input_image, "image_tail": generation.input_image_tail}.get(which)
+    if field is None or not field:
+        raise Http404
+    content_type = mimetypes.guess_type(field.name)[0] or "application/octet-stream"
+    if content_type not in ("image/jpeg", "image/png"):
+        content_type = "application/octet-stream"
+    return serve_file(
+        request, field, content_type, f"{which}-{generation.pk}{_ext(field.name)}", attachment=False
+    )
+
+
+def _ext(name: str) -> str:
+    return "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""

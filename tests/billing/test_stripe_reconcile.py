@@ -1,0 +1,104 @@
+from django.core.management import call_command
+from django_q.models import Schedule
+
+from billing import ledger
+from billing.models import Purchase, StripeEvent
+from billing.schedules import RECONCILE_SCHEDULE
+from billing.schedules import ensure_schedules as ensure_stripe_schedules
+from billing.stripe_gateway import CheckoutSession
+from tests.billing.stripe_support import SESSION_ID, entries_for, load_event
+
+pytest_plugins = ["tests.billing.stripe_fixtures"]
+
+
+def test_it_finds_and_credits_a_missed_session(fake_stripe, purchase, capsys):
+    fake_stripe.add_session(purchase)  # paid at Stripe; the webhook never arrived
+    call_command("reconcile_stripe")
+    out = capsys.readouterr().out
+    assert "1 credited now" in out
+    purchase.refresh_from_db()
+    assert purchase.status == Purchase.Status.PAID
+    assert ledger.balance_of(purchase.user) == 1200
+    assert purchase.log.filter(source="reconciler").exists()
+
+    call_command("reconcile_stripe")
+    assert "0 credited now, 1 already credited" in capsys.readouterr().out
+    assert entries_for(f"checkout:{SESSION_ID}") == 1
+
+
+def test_it_looks_back_three_days(fake_stripe, db):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from billing import payments
+
+    payments.reconcile()
+    name, since = fake_stripe.calls[0]
+    assert name == "list_recent_paid_sessions"
+    assert abs(timezone.now() - timedelta(days=3) - timezone.datetime.fromisoformat(since)) < timedelta(
+        minutes=1
+    )
+
+
+def test_it_skips_sessions_that_are_not_ours(fake_stripe, db, capsys):
+    fake_stripe.sessions["cs_other_app"] = CheckoutSession(
+        id="cs_other_app", status="complete", payment_status="paid", amount_total=999, currency="usd"
+    )
+    call_command("reconcile_stripe")
+    assert "1 not ours" in capsys.readouterr().out
+
+
+def test_it_reports_sessions_it_cannot_match(fake_stripe, alice, capsys):
+    fake_stripe.sessions["cs_orphan"] = CheckoutSession(
+        id="cs_orphan",
+        status="complete",
+        payment_status="paid",
+        amount_total=2000,
+        currency="usd",
+        metadata={"purchase_id": "999999", "user_id": str(alice.pk)},
+    )
+    call_command("reconcile_stripe")
+    captured = capsys.readouterr()
+    assert "No purchase matches Checkout Session cs_orphan" in captured.err
+    assert ledger.balance_of(alice) == 0
+
+
+def test_it_requeues_stored_events_whose_task_was_lost(
+    fake_stripe, purchase, sync_tasks, django_capture_on_commit_callbacks, monkeypatch
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from billing import payments, stripe_gateway
+
+    fake_stripe.add_session(purchase)
+    # Only the stored event can tell us about this payment: the list finds nothing.
+    monkeypatch.setattr(stripe_gateway, "list_recent_paid_sessions", lambda since: iter([]))
+    StripeEvent.objects.create(
+        event_id="evt_lost",
+        type="checkout.session.completed",
+        payload=load_event("checkout.session.completed"),
+        received_at=timezone.now() - timedelta(minutes=30),
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        report = payments.reconcile()
+    assert report.requeued_events == 1
+    assert StripeEvent.objects.get(event_id="evt_lost").status == "succeeded"
+    assert ledger.balance_of(purchase.user) == 1200
+
+
+def test_the_reconcile_schedule_exists_once(db):
+    ensure_stripe_schedules()
+    ensure_stripe_schedules()
+    schedule = Schedule.objects.get(name=RECONCILE_SCHEDULE)
+    assert schedule.func == "billing.tasks.reconcile_stripe"
+    assert schedule.schedule_type == Schedule.MINUTES
+
+
+def test_the_reconcile_task_returns_a_summary(fake_stripe, purchase):
+    from billing.tasks import reconcile_stripe
+
+    fake_stripe.add_session(purchase)
+    assert reconcile_stripe()["credited"] == 1
