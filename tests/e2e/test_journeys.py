@@ -55,19 +55,11 @@ def balance_badge(page):
 @pytest.fixture
 def prices(transactional_db):
     """The default price list (its data migration's rows are flushed after the first test)."""
+    from generations.models import Price
     from generations.pricing import default_price_rows
 
-    from generations.models import Price
-
-    for row in default_price_rows():
-        Price.objects.get_or_create(
-            kind=row["kind"],
-            model_name=row["model_name"],
-            mode=row["mode"],
-            duration=row["duration"],
-            audio=row["audio"],
-            defaults={"credits": row["credits"]},
-        )
+    if not Price.objects.exists():
+        Price.objects.bulk_create(Price(**row) for row in default_price_rows())
 
 
 @pytest.fixture
