@@ -16,8 +16,12 @@ Fixtures
 `workers`       a real `manage.py qcluster` (module-scoped, started on first use) on the live
     server's test database and broker; also sets up `site_url`. Only for journeys that need
     background work. Its log is printed when the test fails.
-`qclusters`     a factory for more clusters, stopped at teardown:
-    `qclusters(2)` -> [QCluster, QCluster] (the scale-out test).
+`qclusters`     a factory for more clusters, stopped at teardown (logs printed on failure):
+    `qclusters(2, env={"KLING_MAX_CONCURRENCY": "20"})` -> [QCluster, QCluster]
+    (the scale-out test). A QCluster has `.log()`, `.worker_pids()`, `.stop()`.
+`credit_pack`   a 500-credit pack for $10 on sale.
+`prices`        the default price list (its data migration's rows are flushed after one test).
+`simulator`     the simulator's knob row (`SimFaults`), reset to fast and fault-free.
 `people`        personas: `make_person(email)`, `make_staff(email)` (in the database);
     `sign_up(page, email)`, `log_in(page, email)`, `log_out(page)` (through the UI);
     `verification_path(email)` (the confirmation link from `django.core.mail.outbox`).
@@ -112,7 +116,7 @@ def browser_type_launch_args(browser_type_launch_args):
 
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args, live_server):
-    return {**browser_context_args, "base_url": live_server.url, "viewport": {"width": 1280, "height": 800}}
+    return {**browser_context_args, "base_url": live_server.url}
 
 
 @pytest.fixture
@@ -138,6 +142,25 @@ def new_context(new_context):
 # --- the site, as the app sees itself ---------------------------------------------------
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _release_the_test_database(django_db_setup, django_db_blocker):
+    """Let PostgreSQL drop the test database at the end of the session.
+
+    Keep-alive clients of the live server (the simulator's callback sender, say) keep a
+    server thread, and its database connection, alive; DROP DATABASE then refuses.
+    """
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
 @pytest.fixture(scope="session")
 def e2e_media_root(tmp_path_factory) -> Path:
     # One folder for the session: the live server and the workers must store and serve
@@ -151,7 +174,7 @@ def _e2e_settings(_isolated_settings, settings, e2e_media_root):
 
 
 @pytest.fixture
-def site_url(live_server, settings) -> str:
+def site_url(live_server, settings):
     from urllib.parse import urlsplit
 
     url = live_server.url.rstrip("/")
@@ -162,7 +185,41 @@ def site_url(live_server, settings) -> str:
     # The simulator's callback sender is off in tests unless asked for; here it runs in the
     # live server's process, as it does in `make run`.
     settings.SIMULATOR_CALLBACK_THREAD = True
-    return url
+    yield url
+    # The thread outlives the request that started it; stop it while the database it
+    # reads is still there (and before PostgreSQL is asked to drop the test database).
+    try:
+        from generations.simulator import engine
+    except ImportError:
+        return
+    engine.stop_callback_thread()
+
+
+@pytest.fixture
+def credit_pack(transactional_db):
+    """A pack on sale (the default packs of the data migration are flushed after one test)."""
+    from billing.models import CreditPack
+
+    return CreditPack.objects.create(name="Test pack", credits=500, price_minor=1000, currency="usd", order=1)
+
+
+@pytest.fixture
+def prices(transactional_db):
+    """The default price list (its data migration's rows are flushed after the first test)."""
+    from generations.models import Price
+    from generations.pricing import default_price_rows
+
+    if not Price.objects.exists():
+        Price.objects.bulk_create(Price(**row) for row in default_price_rows())
+
+
+@pytest.fixture
+def simulator(site_url):
+    """The simulated Kling's knobs, fast and without faults; change them on the returned row."""
+    from generations.simulator.models import SimFaults
+
+    SimFaults.objects.all().delete()
+    return SimFaults.objects.create(pk=1, queue_seconds=1, run_seconds=2)
 
 
 # --- background workers -------------------------------------------------------------------
@@ -173,12 +230,22 @@ def worker_log_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("qcluster-logs")
 
 
+def _empty_broker(django_db_blocker) -> None:
+    # A Redis queue outlives the test run that filled it (the ORM broker's table is flushed);
+    # never let a new cluster pick up tasks about rows that are gone.
+    from django_q.brokers import get_broker
+
+    with django_db_blocker.unblock():
+        get_broker().purge_queue()
+
+
 @pytest.fixture
-def qclusters(live_server, django_db_setup, e2e_media_root, worker_log_dir, request):
+def qclusters(live_server, django_db_setup, django_db_blocker, e2e_media_root, worker_log_dir, request):
     """Start clusters on the live server's database and broker: `qclusters(2, env={...})`."""
     started: list[QCluster] = []
 
     def start(count: int = 1, *, env: dict[str, str] | None = None, prefix: str = "") -> list[QCluster]:
+        _empty_broker(django_db_blocker)
         environment = worker_env(live_server.url, e2e_media_root, env)
         name = prefix or re.sub(r"\W+", "-", request.node.name)[:40]
         clusters = start_clusters(count, environment, worker_log_dir, prefix=name)
@@ -193,8 +260,9 @@ def qclusters(live_server, django_db_setup, e2e_media_root, worker_log_dir, requ
 
 
 @pytest.fixture(scope="module")
-def _module_worker(live_server, django_db_setup, e2e_media_root, worker_log_dir, request):
+def _module_worker(live_server, django_db_setup, django_db_blocker, e2e_media_root, worker_log_dir, request):
     module = request.module.__name__.rsplit(".", 1)[-1]
+    _empty_broker(django_db_blocker)
     environment = worker_env(live_server.url, e2e_media_root)
     [cluster] = start_clusters(1, environment, worker_log_dir, prefix=module)
     yield cluster
@@ -291,9 +359,10 @@ def screenshot(_screenshot_dir, request):
 
     def take(page, name: str) -> Path:
         path = _screenshot_dir / f"{journey}--{name}.png"
-        # Images and fonts settled, so the picture shows the page as a person sees it.
+        # Images and fonts settled and scrolled to the top (a sticky header would otherwise
+        # be drawn halfway down), so the picture shows the page as a person sees it.
         page.wait_for_load_state("load")
-        page.evaluate("document.fonts.ready.then(() => true)")
+        page.evaluate("document.fonts.ready.then(() => window.scrollTo(0, 0))")
         page.screenshot(path=str(path), full_page=True)
         return path
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -85,6 +86,10 @@ class QCluster:
             return self.log_path.read_text(errors="replace")
         except FileNotFoundError:
             return ""
+
+    def worker_pids(self) -> set[int]:
+        """The pids of the processes that run tasks (from django-q's "ready for work at")."""
+        return {int(pid) for pid in re.findall(r"ready for work at (\d+)", self.log())}
 
     def wait_ready(self, timeout: float = 60) -> QCluster:
         deadline = time.monotonic() + timeout

@@ -49,26 +49,7 @@ def balance_badge(page):
     return page.locator("#balance-badge")
 
 
-# --- fixtures for the journeys that generate ------------------------------------------------
-
-
-@pytest.fixture
-def prices(transactional_db):
-    """The default price list (its data migration's rows are flushed after the first test)."""
-    from generations.models import Price
-    from generations.pricing import default_price_rows
-
-    if not Price.objects.exists():
-        Price.objects.bulk_create(Price(**row) for row in default_price_rows())
-
-
-@pytest.fixture
-def simulator(site_url):
-    """The simulated Kling, fast and without injected faults."""
-    from generations.simulator.models import SimFaults
-
-    SimFaults.objects.all().delete()
-    return SimFaults.objects.create(pk=1, queue_seconds=1, run_seconds=2)
+# --- fixtures for the journeys that generate (`prices` and `simulator` are in conftest) --------
 
 
 @pytest.fixture
@@ -138,13 +119,6 @@ def test_it_signs_up_verifies_the_email_and_sees_the_welcome_credits(
 
 
 # --- 2. buy a pack in the demo checkout -----------------------------------------------------
-
-
-@pytest.fixture
-def credit_pack(transactional_db):
-    from billing.models import CreditPack
-
-    return CreditPack.objects.create(name="Test pack", credits=500, price_minor=1000, currency="usd", order=1)
 
 
 @needs_buy_pages
@@ -314,8 +288,9 @@ def test_it_shows_a_failure_in_plain_words_and_refunds_it(page, people, generati
     expect(failure).to_contain_text("could not be made")
     expect(failure).to_contain_text("refunded")
     assert not re.search(r"Traceback|Exception|\bcode\b|\b1\d{3}\b", failure.inner_text())
-    expect(balance_badge(page)).to_have_text("1,000")
     screenshot(page, "failed")
+    page.reload()
+    expect(balance_badge(page)).to_have_text("1,000")
 
     page.goto("/credits/")
     expect(page.locator("#credit-balance")).to_contain_text("1,000 credits")
