@@ -1,7 +1,7 @@
 """The eight journeys of issue 7, in Chromium, against the live server.
 
-Journeys that need pages not built yet skip themselves until their URLs resolve, and then
-run as written: they pin the URL and form contract of DESIGN.md (`/credits/buy/`,
+Journeys that need pages not built yet skip themselves until their URLs resolve (no marker
+to remove), and then run as written: they pin the URL and form contract of DESIGN.md (`/credits/buy/`,
 `/generate/text-to-video/`, `/generate/text-to-image/`, `/generations/`, `/generations/<id>/`;
 fields `prompt`, `model_name`, `mode`, `duration`, `aspect_ratio`, `n`).
 """
@@ -63,9 +63,14 @@ def create_from_page(page, kind_slug: str, prompt: str, **options: str) -> int:
     page.goto(f"/generate/{kind_slug}/")
     page.fill("[name=prompt]", prompt)
     for name, value in options.items():
-        # Each change re-renders the options and the price (htmx); wait for it to settle.
-        page.select_option(f"select[name={name}]", value)
-        page.wait_for_load_state("networkidle")
+        # Each change re-renders the options and the price (htmx): wait for the new ones.
+        with page.expect_response(lambda response: f"/generate/{kind_slug}/options/" in response.url):
+            page.select_option(f"select[name={name}]", value)
+        busy = page.locator(
+            "#gen-options.htmx-request, #gen-options.htmx-swapping, #gen-options.htmx-settling"
+        )
+        expect(busy).to_have_count(0)
+        expect(page.locator(f"select[name={name}]")).to_have_value(value)
     expect(page.locator("#price-credits")).to_be_visible()
     page.get_by_role("button", name=re.compile(r"^Create for \d+ credits?")).click()
     page.wait_for_url(re.compile(r"/generations/\d+/$"))
