@@ -348,6 +348,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
-        "django_q": {"level": envstr("Q_LOG_LEVEL", "WARNING")},
+        "django-q": {"level": envstr("Q_LOG_LEVEL", "WARNING")},
     },
 }

@@ -50,12 +50,11 @@ def test_it_shares_one_queue_between_two_clusters(qclusters, site_url):
 
 @pytest.mark.skipif(not _simulator_is_mounted(), reason="lands with the Kling simulator (/_sim/kling/)")
 def test_it_ends_200_generations_on_two_clusters_exactly_once(qclusters, site_url, simulator, prices, people):
-    from generations.simulator.models import SimTask
-
     from billing import ledger
     from billing.models import LedgerEntry
     from generations import services
     from generations.models import TERMINAL_STATUSES, Generation, Kind, Status
+    from generations.simulator.models import SimTask
 
     # Faults on: lost, repeated and reordered callbacks, errors that may or may not have
     # created the task, answers slower than the client waits, tasks that fail.
