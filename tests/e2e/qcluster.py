@@ -49,6 +49,7 @@ def worker_env(
             "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
             # The readiness check reads django-q's "Q Cluster ... running." INFO line.
             "LOG_LEVEL": "INFO",
+            "Q_LOG_LEVEL": "INFO",
             "PYTHONUNBUFFERED": "1",
         }
     )
