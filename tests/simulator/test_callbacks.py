@@ -4,6 +4,7 @@ lost / duplicated / reordered faults."""
 import base64
 
 import pytest
+import time_machine
 
 from generations.providers import webhook_signature
 from generations.providers.base import GenerationRequest
@@ -29,14 +30,43 @@ def _submit(sim, name="cb"):
     return sim.client().submit(request)
 
 
+VECTOR_HEADERS = {
+    "webhook-id": VECTOR_ID,
+    "webhook-timestamp": str(VECTOR_TIMESTAMP),
+    "webhook-signature": VECTOR_SIGNATURE,
+}
+PLAIN_SECRET = "not base64: a plain-text passphrase!"
+
+
+def _verify_at(now, secret, headers, body):
+    with time_machine.travel(now, tick=False):
+        return webhook_signature.verify(secret, headers, body)
+
+
 def test_it_signs_with_the_official_test_vector():
     assert webhook_signature.sign(VECTOR_SECRET, VECTOR_ID, VECTOR_TIMESTAMP, VECTOR_BODY) == VECTOR_SIGNATURE
-    headers = {
-        "webhook-id": VECTOR_ID,
-        "webhook-timestamp": str(VECTOR_TIMESTAMP),
-        "webhook-signature": VECTOR_SIGNATURE,
-    }
-    assert webhook_signature.verify(VECTOR_SECRET, headers, VECTOR_BODY, now=VECTOR_TIMESTAMP + 10)
+    assert _verify_at(VECTOR_TIMESTAMP + 10, VECTOR_SECRET, VECTOR_HEADERS, VECTOR_BODY)
+
+
+def test_it_reads_the_secret_with_or_without_its_prefix_and_padding():
+    bare = VECTOR_SECRET.removeprefix("whsec_")
+    for secret in (bare, bare.rstrip("="), "whsec_" + bare.rstrip("="), f"  {VECTOR_SECRET}\n"):
+        assert webhook_signature.sign(secret, VECTOR_ID, VECTOR_TIMESTAMP, VECTOR_BODY) == VECTOR_SIGNATURE
+        assert _verify_at(VECTOR_TIMESTAMP, secret, VECTOR_HEADERS, VECTOR_BODY)
+
+
+def test_a_plain_text_secret_signs_and_verifies_alike():
+    import hashlib
+    import hmac
+
+    headers = webhook_signature.headers(PLAIN_SECRET, "msg_plain", VECTOR_BODY, timestamp=VECTOR_TIMESTAMP)
+    # The key is the secret's own bytes, as any other Standard Webhooks sender would use them.
+    expected = hmac.new(
+        PLAIN_SECRET.encode(), f"msg_plain.{VECTOR_TIMESTAMP}.".encode() + VECTOR_BODY, hashlib.sha256
+    ).digest()
+    assert headers["webhook-signature"] == "v1," + base64.b64encode(expected).decode()
+    assert _verify_at(VECTOR_TIMESTAMP, PLAIN_SECRET, headers, VECTOR_BODY)
+    assert not _verify_at(VECTOR_TIMESTAMP, PLAIN_SECRET + "x", headers, VECTOR_BODY)
 
 
 @pytest.mark.parametrize(
@@ -47,11 +77,16 @@ def test_it_signs_with_the_official_test_vector():
         ({"webhook-signature": VECTOR_SIGNATURE}, VECTOR_BODY, VECTOR_TIMESTAMP + 301),
         ({"webhook-signature": "v1,AAAA"}, VECTOR_BODY, VECTOR_TIMESTAMP),
         ({"webhook-signature": "v2," + VECTOR_SIGNATURE[3:]}, VECTOR_BODY, VECTOR_TIMESTAMP),
+        ({"webhook-signature": VECTOR_SIGNATURE}, VECTOR_BODY, VECTOR_TIMESTAMP - 301),
+        ({"webhook-signature": "v1"}, VECTOR_BODY, VECTOR_TIMESTAMP),
+        ({"webhook-signature": "v1,not base64!"}, VECTOR_BODY, VECTOR_TIMESTAMP),
+        ({"webhook-signature": VECTOR_SIGNATURE, "webhook-timestamp": "soon"}, VECTOR_BODY, VECTOR_TIMESTAMP),
+        ({"webhook-signature": VECTOR_SIGNATURE}, b"\xff\xfe not utf-8", VECTOR_TIMESTAMP),
     ],
 )
 def test_it_rejects_tampered_stale_or_foreign_signatures(headers, body, now):
     full = {"webhook-id": VECTOR_ID, "webhook-timestamp": str(VECTOR_TIMESTAMP), **headers}
-    assert not webhook_signature.verify(VECTOR_SECRET, full, body, now=now)
+    assert not _verify_at(now, VECTOR_SECRET, full, body)
 
 
 def test_it_accepts_any_signature_of_a_rotation_list():
@@ -60,7 +95,7 @@ def test_it_accepts_any_signature_of_a_rotation_list():
         "Webhook-Timestamp": str(VECTOR_TIMESTAMP),
         "Webhook-Signature": f"v1,b2xkc2lnbmF0dXJl {VECTOR_SIGNATURE}",
     }
-    assert webhook_signature.verify(VECTOR_SECRET, headers, VECTOR_BODY, now=VECTOR_TIMESTAMP)
+    assert _verify_at(VECTOR_TIMESTAMP, VECTOR_SECRET, headers, VECTOR_BODY)
 
 
 def test_it_posts_the_bare_task_object_on_each_status_change(sim):
@@ -83,12 +118,13 @@ def test_it_posts_the_bare_task_object_on_each_status_change(sim):
     assert "webhook-signature" not in {k.lower() for k in sim.received[0].headers}
 
 
-def test_it_signs_callbacks_when_a_webhook_secret_is_configured(sim, settings):
-    settings.KLING_WEBHOOK_SECRET = VECTOR_SECRET
+@pytest.mark.parametrize("secret", [VECTOR_SECRET, PLAIN_SECRET])
+def test_it_signs_callbacks_when_a_webhook_secret_is_configured(sim, settings, secret):
+    settings.KLING_WEBHOOK_SECRET = secret
     _submit(sim)
     sim.deliver_callbacks()
     (received,) = sim.received
-    assert webhook_signature.verify(VECTOR_SECRET, received.headers, received.body)
+    assert webhook_signature.verify(secret, received.headers, received.body)
 
 
 def test_it_loses_callbacks_on_request(sim):

@@ -2,12 +2,14 @@
 refunds) against the simulator through the official client, with the real limiter: nothing
 faked but time."""
 
+import base64
+
 import pytest
 
 from billing import ledger
 from generations import follow
 from generations.models import Generation, Status
-from generations.simulator.models import SimTask
+from generations.simulator.models import SimCallback, SimTask
 
 
 @pytest.fixture
@@ -58,6 +60,26 @@ def test_it_runs_a_generation_on_the_simulator_with_callbacks(
     assert (asset.width, asset.height) == (270, 480)
     assert asset.duration == pytest.approx(2.0, abs=0.2)
     assert ledger.find_drifts() == []
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "whsec_" + base64.b64encode(b"testsecret" * 3 + b"12").decode(),  # Kling's test vector secret
+        "not base64: a plain-text passphrase!",
+    ],
+)
+def test_it_follows_signed_callbacks_end_to_end(
+    pipeline, alice_client, settings, django_capture_on_commit_callbacks, secret
+):
+    settings.KLING_WEBHOOK_SECRET = secret
+    generation = _create(alice_client, django_capture_on_commit_callbacks)
+    pipeline.finish()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert pipeline.deliver_callbacks() == 3  # signed by the simulator, accepted by the site
+    assert set(SimCallback.objects.values_list("response_status", flat=True)) == {200}
+    generation.refresh_from_db()
+    assert generation.status == Status.SUCCEEDED
 
 
 def test_it_follows_by_polling_when_every_callback_is_lost(
