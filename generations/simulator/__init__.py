@@ -7,11 +7,17 @@ It speaks Kling's legacy HTTP contract (KLING_API.md) so that the official clien
 - `POST/GET /v1/videos/text2video`, `/v1/videos/image2video`, `/v1/images/generations`
   (create, list with pageNum/pageSize), `GET .../<task id or external_task_id>`,
   `GET /account/costs`; JWT (KLING_ACCESS_KEY/KLING_SECRET_KEY) or KLING_API_KEY auth.
+  Like Kling accounts, each key sees only the tasks it created (lookups, lists,
+  external ids, concurrency and costs), so holding the published demo keys shows nobody
+  else's work.
 - Task state follows from timestamps (SimFaults.queue_seconds / run_seconds, else
   SIMULATOR_QUEUE_SECONDS / SIMULATOR_RUN_SECONDS), so polling needs no background job.
 - Callbacks are rows sent by `engine.deliver_due_callbacks()`: a daemon thread in the web
   process calls it every 0.5 s (started on the first simulator request, never in tests
   unless SIMULATOR_CALLBACK_THREAD=True); signed when KLING_WEBHOOK_SECRET is set.
+  Only URLs under SITE_URL are called back (others are refused at create with 1201), and
+  the simulator never fetches an image URL it is given: it cannot be used to reach other
+  addresses from this server.
 - Fault knobs live in the single `SimFaults` row (admin: "Simulator settings").
 - Prompt triggers: `[sim:fail]` ends the task as failed (content-safety message),
   `[sim:refuse]` is refused at once with 400/1301.

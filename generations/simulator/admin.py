@@ -59,8 +59,9 @@ class SimTaskAdmin(ReadOnlyAdmin):
         "duration",
         "current_status",
         "external_task_id",
+        "created_by",
     ]
-    list_filter = ["product", "outcome"]
+    list_filter = ["product", "outcome", "created_by"]
     search_fields = ["task_id", "external_task_id", "prompt"]
 
     @admin.display(description="status")

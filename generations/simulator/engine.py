@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import hmac
 import io
 import json
@@ -24,6 +25,7 @@ import threading
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 import jwt
 import requests
@@ -67,7 +69,18 @@ def accepted_api_keys() -> list[str]:
     return [key for key in keys if key]
 
 
-def authenticate(authorization: str) -> None:
+def access_key_owner(access_key: str) -> str:
+    """The `SimTask.created_by` of tasks created with a JWT issued for `access_key`."""
+    return f"ak:{access_key}"
+
+
+def api_key_owner(api_key: str) -> str:
+    """The `SimTask.created_by` of tasks created with a static API key (a digest, not the key)."""
+    return "key:" + hashlib.sha256(api_key.encode()).hexdigest()[:32]
+
+
+def authenticate(authorization: str) -> str:
+    """Check the Authorization header like Kling; returns who is asking (see `SimTask.created_by`)."""
     if not authorization.strip():
         raise SimError(401, 1001, "Authorization is empty")
     scheme, _, token = authorization.strip().partition(" ")
@@ -76,9 +89,10 @@ def authenticate(authorization: str) -> None:
         raise SimError(401, 1002, "Authorization is invalid")
     if token.count(".") == 2 and token.startswith("eyJ"):
         _check_jwt(token)
-        return
+        return access_key_owner(settings.KLING_ACCESS_KEY)
     if not any(hmac.compare_digest(token.encode(), key.encode()) for key in accepted_api_keys()):
         raise SimError(401, 1002, "Authorization is invalid")
+    return api_key_owner(token)
 
 
 def _check_jwt(token: str) -> None:
@@ -181,6 +195,30 @@ def _image(body: dict[str, Any], name: str) -> bool | None:
     return min(width, height) >= 300 and 1 / 2.5 <= width / height <= 2.5
 
 
+def callback_allowed(url: str) -> bool:
+    """Whether `url` is under SITE_URL: same scheme, host and port, and below its path."""
+    if any(ord(char) <= 32 or ord(char) >= 127 or char == "\\" for char in url):
+        return False
+    site = urlsplit(settings.SITE_URL)
+    try:
+        target = urlsplit(url)
+        ports = (target.port, site.port)
+    except ValueError:
+        return False
+    defaults = {"http": 80, "https": 443}
+    base_path = site.path.rstrip("/")
+    return (
+        target.scheme.lower() == site.scheme.lower()
+        and target.username is None
+        and target.password is None
+        and bool(target.hostname)
+        and target.hostname == site.hostname
+        and (ports[0] or defaults.get(target.scheme.lower()))
+        == (ports[1] or defaults.get(site.scheme.lower()))
+        and (target.path == base_path or target.path.startswith(base_path + "/"))
+    )
+
+
 @dataclass
 class CreateRequest:
     product: str
@@ -223,6 +261,12 @@ def validate(product: str, body: Any, faults: SimFaults) -> CreateRequest:
     callback_url = _string(body, "callback_url")
     if callback_url and not callback_url.startswith(("http://", "https://")):
         raise _bad("callback_url must be an http(s) URL")
+    if callback_url and not callback_allowed(callback_url):
+        # The simulator is part of the site: it calls back the site it serves, never any
+        # other address (it must not be a way to make this server POST to the internal network).
+        raise _bad(
+            f"callback_url must be under {settings.SITE_URL}/: the simulator only calls back this site"
+        )
     watermark = body.get("watermark_info")
     if watermark is not None and not (
         isinstance(watermark, dict) and isinstance(watermark.get("enabled"), bool)
@@ -279,8 +323,8 @@ def new_task_id() -> str:
     return str(10**17 + secrets.randbelow(9 * 10**17))
 
 
-def create_task(request: CreateRequest, faults: SimFaults, base_url: str) -> SimTask:
-    """Store a task (raises 1303 over the concurrency limit, 1201 for a reused external id)."""
+def create_task(request: CreateRequest, faults: SimFaults, base_url: str, owner: str) -> SimTask:
+    """Store a task for `owner` (raises 1303 over its concurrency limit, 1201 for a reused external id)."""
     package = catalog.package(request.product)
     slots = request.n if package == "image" else 1
     outcome, failure = SimTask.SUCCEED, ""
@@ -305,9 +349,9 @@ def create_task(request: CreateRequest, faults: SimFaults, base_url: str) -> Sim
         now = now_ms()
         if faults.concurrency_limit:
             in_flight = (
-                SimTask.objects.filter(package=package, finish_ms__gt=now).aggregate(total=Sum("slots"))[
-                    "total"
-                ]
+                SimTask.objects.filter(created_by=owner, package=package, finish_ms__gt=now).aggregate(
+                    total=Sum("slots")
+                )["total"]
                 or 0
             )
             if in_flight + slots > faults.concurrency_limit:
@@ -315,13 +359,14 @@ def create_task(request: CreateRequest, faults: SimFaults, base_url: str) -> Sim
         if (
             request.external_task_id
             and SimTask.objects.filter(
-                product=request.product, external_task_id=request.external_task_id
+                created_by=owner, product=request.product, external_task_id=request.external_task_id
             ).exists()
         ):
             raise _bad(f"external_task_id {request.external_task_id} already exists")
         processing = now + faults.queue_ms
         task = SimTask.objects.create(
             task_id=new_task_id(),
+            created_by=owner,
             product=request.product,
             package=package,
             slots=slots,
@@ -364,19 +409,19 @@ def schedule_callbacks(task: SimTask, faults: SimFaults) -> None:
     SimCallback.objects.bulk_create(SimCallback(task=task, status=s, due_ms=due) for s, due in planned)
 
 
-def find_task(product: str, reference: str) -> SimTask | None:
-    """By task id, or by external_task_id in the same path segment (section 5.2)."""
-    task = SimTask.objects.filter(product=product, task_id=reference).first()
+def find_task(product: str, reference: str, owner: str) -> SimTask | None:
+    """One of `owner`'s tasks by task id, or by external_task_id in the same path segment."""
+    mine = SimTask.objects.filter(created_by=owner, product=product)
+    task = mine.filter(task_id=reference).first()
     if task is None and reference:
-        task = SimTask.objects.filter(product=product, external_task_id=reference).first()
+        task = mine.filter(external_task_id=reference).first()
     return task
 
 
-def list_tasks(product: str, page: int, page_size: int) -> list[SimTask]:
+def list_tasks(product: str, owner: str, page: int, page_size: int) -> list[SimTask]:
     start = (page - 1) * page_size
-    return list(
-        SimTask.objects.filter(product=product).order_by("-created_ms", "-id")[start : start + page_size]
-    )
+    mine = SimTask.objects.filter(created_by=owner, product=product)
+    return list(mine.order_by("-created_ms", "-id")[start : start + page_size])
 
 
 # --- Answers -----------------------------------------------------------------------------
@@ -440,8 +485,8 @@ def created_object(task: SimTask) -> dict[str, Any]:
     }
 
 
-def account_costs(start_ms: int, end_ms: int) -> dict[str, Any]:
-    """`/account/costs` inner data: two trial packs, drawn down by the succeeded tasks."""
+def account_costs(start_ms: int, end_ms: int, owner: str) -> dict[str, Any]:
+    """`/account/costs` inner data: two trial packs, drawn down by `owner`'s succeeded tasks."""
     now = now_ms()
     packs = []
     for package_type, name, total in (
@@ -450,7 +495,7 @@ def account_costs(start_ms: int, end_ms: int) -> dict[str, Any]:
     ):
         used = (
             SimTask.objects.filter(
-                package=package_type, outcome=SimTask.SUCCEED, finish_ms__lte=now
+                created_by=owner, package=package_type, outcome=SimTask.SUCCEED, finish_ms__lte=now
             ).aggregate(total=Sum("units"))["total"]
             or 0
         )
@@ -530,6 +575,15 @@ def deliver_due_callbacks(limit: int = 200) -> int:
 
 def _deliver(callback: SimCallback, faults: SimFaults) -> int:
     task = callback.task
+    if not callback_allowed(task.callback_url):
+        # Stored before SITE_URL changed (or before the check existed): never sent anywhere else.
+        SimCallback.objects.filter(pk=callback.pk).update(
+            done=True, last_error=f"not sent: callback_url is not under {settings.SITE_URL}/"[:300]
+        )
+        logger.warning(
+            "simulator: refused callback %s to %s (not under SITE_URL)", callback.pk, task.callback_url
+        )
+        return 0
     body = json.dumps(task_object(task, faults, as_status=callback.status), separators=(",", ":")).encode()
     headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "kling-simulator"}
     if settings.KLING_WEBHOOK_SECRET:

@@ -28,6 +28,12 @@ class SimTask(models.Model):
     FAILED = "failed"
 
     task_id = models.CharField(max_length=32, unique=True)
+    # Like a Kling account, each key sees only its own tasks (lookups, lists, concurrency, costs).
+    created_by = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="The key that created the task: ak:<access key> (JWT) or key:<digest of the API key>.",
+    )
     product = models.CharField(max_length=64)
     package = models.CharField(
         max_length=8, help_text="video or image: Kling counts concurrency per package."
@@ -56,14 +62,15 @@ class SimTask(models.Model):
     class Meta:
         ordering = ["-created_ms", "-id"]
         indexes = [
-            models.Index(fields=["product", "-created_ms"], name="simtask_list"),
-            models.Index(fields=["package", "finish_ms"], name="simtask_in_flight"),
+            models.Index(fields=["created_by", "product", "-created_ms"], name="simtask_list_by_key"),
+            models.Index(fields=["created_by", "package", "finish_ms"], name="simtask_in_flight_by_key"),
         ]
         constraints = [
+            # external_task_id is unique per account, as at Kling.
             models.UniqueConstraint(
-                fields=["product", "external_task_id"],
+                fields=["created_by", "product", "external_task_id"],
                 condition=~models.Q(external_task_id=""),
-                name="simtask_unique_external_id",
+                name="simtask_unique_external_id_by_key",
             )
         ]
 

@@ -30,7 +30,10 @@ def _error(error: SimError, request_id: str) -> JsonResponse:
 
 
 def api(handler: Callable[..., Any]) -> Callable[..., HttpResponse]:
-    """Auth, injected faults and the `{code, message, request_id, data}` envelope."""
+    """Auth, injected faults and the `{code, message, request_id, data}` envelope.
+
+    The handler gets who is asking (`owner`): each key sees only the tasks it created.
+    """
 
     @csrf_exempt
     @wraps(handler)
@@ -39,12 +42,12 @@ def api(handler: Callable[..., Any]) -> Callable[..., HttpResponse]:
         request_id = str(uuid.uuid4())
         faults = SimFaults.current()
         try:
-            engine.authenticate(request.headers.get("Authorization", ""))
+            owner = engine.authenticate(request.headers.get("Authorization", ""))
             if roll(faults.rate_1302):
                 raise SimError(429, 1302, "request rate limit exceeded")
             if roll(faults.rate_5000):
                 raise SimError(500, 5000, "internal error")
-            data = handler(request, faults, *args, **kwargs)
+            data = handler(request, faults, owner, *args, **kwargs)
         except SimError as error:
             return _error(error, request_id)
         # These two happen after the work is done: a create has created its task.
@@ -76,20 +79,21 @@ def _int_param(request: HttpRequest, name: str, default: int, low: int, high: in
 
 
 @api
-def product_root(request: HttpRequest, faults: SimFaults, product: str) -> Any:
+def product_root(request: HttpRequest, faults: SimFaults, owner: str, product: str) -> Any:
     if request.method == "POST":
-        return _create(request, faults, product)
+        return _create(request, faults, owner, product)
     if request.method == "GET":
         page = _int_param(request, "pageNum", 1, 1, 1000)
         size = _int_param(request, "pageSize", 30, 1, 500)
         now = now_ms()
         return [
-            engine.task_object(task, faults, at_ms=now) for task in engine.list_tasks(product, page, size)
+            engine.task_object(task, faults, at_ms=now)
+            for task in engine.list_tasks(product, owner, page, size)
         ]
     raise SimError(404, 1202, "invalid method")
 
 
-def _create(request: HttpRequest, faults: SimFaults, product: str) -> dict[str, Any]:
+def _create(request: HttpRequest, faults: SimFaults, owner: str, product: str) -> dict[str, Any]:
     try:
         body = json.loads(request.body or b"null")
     except ValueError:
@@ -98,24 +102,24 @@ def _create(request: HttpRequest, faults: SimFaults, product: str) -> dict[str, 
     if roll(faults.rate_1303):
         raise SimError(429, 1303, "parallel task over resource pack limit")
     base_url = request.build_absolute_uri(reverse("kling_sim:index"))
-    task = engine.create_task(create, faults, base_url)
+    task = engine.create_task(create, faults, base_url, owner)
     if roll(faults.rate_5002_after_create):
         raise SimError(504, 5002, "internal timeout")
     return engine.created_object(task)
 
 
 @api
-def task_detail(request: HttpRequest, faults: SimFaults, product: str, reference: str) -> Any:
+def task_detail(request: HttpRequest, faults: SimFaults, owner: str, product: str, reference: str) -> Any:
     if request.method != "GET":
         raise SimError(404, 1202, "invalid method")
-    task = engine.find_task(product, reference)
+    task = engine.find_task(product, reference, owner)
     if task is None:
         raise SimError(404, 1203, f"task {reference} not found")
     return engine.task_object(task, faults)
 
 
 @api
-def account_costs(request: HttpRequest, faults: SimFaults) -> Any:
+def account_costs(request: HttpRequest, faults: SimFaults, owner: str) -> Any:
     if request.method != "GET":
         raise SimError(404, 1202, "invalid method")
     try:
@@ -125,7 +129,7 @@ def account_costs(request: HttpRequest, faults: SimFaults) -> Any:
     # Kling allows at most one query per second on this endpoint.
     if not cache.add(f"kling-sim:costs:{int(time.time())}", 1, timeout=2):
         raise SimError(429, 1302, "request rate limit exceeded")
-    return engine.account_costs(start, end)
+    return engine.account_costs(start, end, owner)
 
 
 def index(request: HttpRequest) -> JsonResponse:

@@ -189,7 +189,9 @@ def test_a_replayed_signed_delivery_is_not_handled_twice(generation, fake, commi
         "plain-text",  # looks nearly like base64, but is not
     ],
 )
-def test_it_accepts_callbacks_signed_by_the_simulator_s_signer(generation, fake, commit, client, settings, secret):
+def test_it_accepts_callbacks_signed_by_the_simulator_s_signer(
+    generation, fake, commit, client, settings, secret
+):
     # One function signs (the simulator) and verifies (this view): whatever the secret looks
     # like, a delivery signed with it is accepted and one signed with another is not.
     settings.KLING_WEBHOOK_SECRET = secret
@@ -199,5 +201,7 @@ def test_it_accepts_callbacks_signed_by_the_simulator_s_signer(generation, fake,
     with commit():
         forged = webhook_signature.headers(secret + "x", "msg_forged", body)
         assert post(client, path, body, **forged).status_code == 400
-        assert post(client, path, body, **webhook_signature.headers(secret, "msg_ok", body)).status_code == 200
+        assert (
+            post(client, path, body, **webhook_signature.headers(secret, "msg_ok", body)).status_code == 200
+        )
     assert Generation.objects.get(pk=generation.pk).status == Status.SUCCEEDED

@@ -77,6 +77,7 @@ def test_it_lists_five_hundred_tasks_in_one_call(sim):
     SimTask.objects.bulk_create(
         SimTask(
             task_id=str(10**17 + n),
+            created_by=sim.owner(),
             product=T2V,
             package="video",
             model_name="kling-v2-6",
