@@ -1,7 +1,10 @@
 # Production image: the same commands as docs/deploy.md (gunicorn for web, qcluster for workers).
+# It always runs in production mode; docs/deploy.md lists the variables a deploy must set
+# (the site refuses to start without them rather than fall back to demo parts).
 FROM python:3.11-slim-bookworm
 
-ENV PYTHONDONTWRITEBYTECODE=1 \
+ENV DJANGO_DEBUG=0 \
+    PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     UV_PYTHON_DOWNLOADS=never \
     UV_PROJECT_ENVIRONMENT=/opt/venv \
@@ -16,7 +19,7 @@ RUN uv sync --locked --no-dev --python python3 --no-install-project
 
 COPY . .
 # collectstatic needs settings to load; these build-time values never reach run time.
-RUN DJANGO_DEBUG=0 SECRET_KEY=build-only ALLOWED_HOSTS=build KLING_PROVIDER=simulator \
+RUN SECRET_KEY=build-only ALLOWED_HOSTS=build KLING_PROVIDER=kling KLING_API_KEY=build-only \
     python manage.py collectstatic --noinput \
     && mkdir -p /app/media && chown -R app:app /app/media
 

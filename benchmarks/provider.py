@@ -38,6 +38,8 @@ os.environ.update(
     ALLOWED_HOSTS="127.0.0.1,localhost,testserver",
     SECURE_SSL_REDIRECT="0",
     KLING_PROVIDER="simulator",
+    # Production mode refuses the simulator unless told this is not a real site.
+    ALLOW_SIMULATOR_IN_PRODUCTION="1",
     LOG_LEVEL="WARNING",
 )
 

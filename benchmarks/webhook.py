@@ -33,6 +33,8 @@ os.environ.update(
     SECRET_KEY="benchmark-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
     ALLOWED_HOSTS="testserver",
     SECURE_SSL_REDIRECT="0",
+    # No Kling calls here; production mode refuses the default simulator unless allowed.
+    ALLOW_SIMULATOR_IN_PRODUCTION="1",
     LOG_LEVEL="WARNING",
 )
 os.environ["STRIPE_SECRET_KEY"] = ""

@@ -3,7 +3,7 @@
 With no environment at all the site runs in demo mode: SQLite, the django-q2 ORM broker,
 the built-in Kling simulator, the demo checkout and email on the console. Setting
 DJANGO_DEBUG=0 switches to production mode, which refuses to start without a real
-SECRET_KEY and ALLOWED_HOSTS.
+SECRET_KEY and ALLOWED_HOSTS, or with the simulator as its Kling provider.
 """
 
 from __future__ import annotations
@@ -273,6 +273,15 @@ WELCOME_CREDITS = envint("WELCOME_CREDITS", 50)
 KLING_PROVIDER = envstr("KLING_PROVIDER", "simulator")
 if KLING_PROVIDER not in ("simulator", "kling", "gateway"):
     raise ImproperlyConfigured(f"KLING_PROVIDER={KLING_PROVIDER!r}: use simulator, kling or gateway")
+# Production never serves the simulator by accident (a deploy that forgot its Kling keys
+# would otherwise take payments for fake results); a staging site opts in explicitly.
+ALLOW_SIMULATOR_IN_PRODUCTION = envbool("ALLOW_SIMULATOR_IN_PRODUCTION", False)
+if not DEBUG and KLING_PROVIDER == "simulator" and not ALLOW_SIMULATOR_IN_PRODUCTION:
+    raise ImproperlyConfigured(
+        ("KLING_PROVIDER=simulator" if envstr("KLING_PROVIDER") else "KLING_PROVIDER is not set")
+        + ": production mode (DJANGO_DEBUG=0) needs kling or gateway"
+        " (a staging site may set ALLOW_SIMULATOR_IN_PRODUCTION=1)"
+    )
 KLING_API_BASE = envstr(
     "KLING_API_BASE",
     f"{SITE_URL}/_sim/kling" if KLING_PROVIDER == "simulator" else "https://api-singapore.klingai.com",

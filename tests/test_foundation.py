@@ -13,17 +13,22 @@ PRODUCTION_ENV = {
     "SECRET_KEY": "a-long-random-production-secret-key-for-the-deploy-check-1234567890",
     "ALLOWED_HOSTS": "studio.example.com",
     "SITE_URL": "https://studio.example.com",
+    "KLING_PROVIDER": "kling",
+    "KLING_ACCESS_KEY": "production-access-key",
+    "KLING_SECRET_KEY": "production-secret-key-for-the-deploy-check",
 }
 
 
-def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+def _manage(*args: str, env: dict[str, str | None]) -> subprocess.CompletedProcess:
+    """Run manage.py with `env` on top of ours; a None value leaves the variable unset."""
     clean = {
         k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "KLING_SITE_TESTING")
     }
+    merged = {k: v for k, v in {**clean, **env}.items() if v is not None}
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
-        env={**clean, **env},
+        env=merged,
         capture_output=True,
         text=True,
         timeout=120,
@@ -39,6 +44,61 @@ def test_it_refuses_production_without_a_required_variable(variable):
         f"Configuration error: {variable} is not set: production mode (DJANGO_DEBUG=0) needs "
         + ("a secret key" if variable == "SECRET_KEY" else "the site's host names")
     ]
+
+
+@pytest.mark.parametrize(
+    ("provider", "named"), [(None, "KLING_PROVIDER is not set"), ("simulator", "KLING_PROVIDER=simulator")]
+)
+def test_it_refuses_production_with_the_simulator(provider, named):
+    # A deploy that forgot its Kling keys must not take payments for simulated results.
+    result = _manage("check", env={**PRODUCTION_ENV, "KLING_PROVIDER": provider})
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        f"Configuration error: {named}: production mode (DJANGO_DEBUG=0) needs kling or gateway"
+        " (a staging site may set ALLOW_SIMULATOR_IN_PRODUCTION=1)"
+    ]
+
+
+def test_a_staging_site_may_run_the_simulator_in_production_mode():
+    env = {**PRODUCTION_ENV, "KLING_PROVIDER": None, "ALLOW_SIMULATOR_IN_PRODUCTION": "1"}
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    code = "from django.conf import settings; print(settings.KLING_PROVIDER, settings.DEBUG)"
+    assert _manage("shell", "-v", "0", "-c", code, env=env).stdout.split() == ["simulator", "False"]
+
+
+def test_the_deploy_files_run_in_production_mode_and_make_run_in_demo_mode():
+    import re
+
+    import yaml
+
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^ENV DJANGO_DEBUG=0 ", dockerfile, re.MULTILINE)
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    for service in ("migrate", "web", "worker"):
+        assert compose["services"][service]["environment"]["DJANGO_DEBUG"] == "0"
+    commands = [
+        line.partition(":")[2].split()
+        for line in (ROOT / "Procfile").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert len(commands) == 3 and all(command[:2] == ["env", "DJANGO_DEBUG=0"] for command in commands)
+    for demo in ("Procfile.dev", "scripts/run_dev.py", "Makefile"):
+        assert "DJANGO_DEBUG" not in (ROOT / demo).read_text()
+    # The image's collectstatic step loads production settings with its build-only values.
+    build = re.search(r"^RUN ((?:\w+=\S+ )+)\\\n\s+python manage.py collectstatic", dockerfile, re.MULTILINE)
+    build_env = dict(pair.split("=", 1) for pair in build.group(1).split())
+    result = _manage("check", env={"DJANGO_DEBUG": "0", "KLING_PROVIDER": None, **build_env})
+    assert result.returncode == 0, result.stdout + result.stderr
+    # The deploy guide names what a production deploy must set.
+    guide = (ROOT / "docs" / "deploy.md").read_text()
+    for name in (
+        "DJANGO_DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "SITE_URL", "DATABASE_URL", "REDIS_URL",
+        "KLING_PROVIDER", "KLING_ACCESS_KEY", "KLING_SECRET_KEY", "STRIPE_SECRET_KEY",
+        "STRIPE_WEBHOOK_SECRET", "EMAIL_HOST",
+    ):  # fmt: skip
+        assert re.search(rf"^{name}=", guide, re.MULTILINE), name
+    assert "ALLOW_SIMULATOR_IN_PRODUCTION=1" in guide
 
 
 def test_it_names_a_malformed_variable():

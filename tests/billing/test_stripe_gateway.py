@@ -333,7 +333,11 @@ def test_only_demo_mode_gets_the_demo_checkout():
     import sys
     from pathlib import Path
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "DATABASE_URL", "REDIS_URL"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("STRIPE_", "KLING_", "ALLOW_SIMULATOR", "DATABASE_URL", "REDIS_URL"))
+    }
     env.pop("KLING_SITE_TESTING", None)
     production = {
         "DJANGO_DEBUG": "0",
@@ -358,4 +362,6 @@ def test_only_demo_mode_gets_the_demo_checkout():
         return result.stdout.strip().splitlines()[-1]
 
     assert stripe_settings({}) == "True 'whsec_demo_checkout_secret'"
-    assert stripe_settings(production) == "False ''"
+    assert stripe_settings({**production, "KLING_PROVIDER": "kling", "KLING_API_KEY": "k"}) == "False ''"
+    # Not even on a staging site that runs the simulator in production mode.
+    assert stripe_settings({**production, "ALLOW_SIMULATOR_IN_PRODUCTION": "1"}) == "False ''"
