@@ -216,6 +216,7 @@ def callback_allowed(url: str) -> bool:
         and (ports[0] or defaults.get(target.scheme.lower()))
         == (ports[1] or defaults.get(site.scheme.lower()))
         and (target.path == base_path or target.path.startswith(base_path + "/"))
+        and not {".", ".."} & set(target.path.split("/"))  # no way back out of SITE_URL's path
     )
 
 

@@ -63,6 +63,7 @@ def test_a_site_under_a_path_is_called_back_only_below_that_path(post, settings)
     settings.SITE_URL = "http://testserver/studio"
     assert post(T2V, {**BODY, "callback_url": "http://testserver/admin/"})[0] == 400
     assert post(T2V, {**BODY, "callback_url": "http://testserver/studioX/cb"})[0] == 400
+    assert post(T2V, {**BODY, "callback_url": "http://testserver/studio/../admin/"})[0] == 400
     assert post(T2V, {**BODY, "callback_url": "http://testserver/studio/callbacks/kling/1/t/"})[0] == 200
 
 
