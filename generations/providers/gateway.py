@@ -3,8 +3,8 @@
 
 `KLING_PROVIDER=gateway` with GATEWAY_API_BASE and GATEWAY_API_KEY. Our requests are in
 Kling's legacy field names; this module maps them to the gateway's shape and its answers
-(`status: completed`, `video_url`, `progress`) back to ProviderTask. The gateway has no
-images, no list, no lookup by our external id and no resource-pack endpoint: those raise
+(`status: completed`, `video_url`) back to ProviderTask. The gateway has no
+images, no list and no lookup by our external id: those raise
 a clear `unsupported` ProviderError (a lookup must not answer "absent" when it cannot
 know, or the caller would resubmit a job that may exist and be paid for).
 """
@@ -27,7 +27,6 @@ from generations.providers.base import (
     ProviderError,
     ProviderMedia,
     ProviderTask,
-    ResourcePack,
     TaskPage,
     TaskStatus,
 )
@@ -156,7 +155,6 @@ def parse_task(payload: dict[str, Any], product: str, *, creating: bool = False)
                 cover_url=str(data.get("cover_url") or data.get("thumbnail_url") or ""),
             ),
         )
-    progress = data.get("progress")
     return ProviderTask(
         task_id=str(task_id),
         status=status,
@@ -165,9 +163,6 @@ def parse_task(payload: dict[str, Any], product: str, *, creating: bool = False)
         media=media,
         created_at=_seconds_or_ms(data.get("created_at")),
         updated_at=_seconds_or_ms(data.get("updated_at") or data.get("completed_at")),
-        progress=int(progress)
-        if isinstance(progress, (int, float)) and not isinstance(progress, bool)
-        else None,
         raw=data,
     )
 
@@ -279,6 +274,3 @@ class GatewayClient:
 
     def list_tasks(self, product: str, page: int = 1, page_size: int = 500) -> TaskPage:
         raise errors.unsupported("the gateway has no task list: poll each task with get()")
-
-    def account_costs(self) -> list[ResourcePack]:
-        raise errors.unsupported("the gateway has no resource-pack endpoint")

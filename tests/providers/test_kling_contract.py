@@ -176,7 +176,9 @@ def test_it_reads_the_real_failed_task_as_a_failed_task_not_an_error(kling, mock
     assert task.is_terminal
     assert task.media == ()
     assert task.units_charged is None
-    assert task.user_message == errors.IMAGE_PROBLEM_MESSAGE
+    assert errors.failed_task_user_message(task.status_message, kind="image2video") == (
+        errors.IMAGE_PROBLEM_MESSAGE
+    )
 
 
 def test_it_looks_a_task_up_by_external_id_in_the_path(kling, mocked):
