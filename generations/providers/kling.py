@@ -27,6 +27,7 @@ import jwt
 import requests
 from django.conf import settings
 
+from generations import capabilities
 from generations.providers import errors
 from generations.providers.base import (
     GenerationRequest,
@@ -55,8 +56,6 @@ JWT_BACKDATE = 5
 JWT_SKEW_BACKDATE = 60  # on the retry after 1003/1004: tolerate a minute of clock skew
 JWT_REFRESH_MARGIN = 60  # re-sign when fewer seconds remain
 
-CAMERA_TYPES = ("simple", "down_back", "forward_up", "right_turn_forward", "left_turn_forward")
-CAMERA_AXES = ("horizontal", "vertical", "pan", "tilt", "roll", "zoom")
 IMAGE_FIELDS = ("image", "image_tail", "static_mask")
 _DATA_URI = re.compile(r"^\s*data:[^,]*?;base64,", re.IGNORECASE)
 _PRODUCT = re.compile(r"^[a-z0-9-]+(/[a-z0-9-]+)+$")
@@ -114,23 +113,21 @@ def strip_data_uri(value: str) -> str:
 
 
 def camera_control(value: Any) -> dict[str, Any]:
-    """Kling's camera rule: `config` only for `simple`, with exactly one non-zero axis in [-10, 10]."""
-    if not isinstance(value, dict) or value.get("type") not in CAMERA_TYPES:
-        raise _invalid(f"camera_control type must be one of {', '.join(CAMERA_TYPES)}")
-    if value["type"] != "simple":
-        return {"type": value["type"]}  # config must be absent for the preset movements
-    config = value.get("config")
-    if not isinstance(config, dict) or set(config) - set(CAMERA_AXES):
-        raise _invalid("camera_control simple needs a config with horizontal/vertical/pan/tilt/roll/zoom")
-    axes: dict[str, float] = {}
-    for axis in CAMERA_AXES:
-        raw = config.get(axis, 0)
-        if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not -10 <= raw <= 10:
-            raise _invalid(f"camera_control config.{axis} must be a number in [-10, 10]")
-        axes[axis] = float(raw)
-    if sum(1 for v in axes.values() if v != 0) != 1:
-        raise _invalid("camera_control simple needs exactly one non-zero axis")
-    return {"type": "simple", "config": axes}
+    """`camera_control` as Kling takes it: the type alone for a built-in movement (Kling
+    refuses a config there), all six axes as numbers for `simple`.
+
+    The rules are the capability table's; what breaks them is refused here, before sending.
+    """
+    problem = capabilities.camera_control_problem(value)
+    if problem:
+        raise _invalid(problem)
+    if value["type"] != capabilities.CAMERA_SIMPLE:
+        return {"type": value["type"]}
+    config = value["config"]
+    return {
+        "type": capabilities.CAMERA_SIMPLE,
+        "config": {axis: float(config.get(axis, 0)) for axis in capabilities.CAMERA_AXES},
+    }
 
 
 def legacy_body(request: GenerationRequest) -> dict[str, Any]:

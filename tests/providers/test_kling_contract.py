@@ -11,6 +11,7 @@ import requests
 import responses
 from urllib3.exceptions import NewConnectionError, ProtocolError
 
+from generations import capabilities
 from generations.providers import errors
 from generations.providers.base import GenerationRequest, ProviderError, TaskStatus
 from generations.providers.http import shared_session
@@ -111,6 +112,17 @@ def test_it_sends_camera_control_by_kling_rules(kling, mocked):
         "config": {"horizontal": 0.0, "vertical": 0.0, "pan": 0.0, "tilt": 0.0, "roll": 0.0, "zoom": 5.0},
     }
     assert _sent(mocked, 1)["camera_control"] == {"type": "down_back"}
+
+
+@pytest.mark.parametrize(
+    "choice", [*capabilities.CAMERA_PRESETS, *capabilities.CAMERA_MOVEMENTS, capabilities.CAMERA_SIMPLE]
+)
+def test_it_sends_every_camera_move_the_capability_table_builds_as_built(kling, mocked, choice):
+    # One set of camera rules: what the form builds from the table, the client sends unchanged.
+    camera = capabilities.camera_control(choice, "roll", -2.5)
+    mocked.post(T2V, json=examples.CREATE_OK)
+    kling.submit(_t2v(camera_control=camera))
+    assert _sent(mocked)["camera_control"] == camera
 
 
 @pytest.mark.parametrize(
