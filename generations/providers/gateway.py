@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import time
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -30,7 +29,7 @@ from generations.providers.base import (
     TaskPage,
     TaskStatus,
 )
-from generations.providers.http import read_json_object, shared_session, spend_request_budget
+from generations.providers.http import HTTPProviderClient, read_json_object
 from generations.providers.kling import legacy_body, to_float
 
 logger = logging.getLogger("generations.providers.gateway")
@@ -183,8 +182,10 @@ def _error_from_body(payload: dict[str, Any], http_status: int, *, creating: boo
     )
 
 
-class GatewayClient:
+class GatewayClient(HTTPProviderClient):
     name = "gateway"
+    label = "gateway"
+    logger = logger
 
     def __init__(
         self,
@@ -197,12 +198,15 @@ class GatewayClient:
         take_request: Any = None,
         rate_wait_seconds: float = 2.0,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        super().__init__(
+            base_url,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            session=session,
+            take_request=take_request,
+            rate_wait_seconds=rate_wait_seconds,
+        )
         self.api_key = api_key
-        self.timeout = (connect_timeout, read_timeout)
-        self._session = session
-        self.take_request = take_request
-        self.rate_wait_seconds = rate_wait_seconds
 
     @classmethod
     def from_settings(cls) -> GatewayClient:
@@ -216,22 +220,9 @@ class GatewayClient:
             take_request=limiter.take_for_http_request,
         )
 
-    @property
-    def session(self) -> requests.Session:
-        return self._session or shared_session()
-
     def _call(self, method: str, path: str, *, body: dict[str, Any] | None = None, creating: bool = False):
-        spend_request_budget(self.take_request, wait_seconds=self.rate_wait_seconds)
         headers = {"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json"}
-        started = time.monotonic()
-        try:
-            response = self.session.request(
-                method, self.base_url + path, json=body, headers=headers, timeout=self.timeout
-            )
-        except requests.RequestException as exc:
-            error = errors.from_transport_error(exc, creating=creating)
-            logger.warning("gateway %s %s failed: %s", method, path, error.detail)
-            raise error from exc
+        response, elapsed_ms = self._send(method, path, headers=headers, body=body, creating=creating)
         payload = read_json_object(response, creating=creating)
         request_id = str(
             payload.get("request_id")
@@ -245,7 +236,7 @@ class GatewayClient:
             path,
             response.status_code,
             request_id,
-            (time.monotonic() - started) * 1000,
+            elapsed_ms,
         )
         code = payload.get("code")
         failed_envelope = isinstance(code, int) and not isinstance(code, bool) and code != 0

@@ -18,6 +18,7 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -38,7 +39,7 @@ from generations.providers.base import (
     TaskPage,
     TaskStatus,
 )
-from generations.providers.http import read_json_object, shared_session, spend_request_budget
+from generations.providers.http import HTTPProviderClient, read_json_object
 
 logger = logging.getLogger("generations.providers.kling")
 
@@ -265,11 +266,41 @@ def _check_product(product: str) -> str:
 
 # --- The client ---------------------------------------------------------------------------
 
+# Kling's answer to an expired or not-yet-valid token (a long-lived process, clock skew).
+RESIGN_CODES = (1003, 1004)
 
-class KlingClient:
+
+@dataclasses.dataclass(frozen=True)
+class Envelope:
+    """Kling's answer `{code, message, request_id, data}`, with an integer `code`."""
+
+    http_status: int
+    code: int
+    message: str
+    request_id: str
+    data: Any
+
+
+def _codeless_error(http_status: int, message: Any, request_id: str, *, creating: bool) -> ProviderError:
+    """An answer that is JSON but carries no integer `code` (a proxy's or gateway's own error)."""
+    if http_status >= 400:
+        return errors.from_http_status(
+            http_status,
+            detail=f"HTTP {http_status} without a Kling code: {message!r}",
+            request_id=request_id,
+            creating=creating,
+        )
+    return errors.bad_response(
+        "answer has no integer `code`", http_status=http_status, request_id=request_id, creating=creating
+    )
+
+
+class KlingClient(HTTPProviderClient):
     """Kling's legacy API (and proxies and the simulator that speak it)."""
 
     name = "kling"
+    label = "kling"
+    logger = logger
 
     def __init__(
         self,
@@ -281,20 +312,23 @@ class KlingClient:
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,
         session: requests.Session | None = None,
-        take_request: Any = None,
+        take_request: Callable[[], bool] | None = None,
         rate_wait_seconds: float = 2.0,
         name: str = "kling",
     ) -> None:
         if not api_key and not (access_key and secret_key):
             raise ValueError("KlingClient needs api_key, or access_key and secret_key")
-        self.base_url = base_url.rstrip("/")
+        super().__init__(
+            base_url,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            session=session,
+            take_request=take_request,
+            rate_wait_seconds=rate_wait_seconds,
+        )
         self.access_key = access_key
         self.secret_key = secret_key
         self.api_key = api_key
-        self.timeout = (connect_timeout, read_timeout)
-        self._session = session
-        self.take_request = take_request
-        self.rate_wait_seconds = rate_wait_seconds
         self.name = name
 
     @classmethod
@@ -312,17 +346,7 @@ class KlingClient:
             name=settings.KLING_PROVIDER,
         )
 
-    @property
-    def session(self) -> requests.Session:
-        return self._session or shared_session()
-
-    # -- transport
-
-    def _authorization(self, *, refresh: bool) -> str:
-        # A static API key works on every endpoint (and is what proxies take); prefer it.
-        if self.api_key:
-            return f"Bearer {self.api_key}"
-        return f"Bearer {jwt_token(self.access_key, self.secret_key, refresh=refresh)}"
+    # -- one API call, step by step
 
     def _call(
         self,
@@ -334,94 +358,97 @@ class KlingClient:
         creating: bool = False,
     ) -> tuple[Any, str]:
         """One API call: (envelope `data`, request_id), or a ProviderError."""
-        url = self.base_url + path
-        resigned = False
-        while True:
-            spend_request_budget(self.take_request, wait_seconds=self.rate_wait_seconds)
-            headers = {
-                "Authorization": self._authorization(refresh=resigned),
-                "Content-Type": "application/json",
-                "Accept": "application/json",
-            }
-            started = time.monotonic()
-            try:
-                response = self.session.request(
-                    method, url, json=body, params=params, headers=headers, timeout=self.timeout
-                )
-            except requests.RequestException as exc:
-                error = errors.from_transport_error(exc, creating=creating)
-                logger.warning(
-                    "kling %s %s failed after %.0f ms: %s (may_have_created=%s)",
-                    method,
-                    path,
-                    (time.monotonic() - started) * 1000,
-                    error.detail,
-                    error.may_have_created,
-                )
-                raise error from exc
-            elapsed_ms = (time.monotonic() - started) * 1000
-            try:
-                payload = read_json_object(response, creating=creating)
-            except ProviderError as error:
-                logger.warning(
-                    "kling %s %s -> HTTP %s in %.0f ms, unreadable: %s request_id=%s",
-                    method,
-                    path,
-                    response.status_code,
-                    elapsed_ms,
-                    error.detail,
-                    response.headers.get("X-Request-Id", ""),
-                )
-                raise
-            request_id = str(payload.get("request_id") or "")
-            code = payload.get("code")
-            message = payload.get("message")
-            logger.info(
-                "kling %s %s -> HTTP %s code %s request_id=%s in %.0f ms",
+        envelope = self._exchange(method, path, body=body, params=params, creating=creating, refresh=False)
+        if envelope.code in RESIGN_CODES and not self.api_key:
+            # Re-sign once and resend: nothing was created by a request that failed auth.
+            envelope = self._exchange(method, path, body=body, params=params, creating=creating, refresh=True)
+        return self._data(envelope, creating=creating), envelope.request_id
+
+    def _exchange(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: dict[str, Any] | None,
+        params: dict[str, Any] | None,
+        creating: bool,
+        refresh: bool,
+    ) -> Envelope:
+        """Send the request once, signed afresh when `refresh`, and read Kling's envelope."""
+        response, elapsed_ms = self._send(
+            method, path, headers=self._headers(refresh=refresh), body=body, params=params, creating=creating
+        )
+        return self._read_envelope(method, path, response, elapsed_ms, creating=creating)
+
+    def _headers(self, *, refresh: bool) -> dict[str, str]:
+        return {
+            "Authorization": self._authorization(refresh=refresh),
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        }
+
+    def _authorization(self, *, refresh: bool) -> str:
+        # A static API key works on every endpoint (and is what proxies take); prefer it.
+        if self.api_key:
+            return f"Bearer {self.api_key}"
+        return f"Bearer {jwt_token(self.access_key, self.secret_key, refresh=refresh)}"
+
+    def _read_envelope(
+        self, method: str, path: str, response: requests.Response, elapsed_ms: float, *, creating: bool
+    ) -> Envelope:
+        """The answer's envelope, logged with its request_id; raises for an unreadable answer
+        or one without an integer `code`."""
+        try:
+            payload = read_json_object(response, creating=creating)
+        except ProviderError as error:
+            logger.warning(
+                "kling %s %s -> HTTP %s in %.0f ms, unreadable: %s request_id=%s",
                 method,
                 path,
                 response.status_code,
-                code,
-                request_id,
                 elapsed_ms,
+                error.detail,
+                response.headers.get("X-Request-Id", ""),
             )
-            if isinstance(code, str) and code.strip().lstrip("-").isdigit():
-                code = int(code)
-            if isinstance(code, bool) or not isinstance(code, int):
-                if response.status_code >= 400:
-                    raise errors.from_http_status(
-                        response.status_code,
-                        detail=f"HTTP {response.status_code} without a Kling code: {message!r}",
-                        request_id=request_id,
-                        creating=creating,
-                    )
-                raise errors.bad_response(
-                    "answer has no integer `code`",
-                    http_status=response.status_code,
-                    request_id=request_id,
-                    creating=creating,
-                )
-            if code in (1003, 1004) and not resigned and not self.api_key:
-                # Expired or not-yet-valid token (clock skew, a long-lived process): re-sign
-                # once and resend. Nothing was created by a request that failed auth.
-                resigned = True
-                continue
-            if code != 0:
-                raise errors.from_kling_code(
-                    code,
-                    http_status=response.status_code,
-                    message=str(message or ""),
-                    request_id=request_id,
-                    creating=creating,
-                )
-            if not 200 <= response.status_code < 300:
-                raise errors.bad_response(
-                    f"code 0 with HTTP {response.status_code}",
-                    http_status=response.status_code,
-                    request_id=request_id,
-                    creating=creating,
-                )
-            return payload.get("data"), request_id
+            raise
+        request_id = str(payload.get("request_id") or "")
+        code = payload.get("code")
+        message = payload.get("message")
+        logger.info(
+            "kling %s %s -> HTTP %s code %s request_id=%s in %.0f ms",
+            method,
+            path,
+            response.status_code,
+            code,
+            request_id,
+            elapsed_ms,
+        )
+        if isinstance(code, str) and code.strip().lstrip("-").isdigit():
+            code = int(code)
+        if isinstance(code, bool) or not isinstance(code, int):
+            raise _codeless_error(response.status_code, message, request_id, creating=creating)
+        return Envelope(response.status_code, code, str(message or ""), request_id, payload.get("data"))
+
+    @staticmethod
+    def _data(envelope: Envelope, *, creating: bool) -> Any:
+        """The envelope's `data`, or the classified error its code stands for. Code 0 with a
+        non-2xx status is not an answer Kling gives: treated as unreadable."""
+        if envelope.code != 0:
+            raise errors.from_kling_code(
+                envelope.code,
+                http_status=envelope.http_status,
+                message=envelope.message,
+                request_id=envelope.request_id,
+                creating=creating,
+            )
+        if not 200 <= envelope.http_status < 300:
+            raise errors.bad_response(
+                f"code 0 with HTTP {envelope.http_status}",
+                http_status=envelope.http_status,
+                request_id=envelope.request_id,
+                creating=creating,
+            )
+        return envelope.data
 
     # -- the Provider interface
 
