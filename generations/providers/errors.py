@@ -1,4 +1,5 @@
-"""Everything that can go wrong talking to Kling, turned into one classified ProviderError.
+"""Everything that can go wrong talking to Kling, turned into one classified ProviderError,
+and the sentence people read when Kling accepts a task and then fails it.
 
 Decisions are made on Kling's business `code`, never on the HTTP status alone: HTTP 429
 covers both transient answers (1302 rate, 1303 concurrency) and permanent ones (1100

@@ -497,7 +497,10 @@ class KlingClient(HTTPProviderClient):
         return TaskPage(tasks=tuple(tasks), page=page, page_size=page_size)
 
     def account_costs(self, start: datetime | None = None, end: datetime | None = None) -> list[ResourcePack]:
-        """Resource packs from `/account/costs` (free, QPS <= 1; `remaining` lags up to 12 h)."""
+        """Resource packs from `/account/costs` (free, QPS <= 1; `remaining` lags up to 12 h).
+
+        Kling only: not part of the Provider interface.
+        """
         end = end or datetime.now(tz=UTC)
         start = start or end - timedelta(days=365)
         params = {"start_time": int(start.timestamp() * 1000), "end_time": int(end.timestamp() * 1000)}
