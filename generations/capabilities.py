@@ -296,6 +296,36 @@ def camera_control(choice: str, axis: str = "", value: float | None = None) -> d
     return {"type": CAMERA_SIMPLE, "config": config}
 
 
+def camera_control_problem(value: Any) -> str:
+    """What Kling would refuse in a `camera_control` object ("" when nothing).
+
+    Kling's rule: a known type; `simple` needs a `config` of the six axes (a missing axis
+    counts as 0), each a number in [-10, 10], exactly one of them non-zero. The built-in
+    movements take no config (a client drops one that is given). Which model, mode and
+    duration allow camera control at all is `check()`'s business.
+    """
+    if not isinstance(value, dict) or value.get("type") not in ALL_CAMERA_TYPES:
+        return f"camera_control type must be one of {', '.join(ALL_CAMERA_TYPES)}"
+    if value["type"] != CAMERA_SIMPLE:
+        return ""
+    config = value.get("config")
+    if not isinstance(config, dict) or set(config) - set(CAMERA_AXES):
+        return f"camera_control simple needs a config with {'/'.join(CAMERA_AXES)}"
+    for axis in CAMERA_AXES:
+        if not _is_axis_value(config.get(axis, 0)):
+            return f"camera_control config.{axis} must be a number in [-{CAMERA_AXIS_LIMIT:g}, {CAMERA_AXIS_LIMIT:g}]"
+    if sum(1 for axis in CAMERA_AXES if config.get(axis, 0) != 0) != 1:
+        return "camera_control simple needs exactly one non-zero axis"
+    return ""
+
+
+def _is_axis_value(raw: Any) -> bool:
+    # A JSON number: a bool is an int to Python, but Kling refuses true/false here.
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+        return False
+    return -CAMERA_AXIS_LIMIT <= raw <= CAMERA_AXIS_LIMIT
+
+
 def _simple_axes(config: Mapping[str, Any]) -> list[str]:
     return [axis for axis in CAMERA_AXES if float(config.get(axis) or 0) != 0]
 

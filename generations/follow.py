@@ -28,6 +28,7 @@ from django.utils import timezone
 from generations import limiter, providers, queue, services
 from generations.models import IN_FLIGHT_STATUSES, MAX_FETCH_ATTEMPTS, Generation, Status, WaitReason
 from generations.providers.base import GenerationRequest, ProviderError, ProviderTask, TaskStatus
+from generations.providers.errors import failed_task_user_message
 
 logger = logging.getLogger(__name__)
 
@@ -277,7 +278,7 @@ def apply_task(generation: Generation, task: ProviderTask) -> None:
         services.fail(
             generation.pk,
             code="generation_failed",
-            message=services.explain_failure(task.status_message),
+            message=failed_task_user_message(task.status_message, kind=generation.kind),
             provider_message=task.status_message or "failed",
             from_statuses=IN_FLIGHT_STATUSES,
             units_charged=task.units_charged,

@@ -288,34 +288,6 @@ def fail_by_staff(generation_id: int, reason: str, staff_user) -> bool:
     )
 
 
-# What people read when Kling fails a task, by the words in Kling's own message.
-_FAILURE_WORDS = (
-    (
-        ("risk", "sensitive", "moderation", "content", "policy", "violat", "safety"),
-        "Kling declined this request under its content rules. Try a different prompt or image.",
-    ),
-    (
-        ("image", "pixel", "picture", "resolution", "aspect"),
-        "Kling could not use the image you gave it. Try another picture (JPEG or PNG, at least 300 px a side).",
-    ),
-    (
-        ("timeout", "timed out", "busy", "overload"),
-        "Kling was too busy to finish this one. Please try again.",
-    ),
-)
-GENERIC_FAILURE = (
-    "Kling could not complete this generation. Please try again, perhaps with a different prompt."
-)
-
-
-def explain_failure(provider_message: str) -> str:
-    text = (provider_message or "").lower()
-    for words, sentence in _FAILURE_WORDS:
-        if any(word in text for word in words):
-            return sentence
-    return GENERIC_FAILURE
-
-
 # --- people's actions -------------------------------------------------------------------
 
 

@@ -44,20 +44,11 @@ class ProviderTask:
     units_charged: Decimal | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
-    # Percent done, when the API reports it (the unified gateway does; Kling does not).
-    progress: int | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def is_terminal(self) -> bool:
         return self.status in TaskStatus.TERMINAL
-
-    @property
-    def user_message(self) -> str:
-        """For a failed task: a sentence a person understands (the raw reason stays in status_message)."""
-        from generations.providers.errors import failed_task_user_message
-
-        return failed_task_user_message(self.status_message) if self.status == TaskStatus.FAILED else ""
 
 
 @dataclass(frozen=True)
@@ -136,5 +127,3 @@ class Provider(Protocol):
     def find_by_external_id(self, product: str, external_id: str) -> ProviderTask | None: ...
 
     def list_tasks(self, product: str, page: int = 1, page_size: int = 500) -> TaskPage: ...
-
-    def account_costs(self) -> list[ResourcePack]: ...

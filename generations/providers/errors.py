@@ -1,4 +1,5 @@
-"""Everything that can go wrong talking to Kling, turned into one classified ProviderError.
+"""Everything that can go wrong talking to Kling, turned into one classified ProviderError,
+and the sentence people read when Kling accepts a task and then fails it.
 
 Decisions are made on Kling's business `code`, never on the HTTP status alone: HTTP 429
 covers both transient answers (1302 rate, 1303 concurrency) and permanent ones (1100
@@ -265,6 +266,12 @@ def is_not_found(error: ProviderError) -> bool:
     return error.provider_code in (1200, 1201) and ("not found" in text or "not exist" in text)
 
 
+# --- Tasks Kling accepted and then failed ---------------------------------------------------
+#
+# Such a task comes back as `task_status: failed` with only Kling's own words in
+# `task_status_msg` (free text, English or Chinese). People read one of the sentences below
+# instead, chosen by those words; the raw words stay with the generation for staff.
+
 _CONTENT_WORDS = (
     "risk",
     "safety",
@@ -281,20 +288,35 @@ _CONTENT_WORDS = (
     "敏感",
     "违规",
 )
-_IMAGE_WORDS = ("image", "pixel", "resolution", "aspect ratio", "face", "picture", "图片", "图像")
+_BUSY_WORDS = ("timeout", "timed out", "busy", "overload")
+_IMAGE_WORDS = ("image", "pixel", "resolution", "aspect", "face", "picture", "图片", "图像")
 
+BUSY_FAILURE_MESSAGE = "Kling was too busy to finish this one. Please try again."
 IMAGE_PROBLEM_MESSAGE = (
     "Kling could not use the image you gave. Use a JPG or PNG at least 300 pixels on each side, "
     "with an aspect ratio between 1:2.5 and 2.5:1."
 )
 GENERIC_FAILURE_MESSAGE = "Kling could not complete this generation. Please try again."
 
+# Generation kinds (`generations.models.Kind` values) whose request always carries a picture
+# the person gave. Only for these can "image" in Kling's words be about their input: for text
+# to image it is the picture being made, and text to video has no picture at all.
+KINDS_WITH_INPUT_IMAGE = frozenset({"image2video"})
 
-def failed_task_user_message(task_status_msg: str) -> str:
-    """A sentence for a task Kling accepted and then failed (`task_status: failed`)."""
+# (words, sentence, only for these kinds or None for all), first match wins: a refusal that
+# mentions the image is still a refusal, and a timeout is never the input's fault.
+_FAILURE_RULES: tuple[tuple[tuple[str, ...], str, frozenset[str] | None], ...] = (
+    (_CONTENT_WORDS, CONTENT_REFUSED_MESSAGE, None),
+    (_BUSY_WORDS, BUSY_FAILURE_MESSAGE, None),
+    (_IMAGE_WORDS, IMAGE_PROBLEM_MESSAGE, KINDS_WITH_INPUT_IMAGE),
+)
+
+
+def failed_task_user_message(task_status_msg: str, *, kind: str) -> str:
+    """The sentence a person reads for a task of this generation `kind` that Kling accepted
+    and then failed, chosen by the words of Kling's `task_status_msg`."""
     text = (task_status_msg or "").lower()
-    if any(word in text for word in _CONTENT_WORDS):
-        return CONTENT_REFUSED_MESSAGE
-    if any(word in text for word in _IMAGE_WORDS):
-        return IMAGE_PROBLEM_MESSAGE
+    for words, sentence, kinds in _FAILURE_RULES:
+        if (kinds is None or kind in kinds) and any(word in text for word in words):
+            return sentence
     return GENERIC_FAILURE_MESSAGE

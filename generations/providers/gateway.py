@@ -3,8 +3,8 @@
 
 `KLING_PROVIDER=gateway` with GATEWAY_API_BASE and GATEWAY_API_KEY. Our requests are in
 Kling's legacy field names; this module maps them to the gateway's shape and its answers
-(`status: completed`, `video_url`, `progress`) back to ProviderTask. The gateway has no
-images, no list, no lookup by our external id and no resource-pack endpoint: those raise
+(`status: completed`, `video_url`) back to ProviderTask. The gateway has no
+images, no list and no lookup by our external id: those raise
 a clear `unsupported` ProviderError (a lookup must not answer "absent" when it cannot
 know, or the caller would resubmit a job that may exist and be paid for).
 """
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import time
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -27,11 +26,10 @@ from generations.providers.base import (
     ProviderError,
     ProviderMedia,
     ProviderTask,
-    ResourcePack,
     TaskPage,
     TaskStatus,
 )
-from generations.providers.http import read_json_object, shared_session, spend_request_budget
+from generations.providers.http import HTTPProviderClient, read_json_object
 from generations.providers.kling import legacy_body, to_float
 
 logger = logging.getLogger("generations.providers.gateway")
@@ -156,7 +154,6 @@ def parse_task(payload: dict[str, Any], product: str, *, creating: bool = False)
                 cover_url=str(data.get("cover_url") or data.get("thumbnail_url") or ""),
             ),
         )
-    progress = data.get("progress")
     return ProviderTask(
         task_id=str(task_id),
         status=status,
@@ -165,9 +162,6 @@ def parse_task(payload: dict[str, Any], product: str, *, creating: bool = False)
         media=media,
         created_at=_seconds_or_ms(data.get("created_at")),
         updated_at=_seconds_or_ms(data.get("updated_at") or data.get("completed_at")),
-        progress=int(progress)
-        if isinstance(progress, (int, float)) and not isinstance(progress, bool)
-        else None,
         raw=data,
     )
 
@@ -188,8 +182,10 @@ def _error_from_body(payload: dict[str, Any], http_status: int, *, creating: boo
     )
 
 
-class GatewayClient:
+class GatewayClient(HTTPProviderClient):
     name = "gateway"
+    label = "gateway"
+    logger = logger
 
     def __init__(
         self,
@@ -202,12 +198,15 @@ class GatewayClient:
         take_request: Any = None,
         rate_wait_seconds: float = 2.0,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        super().__init__(
+            base_url,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            session=session,
+            take_request=take_request,
+            rate_wait_seconds=rate_wait_seconds,
+        )
         self.api_key = api_key
-        self.timeout = (connect_timeout, read_timeout)
-        self._session = session
-        self.take_request = take_request
-        self.rate_wait_seconds = rate_wait_seconds
 
     @classmethod
     def from_settings(cls) -> GatewayClient:
@@ -221,22 +220,9 @@ class GatewayClient:
             take_request=limiter.take_for_http_request,
         )
 
-    @property
-    def session(self) -> requests.Session:
-        return self._session or shared_session()
-
     def _call(self, method: str, path: str, *, body: dict[str, Any] | None = None, creating: bool = False):
-        spend_request_budget(self.take_request, wait_seconds=self.rate_wait_seconds)
         headers = {"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json"}
-        started = time.monotonic()
-        try:
-            response = self.session.request(
-                method, self.base_url + path, json=body, headers=headers, timeout=self.timeout
-            )
-        except requests.RequestException as exc:
-            error = errors.from_transport_error(exc, creating=creating)
-            logger.warning("gateway %s %s failed: %s", method, path, error.detail)
-            raise error from exc
+        response, elapsed_ms = self._send(method, path, headers=headers, body=body, creating=creating)
         payload = read_json_object(response, creating=creating)
         request_id = str(
             payload.get("request_id")
@@ -250,7 +236,7 @@ class GatewayClient:
             path,
             response.status_code,
             request_id,
-            (time.monotonic() - started) * 1000,
+            elapsed_ms,
         )
         code = payload.get("code")
         failed_envelope = isinstance(code, int) and not isinstance(code, bool) and code != 0
@@ -279,6 +265,3 @@ class GatewayClient:
 
     def list_tasks(self, product: str, page: int = 1, page_size: int = 500) -> TaskPage:
         raise errors.unsupported("the gateway has no task list: poll each task with get()")
-
-    def account_costs(self) -> list[ResourcePack]:
-        raise errors.unsupported("the gateway has no resource-pack endpoint")

@@ -1,9 +1,11 @@
 """HTTP plumbing shared by the provider clients: one pooled session per process, the
-per-request budget of our own rate limiter, and reading JSON bodies without crashing."""
+per-request budget of our own rate limiter, sending one request with a classified failure
+(`HTTPProviderClient`), and reading JSON bodies without crashing."""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
@@ -83,6 +85,76 @@ def read_json_object(response: requests.Response, *, creating: bool) -> dict[str
             creating=creating,
         )
     return payload
+
+
+class HTTPProviderClient:
+    """What the HTTP provider clients share: a base URL, connect/read timeouts, the pooled
+    session, and `_send()`, which spends one request of our per-minute budget and turns a
+    timeout or broken connection into a classified ProviderError.
+
+    Subclasses add their authentication, paths and answer shapes, and set `label` (the
+    first word of their log lines) and `logger`.
+    """
+
+    name = ""
+    label = "provider"
+    logger = logging.getLogger("generations.providers")
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 30.0,
+        session: requests.Session | None = None,
+        take_request: Callable[[], bool] | None = None,
+        rate_wait_seconds: float = 2.0,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = (connect_timeout, read_timeout)
+        self._session = session
+        self.take_request = take_request
+        self.rate_wait_seconds = rate_wait_seconds
+
+    @property
+    def session(self) -> requests.Session:
+        return self._session or shared_session()
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: dict[str, str],
+        body: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        creating: bool = False,
+    ) -> tuple[requests.Response, float]:
+        """Send one request, after taking it from our budget: (the response, its milliseconds).
+
+        Whatever the response says is the caller's to read. A request that got no response
+        raises a retryable ProviderError (on a create, `may_have_created` unless the
+        connection was never made).
+        """
+        spend_request_budget(self.take_request, wait_seconds=self.rate_wait_seconds)
+        started = time.monotonic()
+        try:
+            response = self.session.request(
+                method, self.base_url + path, json=body, params=params, headers=headers, timeout=self.timeout
+            )
+        except requests.RequestException as exc:
+            error = errors.from_transport_error(exc, creating=creating)
+            self.logger.warning(
+                "%s %s %s failed after %.0f ms: %s (may_have_created=%s)",
+                self.label,
+                method,
+                path,
+                (time.monotonic() - started) * 1000,
+                error.detail,
+                error.may_have_created,
+            )
+            raise error from exc
+        return response, (time.monotonic() - started) * 1000
 
 
 def close_pooled_connections(session: requests.Session | None = None) -> None:

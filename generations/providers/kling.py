@@ -18,6 +18,7 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -27,6 +28,7 @@ import jwt
 import requests
 from django.conf import settings
 
+from generations import capabilities
 from generations.providers import errors
 from generations.providers.base import (
     GenerationRequest,
@@ -37,7 +39,7 @@ from generations.providers.base import (
     TaskPage,
     TaskStatus,
 )
-from generations.providers.http import read_json_object, shared_session, spend_request_budget
+from generations.providers.http import HTTPProviderClient, read_json_object
 
 logger = logging.getLogger("generations.providers.kling")
 
@@ -55,8 +57,6 @@ JWT_BACKDATE = 5
 JWT_SKEW_BACKDATE = 60  # on the retry after 1003/1004: tolerate a minute of clock skew
 JWT_REFRESH_MARGIN = 60  # re-sign when fewer seconds remain
 
-CAMERA_TYPES = ("simple", "down_back", "forward_up", "right_turn_forward", "left_turn_forward")
-CAMERA_AXES = ("horizontal", "vertical", "pan", "tilt", "roll", "zoom")
 IMAGE_FIELDS = ("image", "image_tail", "static_mask")
 _DATA_URI = re.compile(r"^\s*data:[^,]*?;base64,", re.IGNORECASE)
 _PRODUCT = re.compile(r"^[a-z0-9-]+(/[a-z0-9-]+)+$")
@@ -114,23 +114,21 @@ def strip_data_uri(value: str) -> str:
 
 
 def camera_control(value: Any) -> dict[str, Any]:
-    """Kling's camera rule: `config` only for `simple`, with exactly one non-zero axis in [-10, 10]."""
-    if not isinstance(value, dict) or value.get("type") not in CAMERA_TYPES:
-        raise _invalid(f"camera_control type must be one of {', '.join(CAMERA_TYPES)}")
-    if value["type"] != "simple":
-        return {"type": value["type"]}  # config must be absent for the preset movements
-    config = value.get("config")
-    if not isinstance(config, dict) or set(config) - set(CAMERA_AXES):
-        raise _invalid("camera_control simple needs a config with horizontal/vertical/pan/tilt/roll/zoom")
-    axes: dict[str, float] = {}
-    for axis in CAMERA_AXES:
-        raw = config.get(axis, 0)
-        if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not -10 <= raw <= 10:
-            raise _invalid(f"camera_control config.{axis} must be a number in [-10, 10]")
-        axes[axis] = float(raw)
-    if sum(1 for v in axes.values() if v != 0) != 1:
-        raise _invalid("camera_control simple needs exactly one non-zero axis")
-    return {"type": "simple", "config": axes}
+    """`camera_control` as Kling takes it: the type alone for a built-in movement (Kling
+    refuses a config there), all six axes as numbers for `simple`.
+
+    The rules are the capability table's; what breaks them is refused here, before sending.
+    """
+    problem = capabilities.camera_control_problem(value)
+    if problem:
+        raise _invalid(problem)
+    if value["type"] != capabilities.CAMERA_SIMPLE:
+        return {"type": value["type"]}
+    config = value["config"]
+    return {
+        "type": capabilities.CAMERA_SIMPLE,
+        "config": {axis: float(config.get(axis, 0)) for axis in capabilities.CAMERA_AXES},
+    }
 
 
 def legacy_body(request: GenerationRequest) -> dict[str, Any]:
@@ -268,11 +266,41 @@ def _check_product(product: str) -> str:
 
 # --- The client ---------------------------------------------------------------------------
 
+# Kling's answer to an expired or not-yet-valid token (a long-lived process, clock skew).
+RESIGN_CODES = (1003, 1004)
 
-class KlingClient:
+
+@dataclasses.dataclass(frozen=True)
+class Envelope:
+    """Kling's answer `{code, message, request_id, data}`, with an integer `code`."""
+
+    http_status: int
+    code: int
+    message: str
+    request_id: str
+    data: Any
+
+
+def _codeless_error(http_status: int, message: Any, request_id: str, *, creating: bool) -> ProviderError:
+    """An answer that is JSON but carries no integer `code` (a proxy's or gateway's own error)."""
+    if http_status >= 400:
+        return errors.from_http_status(
+            http_status,
+            detail=f"HTTP {http_status} without a Kling code: {message!r}",
+            request_id=request_id,
+            creating=creating,
+        )
+    return errors.bad_response(
+        "answer has no integer `code`", http_status=http_status, request_id=request_id, creating=creating
+    )
+
+
+class KlingClient(HTTPProviderClient):
     """Kling's legacy API (and proxies and the simulator that speak it)."""
 
     name = "kling"
+    label = "kling"
+    logger = logger
 
     def __init__(
         self,
@@ -284,20 +312,23 @@ class KlingClient:
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,
         session: requests.Session | None = None,
-        take_request: Any = None,
+        take_request: Callable[[], bool] | None = None,
         rate_wait_seconds: float = 2.0,
         name: str = "kling",
     ) -> None:
         if not api_key and not (access_key and secret_key):
             raise ValueError("KlingClient needs api_key, or access_key and secret_key")
-        self.base_url = base_url.rstrip("/")
+        super().__init__(
+            base_url,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            session=session,
+            take_request=take_request,
+            rate_wait_seconds=rate_wait_seconds,
+        )
         self.access_key = access_key
         self.secret_key = secret_key
         self.api_key = api_key
-        self.timeout = (connect_timeout, read_timeout)
-        self._session = session
-        self.take_request = take_request
-        self.rate_wait_seconds = rate_wait_seconds
         self.name = name
 
     @classmethod
@@ -315,17 +346,7 @@ class KlingClient:
             name=settings.KLING_PROVIDER,
         )
 
-    @property
-    def session(self) -> requests.Session:
-        return self._session or shared_session()
-
-    # -- transport
-
-    def _authorization(self, *, refresh: bool) -> str:
-        # A static API key works on every endpoint (and is what proxies take); prefer it.
-        if self.api_key:
-            return f"Bearer {self.api_key}"
-        return f"Bearer {jwt_token(self.access_key, self.secret_key, refresh=refresh)}"
+    # -- one API call, step by step
 
     def _call(
         self,
@@ -337,94 +358,97 @@ class KlingClient:
         creating: bool = False,
     ) -> tuple[Any, str]:
         """One API call: (envelope `data`, request_id), or a ProviderError."""
-        url = self.base_url + path
-        resigned = False
-        while True:
-            spend_request_budget(self.take_request, wait_seconds=self.rate_wait_seconds)
-            headers = {
-                "Authorization": self._authorization(refresh=resigned),
-                "Content-Type": "application/json",
-                "Accept": "application/json",
-            }
-            started = time.monotonic()
-            try:
-                response = self.session.request(
-                    method, url, json=body, params=params, headers=headers, timeout=self.timeout
-                )
-            except requests.RequestException as exc:
-                error = errors.from_transport_error(exc, creating=creating)
-                logger.warning(
-                    "kling %s %s failed after %.0f ms: %s (may_have_created=%s)",
-                    method,
-                    path,
-                    (time.monotonic() - started) * 1000,
-                    error.detail,
-                    error.may_have_created,
-                )
-                raise error from exc
-            elapsed_ms = (time.monotonic() - started) * 1000
-            try:
-                payload = read_json_object(response, creating=creating)
-            except ProviderError as error:
-                logger.warning(
-                    "kling %s %s -> HTTP %s in %.0f ms, unreadable: %s request_id=%s",
-                    method,
-                    path,
-                    response.status_code,
-                    elapsed_ms,
-                    error.detail,
-                    response.headers.get("X-Request-Id", ""),
-                )
-                raise
-            request_id = str(payload.get("request_id") or "")
-            code = payload.get("code")
-            message = payload.get("message")
-            logger.info(
-                "kling %s %s -> HTTP %s code %s request_id=%s in %.0f ms",
+        envelope = self._exchange(method, path, body=body, params=params, creating=creating, refresh=False)
+        if envelope.code in RESIGN_CODES and not self.api_key:
+            # Re-sign once and resend: nothing was created by a request that failed auth.
+            envelope = self._exchange(method, path, body=body, params=params, creating=creating, refresh=True)
+        return self._data(envelope, creating=creating), envelope.request_id
+
+    def _exchange(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: dict[str, Any] | None,
+        params: dict[str, Any] | None,
+        creating: bool,
+        refresh: bool,
+    ) -> Envelope:
+        """Send the request once, signed afresh when `refresh`, and read Kling's envelope."""
+        response, elapsed_ms = self._send(
+            method, path, headers=self._headers(refresh=refresh), body=body, params=params, creating=creating
+        )
+        return self._read_envelope(method, path, response, elapsed_ms, creating=creating)
+
+    def _headers(self, *, refresh: bool) -> dict[str, str]:
+        return {
+            "Authorization": self._authorization(refresh=refresh),
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        }
+
+    def _authorization(self, *, refresh: bool) -> str:
+        # A static API key works on every endpoint (and is what proxies take); prefer it.
+        if self.api_key:
+            return f"Bearer {self.api_key}"
+        return f"Bearer {jwt_token(self.access_key, self.secret_key, refresh=refresh)}"
+
+    def _read_envelope(
+        self, method: str, path: str, response: requests.Response, elapsed_ms: float, *, creating: bool
+    ) -> Envelope:
+        """The answer's envelope, logged with its request_id; raises for an unreadable answer
+        or one without an integer `code`."""
+        try:
+            payload = read_json_object(response, creating=creating)
+        except ProviderError as error:
+            logger.warning(
+                "kling %s %s -> HTTP %s in %.0f ms, unreadable: %s request_id=%s",
                 method,
                 path,
                 response.status_code,
-                code,
-                request_id,
                 elapsed_ms,
+                error.detail,
+                response.headers.get("X-Request-Id", ""),
             )
-            if isinstance(code, str) and code.strip().lstrip("-").isdigit():
-                code = int(code)
-            if isinstance(code, bool) or not isinstance(code, int):
-                if response.status_code >= 400:
-                    raise errors.from_http_status(
-                        response.status_code,
-                        detail=f"HTTP {response.status_code} without a Kling code: {message!r}",
-                        request_id=request_id,
-                        creating=creating,
-                    )
-                raise errors.bad_response(
-                    "answer has no integer `code`",
-                    http_status=response.status_code,
-                    request_id=request_id,
-                    creating=creating,
-                )
-            if code in (1003, 1004) and not resigned and not self.api_key:
-                # Expired or not-yet-valid token (clock skew, a long-lived process): re-sign
-                # once and resend. Nothing was created by a request that failed auth.
-                resigned = True
-                continue
-            if code != 0:
-                raise errors.from_kling_code(
-                    code,
-                    http_status=response.status_code,
-                    message=str(message or ""),
-                    request_id=request_id,
-                    creating=creating,
-                )
-            if not 200 <= response.status_code < 300:
-                raise errors.bad_response(
-                    f"code 0 with HTTP {response.status_code}",
-                    http_status=response.status_code,
-                    request_id=request_id,
-                    creating=creating,
-                )
-            return payload.get("data"), request_id
+            raise
+        request_id = str(payload.get("request_id") or "")
+        code = payload.get("code")
+        message = payload.get("message")
+        logger.info(
+            "kling %s %s -> HTTP %s code %s request_id=%s in %.0f ms",
+            method,
+            path,
+            response.status_code,
+            code,
+            request_id,
+            elapsed_ms,
+        )
+        if isinstance(code, str) and code.strip().lstrip("-").isdigit():
+            code = int(code)
+        if isinstance(code, bool) or not isinstance(code, int):
+            raise _codeless_error(response.status_code, message, request_id, creating=creating)
+        return Envelope(response.status_code, code, str(message or ""), request_id, payload.get("data"))
+
+    @staticmethod
+    def _data(envelope: Envelope, *, creating: bool) -> Any:
+        """The envelope's `data`, or the classified error its code stands for. Code 0 with a
+        non-2xx status is not an answer Kling gives: treated as unreadable."""
+        if envelope.code != 0:
+            raise errors.from_kling_code(
+                envelope.code,
+                http_status=envelope.http_status,
+                message=envelope.message,
+                request_id=envelope.request_id,
+                creating=creating,
+            )
+        if not 200 <= envelope.http_status < 300:
+            raise errors.bad_response(
+                f"code 0 with HTTP {envelope.http_status}",
+                http_status=envelope.http_status,
+                request_id=envelope.request_id,
+                creating=creating,
+            )
+        return envelope.data
 
     # -- the Provider interface
 
@@ -473,7 +497,10 @@ class KlingClient:
         return TaskPage(tasks=tuple(tasks), page=page, page_size=page_size)
 
     def account_costs(self, start: datetime | None = None, end: datetime | None = None) -> list[ResourcePack]:
-        """Resource packs from `/account/costs` (free, QPS <= 1; `remaining` lags up to 12 h)."""
+        """Resource packs from `/account/costs` (free, QPS <= 1; `remaining` lags up to 12 h).
+
+        Kling only: not part of the Provider interface.
+        """
         end = end or datetime.now(tz=UTC)
         start = start or end - timedelta(days=365)
         params = {"start_time": int(start.timestamp() * 1000), "end_time": int(end.timestamp() * 1000)}

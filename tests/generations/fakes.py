@@ -265,9 +265,6 @@ class FakeProvider:
             start = (page - 1) * page_size
             return TaskPage(tuple(t.view() for t in newest_first[start : start + page_size]), page, page_size)
 
-    def account_costs(self) -> list:
-        return []
-
 
 class MemoryLimiter:
     """The limiter interface (generations/limiter.py) in memory: idempotent slots per

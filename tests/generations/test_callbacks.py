@@ -140,7 +140,7 @@ def test_a_body_that_is_not_json_is_only_a_reason_to_look(generation, fake, comm
     assert response.status_code == 200
     generation.refresh_from_db()
     assert generation.status == Status.FAILED
-    assert "could not use the image" in generation.error_message
+    assert "could not complete this generation" in generation.error_message
 
 
 def test_it_requires_a_valid_fresh_signature_when_a_secret_is_set(generation, fake, commit, client, settings):

@@ -13,6 +13,7 @@ from billing import ledger
 from billing.models import LedgerEntry
 from generations import follow, services
 from generations.models import Asset, Generation, Status
+from generations.providers.errors import failed_task_user_message
 from tests.generations.conftest import cleaned, make_image
 
 KINDS = ["text2image", "text2video", "image2video"]
@@ -190,7 +191,7 @@ def test_it_refunds_a_failed_generation_exactly_once(kind, rich_alice, alice_cli
 
     generation.refresh_from_db()
     assert generation.status == Status.FAILED
-    assert generation.error_message == services.explain_failure("risk control")
+    assert generation.error_message == failed_task_user_message("risk control", kind=kind)
     assert "content rules" in generation.error_message
     assert generation.provider_message == "Failure to pass the risk control system"
     refunds = LedgerEntry.objects.filter(generation=generation, kind=LedgerEntry.Kind.REFUND)
@@ -200,6 +201,32 @@ def test_it_refunds_a_failed_generation_exactly_once(kind, rich_alice, alice_cli
     page = alice_client.get(f"/generations/{generation.pk}/").content.decode()
     assert "content rules" in page
     assert f"Your {generation.cost} credits were refunded." in page
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason", "expected"),
+    [
+        # A timeout is never blamed on a picture, whatever the kind.
+        ("text2image", "image generation timed out", "too busy to finish"),
+        ("image2video", "image processing timed out", "too busy to finish"),
+        # Only image to video has a picture the person gave.
+        ("text2image", "Image pixel is invalid", "could not complete this generation"),
+        ("text2video", "Image pixel is invalid", "could not complete this generation"),
+        ("image2video", "Image pixel is invalid", "could not use the image you gave"),
+    ],
+)
+def test_it_explains_a_failure_in_words_that_fit_the_kind(
+    kind, reason, expected, rich_alice, alice_client, fake, commit
+):
+    generation = create_from_page(alice_client, commit, kind)
+    fake.fail(fake.task_for(generation).task_id, reason)
+    with commit():
+        follow.check(generation.pk)
+
+    generation.refresh_from_db()
+    assert generation.status == Status.FAILED
+    assert expected in generation.error_message
+    assert generation.provider_message == reason
 
 
 def test_it_frees_the_slot_and_starts_the_next_waiting_generation(rich_alice, fake, slots, commit):

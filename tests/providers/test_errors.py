@@ -121,4 +121,40 @@ def test_it_has_a_retryable_local_rate_limit_error():
     ],
 )
 def test_it_turns_a_failed_tasks_reason_into_a_sentence(message, expected):
-    assert errors.failed_task_user_message(message) == expected
+    assert errors.failed_task_user_message(message, kind="image2video") == expected
+
+
+@pytest.mark.parametrize("kind", ["text2image", "text2video", "image2video"])
+@pytest.mark.parametrize(
+    "message",
+    [
+        "image generation timed out",
+        "Image processing timeout",
+        "The server is busy generating your image",
+        "video task timed out",
+        "图片 overload",
+    ],
+)
+def test_it_never_blames_the_input_for_a_timeout(kind, message):
+    assert errors.failed_task_user_message(message, kind=kind) == errors.BUSY_FAILURE_MESSAGE
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("text2image", errors.GENERIC_FAILURE_MESSAGE),
+        ("text2video", errors.GENERIC_FAILURE_MESSAGE),
+        ("image2video", errors.IMAGE_PROBLEM_MESSAGE),
+    ],
+)
+@pytest.mark.parametrize(
+    "message", ["Image pixel is invalid", "image aspect ratio is invalid", "no face found", "图片无法识别"]
+)
+def test_it_blames_the_image_only_for_a_kind_that_takes_one(kind, expected, message):
+    assert errors.failed_task_user_message(message, kind=kind) == expected
+
+
+@pytest.mark.parametrize("kind", ["text2image", "text2video", "image2video"])
+def test_it_names_a_content_refusal_whatever_the_kind(kind):
+    message = "Image contains sensitive information"
+    assert errors.failed_task_user_message(message, kind=kind) == errors.CONTENT_REFUSED_MESSAGE

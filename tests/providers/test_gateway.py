@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import requests
 import responses
 
 from generations.providers import get_provider
@@ -107,7 +108,6 @@ def test_it_reads_a_completed_job(gateway, mocked):
     mocked.get(f"{GATEWAY}/v1/videos/task_xxx", json=examples.GATEWAY_COMPLETED)
     task = gateway.get("videos/text2video", "task_xxx")
     assert task.status == TaskStatus.SUCCEEDED
-    assert task.progress == 100
     assert [(m.kind, m.url) for m in task.media] == [("video", "https://example.com/output.mp4")]
     assert task.units_charged is None
 
@@ -184,10 +184,40 @@ def test_it_says_clearly_what_the_gateway_cannot_do(gateway, mocked):
         lambda: gateway.submit(GenerationRequest("images/generations", {"prompt": "p"}, "e")),
         lambda: gateway.list_tasks("videos/text2video"),
         lambda: gateway.find_by_external_id("videos/text2video", "e"),
-        gateway.account_costs,
     ):
         with pytest.raises(ProviderError) as caught:
             call()
         assert caught.value.code == "unsupported"
         assert not caught.value.retryable
     assert len(mocked.calls) == 0
+
+
+@pytest.mark.parametrize(
+    ("exception", "code", "created"),
+    [
+        (requests.exceptions.ReadTimeout("read timed out"), "timeout", True),
+        (requests.exceptions.ConnectTimeout("connect timed out"), "timeout", False),
+        (requests.exceptions.ChunkedEncodingError("connection broken mid-body"), "connection_error", True),
+    ],
+)
+def test_it_classifies_transport_failures_like_the_kling_client(gateway, mocked, exception, code, created):
+    mocked.add(responses.POST, CREATE, body=exception)
+    with pytest.raises(ProviderError) as caught:
+        gateway.submit(GenerationRequest("videos/text2video", {"model_name": "kling-v3", "prompt": "p"}, "e"))
+    assert (caught.value.code, caught.value.retryable, caught.value.may_have_created) == (code, True, created)
+
+
+def test_it_spends_our_budget_and_uses_the_configured_timeouts(settings, db, mocked):
+    settings.GATEWAY_API_BASE, settings.GATEWAY_API_KEY = GATEWAY, "sk-gateway"
+    settings.KLING_CONNECT_TIMEOUT, settings.KLING_READ_TIMEOUT = 4.0, 45.0
+    answers = iter([True, False])
+    client = GatewayClient.from_settings()
+    client.take_request, client.rate_wait_seconds = (lambda: next(answers)), 0
+    mocked.get(f"{GATEWAY}/v1/videos/t", json={"id": "t", "status": "queued"})
+
+    client.get("videos/text2video", "t")
+    with pytest.raises(ProviderError) as caught:
+        client.get("videos/text2video", "t")
+    assert caught.value.code == "local_rate_limited"
+    assert len(mocked.calls) == 1
+    assert mocked.calls[0].request.req_kwargs["timeout"] == (4.0, 45.0)

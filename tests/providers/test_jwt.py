@@ -6,7 +6,7 @@ import jwt
 import pytest
 import time_machine
 
-from generations.providers.base import ProviderError
+from generations.providers.base import GenerationRequest, ProviderError
 from generations.providers.kling import KlingClient, jwt_token
 from tests.providers import examples
 from tests.providers.conftest import ACCESS_KEY, BASE, SECRET_KEY
@@ -69,6 +69,19 @@ def test_it_re_signs_once_and_retries_after_1003_or_1004(kling, mocked, answer):
     # The retry's token tolerates a minute of clock skew (Kling said "not yet valid" or "expired").
     claims = jwt.decode(second, SECRET_KEY, algorithms=["HS256"])
     assert claims["nbf"] <= int(time.time()) - 60
+
+
+def test_it_re_signs_a_create_and_resends_the_same_body(kling, mocked):
+    create = f"{BASE}/v1/videos/text2video"
+    mocked.post(create, status=401, json=EXPIRED)
+    mocked.post(create, json=examples.CREATE_OK)
+    task = kling.submit(
+        GenerationRequest("videos/text2video", {"model_name": "kling-v3", "prompt": "p"}, "e-1")
+    )
+    assert task.task_id == "867283741759111202"
+    first, second = mocked.calls
+    assert first.request.body == second.request.body
+    assert _token(first) != _token(second)
 
 
 def test_it_gives_up_after_one_re_sign(kling, mocked):

@@ -11,6 +11,7 @@ import requests
 import responses
 from urllib3.exceptions import NewConnectionError, ProtocolError
 
+from generations import capabilities
 from generations.providers import errors
 from generations.providers.base import GenerationRequest, ProviderError, TaskStatus
 from generations.providers.http import shared_session
@@ -114,6 +115,17 @@ def test_it_sends_camera_control_by_kling_rules(kling, mocked):
 
 
 @pytest.mark.parametrize(
+    "choice", [*capabilities.CAMERA_PRESETS, *capabilities.CAMERA_MOVEMENTS, capabilities.CAMERA_SIMPLE]
+)
+def test_it_sends_every_camera_move_the_capability_table_builds_as_built(kling, mocked, choice):
+    # One set of camera rules: what the form builds from the table, the client sends unchanged.
+    camera = capabilities.camera_control(choice, "roll", -2.5)
+    mocked.post(T2V, json=examples.CREATE_OK)
+    kling.submit(_t2v(camera_control=camera))
+    assert _sent(mocked)["camera_control"] == camera
+
+
+@pytest.mark.parametrize(
     "camera",
     [
         {"type": "simple", "config": {"zoom": 5, "pan": 1}},
@@ -176,7 +188,9 @@ def test_it_reads_the_real_failed_task_as_a_failed_task_not_an_error(kling, mock
     assert task.is_terminal
     assert task.media == ()
     assert task.units_charged is None
-    assert task.user_message == errors.IMAGE_PROBLEM_MESSAGE
+    assert errors.failed_task_user_message(task.status_message, kind="image2video") == (
+        errors.IMAGE_PROBLEM_MESSAGE
+    )
 
 
 def test_it_looks_a_task_up_by_external_id_in_the_path(kling, mocked):

@@ -4,7 +4,7 @@ recovery path (look the task up by external id) finds what was really created.""
 import pytest
 
 from generations.providers.base import GenerationRequest, ProviderError, TaskStatus
-from generations.providers.errors import CONTENT_REFUSED_MESSAGE
+from generations.providers.errors import CONTENT_REFUSED_MESSAGE, failed_task_user_message
 
 T2V = "videos/text2video"
 
@@ -88,7 +88,7 @@ def test_it_fails_accepted_tasks_with_the_configured_message(sim):
     done = client.get(T2V, task.task_id)
     assert done.status == TaskStatus.FAILED
     assert done.status_message.startswith("Failure to pass the risk control system")
-    assert done.user_message == CONTENT_REFUSED_MESSAGE
+    assert failed_task_user_message(done.status_message, kind="text2video") == CONTENT_REFUSED_MESSAGE
 
     sim.set_faults(failed_task_message="Image pixel is invalid")
     other = client.submit(_request("fault-2"))

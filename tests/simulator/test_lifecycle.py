@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from generations.providers.base import GenerationRequest, ProviderError, TaskStatus
-from generations.providers.errors import CONTENT_REFUSED_MESSAGE
+from generations.providers.errors import CONTENT_REFUSED_MESSAGE, failed_task_user_message
 
 T2V = "videos/text2video"
 
@@ -137,7 +137,7 @@ def test_it_fails_a_task_on_request_with_the_content_safety_message(sim):
     done = client.get(T2V, task.task_id)
     assert done.status == TaskStatus.FAILED
     assert "risk control" in done.status_message
-    assert done.user_message == CONTENT_REFUSED_MESSAGE
+    assert failed_task_user_message(done.status_message, kind="text2video") == CONTENT_REFUSED_MESSAGE
     assert done.units_charged == Decimal("0")
     assert done.media == ()
 
