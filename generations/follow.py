@@ -121,6 +121,11 @@ def submit(generation_id: int) -> None:
     if not limiter.try_acquire_slot(generation.pk):
         _wait(generation, WaitReason.SLOT, poll_base_seconds())
         return
+    if not Generation.objects.filter(pk=generation.pk, status=Status.QUEUED).exists():
+        # Failed or stopped (deadline, staff) after our claim: its terminal transition may
+        # already have freed slots, so the one just taken would never be freed.
+        limiter.release_slot(generation.pk)
+        return
     provider = providers.get_provider()
 
     if generation.maybe_created:
@@ -330,6 +335,7 @@ class SweepReport:
     get_calls: int = 0
     expired: int = 0
     resubmitted: int = 0
+    slots_reaped: int = 0
     refetched: int = 0
     work_left: bool = False
 
@@ -373,6 +379,9 @@ def sweep(now: datetime | None = None) -> SweepReport:
     """
     now = now or timezone.now()
     report = SweepReport()
+    # Before resubmitting: a slot held by a finished or deleted generation (a worker killed
+    # between taking a slot and recording it, say) would otherwise block the queue for good.
+    report.slots_reaped = limiter.release_finished_slots()
     report.resubmitted = _resubmit_due(now)
     report.refetched = _refetch_due(now)
     products = (

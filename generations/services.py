@@ -169,7 +169,7 @@ def create_generation(user, kind: str, cleaned_data: Mapping[str, Any], client_t
                 )
             if generation.input_image or generation.input_image_tail:
                 generation.save(update_fields=["input_image", "input_image_tail"])
-            transaction.on_commit(lambda: queue.submit(generation.pk))
+            transaction.on_commit(lambda: queue.submit(generation.pk), robust=True)
     except IntegrityError:
         # The same form arrived twice at once: the other request created it first.
         if client_token:
@@ -197,7 +197,8 @@ def transition(generation_id: int, from_statuses: Iterable[str], to_status: str,
     Returns False (and changes nothing) when the row is not in one of `from_statuses`:
     another worker, a callback or a sweep got there first. Terminal states never change.
     Reaching `failed` refunds the cost in the same transaction; reaching a terminal state
-    frees the limiter slot and lets the next queued generation go, after commit.
+    frees the limiter slot in the same transaction too (so no later failure can leak it)
+    and lets the next queued generation go after commit.
     """
     from_statuses = tuple(from_statuses)
     if any(status in TERMINAL_STATUSES for status in from_statuses):
@@ -228,17 +229,14 @@ def transition(generation_id: int, from_statuses: Iterable[str], to_status: str,
                     generation=generation,
                     memo=f"Refund: {generation.get_kind_display().lower()} failed",
                 )
-            transaction.on_commit(lambda: queue.notify_finished(generation_id))
+            # Robust: a broker error while enqueueing one follow-up must not skip the others.
+            transaction.on_commit(lambda: queue.notify_finished(generation_id), robust=True)
         if to_status == Status.SUCCEEDED:
-            transaction.on_commit(lambda: queue.fetch_results(generation_id))
+            transaction.on_commit(lambda: queue.fetch_results(generation_id), robust=True)
         if to_status in TERMINAL_STATUSES:
-            transaction.on_commit(lambda: _release_slot(generation_id))
+            limiter.release_slot(generation_id)
+            transaction.on_commit(start_next_waiting, robust=True)
     return True
-
-
-def _release_slot(generation_id: int) -> None:
-    limiter.release_slot(generation_id)
-    start_next_waiting()
 
 
 def start_next_waiting() -> None:
