@@ -57,20 +57,18 @@ def test_a_job_stopped_while_its_submit_takes_a_slot_gives_the_slot_back(
     pipeline, alice_client, commit, monkeypatch, staff
 ):
     real_acquire = limiter.try_acquire_slot
-    target = {}
+    stopped_ids = []
 
     def staff_stops_it_meanwhile(generation_id):
         # Staff fail the job between the submit's claim and its slot.
-        if generation_id == target.get("pk"):
+        if not stopped_ids:
+            stopped_ids.append(generation_id)
             services.fail_by_staff(generation_id, "Stopped for a test", staff)
         return real_acquire(generation_id)
 
     monkeypatch.setattr(limiter, "try_acquire_slot", staff_stops_it_meanwhile)
-    target["pk"] = Generation.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-    target["pk"] += 1  # the next generation created
-    with commit(execute=True):
-        stopped = create(alice_client, commit, "text2video", "A fox in the snow")
-    assert stopped.pk == target["pk"]
+    stopped = create(alice_client, commit, "text2video", "A fox in the snow")
+    assert stopped_ids == [stopped.pk]
     stopped.refresh_from_db()
     assert stopped.status == Status.FAILED
     assert not LimiterSlot.objects.exists()
