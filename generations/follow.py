@@ -28,7 +28,7 @@ from django.utils import timezone
 from generations import limiter, providers, queue, services
 from generations.models import IN_FLIGHT_STATUSES, MAX_FETCH_ATTEMPTS, Generation, Status, WaitReason
 from generations.providers.base import GenerationRequest, ProviderError, ProviderTask, TaskStatus
-from generations.providers.errors import failed_task_user_message
+from generations.providers.errors import failed_task_user_message, is_not_found
 
 logger = logging.getLogger(__name__)
 
@@ -221,13 +221,26 @@ def _accepted(generation: Generation, task: ProviderTask) -> None:
 
 
 def _give_up_queued(generation: Generation) -> None:
-    """Past its deadline without a confirmed task: one last look, then fail and refund."""
-    if generation.maybe_created and limiter.try_take_request():
+    """Past its deadline without a confirmed task: one last look, then fail and refund.
+
+    When a create may have reached the provider, only a successful lookup decides: if the
+    budget is spent or the lookup errors, try again shortly rather than refund a job that
+    Kling may still run and bill.
+    """
+    if generation.maybe_created:
+        if not limiter.try_take_request():
+            _wait(generation, WaitReason.BUDGET, 5)
+            return
         try:
             found = providers.get_provider().find_by_external_id(
                 generation.product, str(generation.external_task_id)
             )
-        except ProviderError:
+        except ProviderError as exc:
+            logger.warning("generation %s: last lookup before the deadline failed: %s", generation.pk, exc)
+            if exc.code != "unsupported":
+                _wait(generation, WaitReason.RETRY, backoff_seconds(generation.attempts))
+                return
+            # A provider that cannot look tasks up by our id will never tell us more.
             found = None
         if found is not None:
             _accepted(generation, found)
@@ -418,19 +431,25 @@ def _poll_product(
     for generation in claimed:
         report.polled += 1
         task = listed.get(generation.task_id)
-        looked_up = task is not None
+        # Whether the provider itself told us how the task stands (found it, or said it has
+        # no such task). Only such an answer may end a job at its deadline: one that Kling
+        # may still finish and bill is never refunded because a lookup errored.
+        answered = task is not None
+        looked_up = answered
         if task is None and limiter.try_take_request():
             looked_up = True
             report.get_calls += 1
             try:
                 task = provider.get(product, generation.task_id)
+                answered = True
             except ProviderError as exc:
                 # A task not found right after create may just not be visible yet.
+                answered = is_not_found(exc)
                 logger.warning("sweep: lookup of generation %s failed: %s", generation.pk, exc)
         if task is not None:
             apply_task(generation, task)
         expired = generation.deadline_at is not None and generation.deadline_at <= now
-        if expired and looked_up and (task is None or not task.is_terminal):
+        if expired and answered and (task is None or not task.is_terminal):
             if services.fail(
                 generation.pk, code="deadline", message=deadline_message(), from_statuses=IN_FLIGHT_STATUSES
             ):

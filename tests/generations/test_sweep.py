@@ -16,6 +16,7 @@ from generations import follow, services
 from generations.apps import POLL_SWEEP_SCHEDULE, create_schedules
 from generations.models import Generation, Status
 from tests.generations.conftest import cleaned
+from tests.generations.fakes import server_timeout
 
 
 @pytest.fixture
@@ -94,6 +95,55 @@ def test_it_gives_up_past_the_deadline_after_one_last_lookup(many, fake, commit,
         LedgerEntry.objects.filter(generation=first, kind="refund").values_list("amount", flat=True)
     ) == [25]
     assert ledger.balance_of(rich_alice) == 1000 - 25
+
+
+def test_a_failed_lookup_at_the_deadline_never_fails_a_job(many, fake, commit, clock, settings, rich_alice):
+    (generation,) = many(1)
+    fake.start(generation.task_id)
+    clock.shift(timedelta(minutes=settings.GENERATION_DEADLINE_MINUTES, seconds=1))
+    fake.fail_next_list(server_timeout())
+    fake.fail_next_get(server_timeout())
+    with commit():
+        report = follow.sweep()
+    generation.refresh_from_db()
+    # Kling may still finish and bill it: no answer, no refund.
+    assert report.expired == 0 and generation.status == Status.SUBMITTED
+    assert not LedgerEntry.objects.filter(generation=generation, kind="refund").exists()
+
+    clock.shift(timedelta(seconds=follow.poll_base_seconds()))
+    with commit():
+        report = follow.sweep()
+    generation.refresh_from_db()
+    assert report.expired == 1 and generation.status == Status.FAILED
+    assert LedgerEntry.objects.filter(generation=generation, kind="refund").count() == 1
+
+
+def test_an_ambiguous_create_is_not_refunded_at_the_deadline_without_a_lookup(
+    rich_alice, fake, commit, clock, settings
+):
+    fake.fail_next_submit(server_timeout(), created=True)
+    with commit():
+        generation = services.create_generation(rich_alice, "text2video", cleaned("text2video"), "amb")
+    generation.refresh_from_db()
+    assert generation.status == Status.QUEUED and generation.maybe_created
+    clock.shift(timedelta(minutes=settings.GENERATION_DEADLINE_MINUTES, seconds=1))
+    fake.fail_next_find(server_timeout())
+    with commit():
+        follow.submit(generation.pk)
+    generation.refresh_from_db()
+    assert generation.status == Status.QUEUED  # the last lookup errored: ask again later
+    assert not LedgerEntry.objects.filter(generation=generation, kind="refund").exists()
+
+    clock.shift(timedelta(minutes=5))
+    with commit():
+        follow.submit(generation.pk)
+    generation.refresh_from_db()
+    # Only now, with Kling's own answer that its task is still unfinished past the
+    # deadline, is it given up: recorded first, then failed and refunded once.
+    assert generation.task_id == fake.jobs_for(generation)[0].task_id
+    assert len(fake.jobs_for(generation)) == 1
+    assert generation.status == Status.FAILED and generation.error_code == "deadline"
+    assert LedgerEntry.objects.filter(generation=generation, kind="refund").count() == 1
 
 
 def test_it_fails_work_that_never_got_started_by_the_deadline(many, fake, commit, clock, slots, settings):
