@@ -66,6 +66,12 @@ def poll_interval(generation: Generation, now: datetime) -> timedelta:
     return timedelta(seconds=min(MAX_POLL_INTERVAL_SECONDS, max(poll_base_seconds(), age / 10)))
 
 
+UNCONFIRMED_MESSAGE = (
+    "We lost Kling's answer to this request and cannot confirm it arrived, so we stopped it "
+    "and gave your credits back. Please try again."
+)
+
+
 def deadline_message() -> str:
     minutes = settings.GENERATION_DEADLINE_MINUTES
     return f"Kling did not finish this within {minutes} minutes, so we stopped waiting for it."
@@ -136,6 +142,11 @@ def submit(generation_id: int) -> None:
             found = provider.find_by_external_id(generation.product, str(generation.external_task_id))
         except ProviderError as exc:
             logger.warning("generation %s: lookup by external id failed: %s", generation.pk, exc)
+            if exc.code == "unsupported":
+                # This provider will never tell whether the lost create arrived; holding
+                # the slot until the deadline would only block everyone else meanwhile.
+                _fail_unconfirmed(generation)
+                return
             _wait(generation, WaitReason.RETRY, backoff_seconds(generation.attempts))
             return
         if found is not None:
@@ -186,6 +197,16 @@ def _submit_failed(generation: Generation, exc: ProviderError, attempt: int) -> 
         code=exc.code,
         message=exc.user_message,
         provider_message=exc.detail or str(exc),
+        from_statuses=[Status.QUEUED],
+    )
+
+
+def _fail_unconfirmed(generation: Generation) -> None:
+    services.fail(
+        generation.pk,
+        code="unconfirmed",
+        message=UNCONFIRMED_MESSAGE,
+        provider_message="the create's answer was lost and the provider cannot look tasks up by external id",
         from_statuses=[Status.QUEUED],
     )
 

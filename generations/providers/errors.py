@@ -118,6 +118,7 @@ BAD_RESPONSE_MESSAGE = "Kling sent an answer we could not read. Your request wil
 TIMEOUT_MESSAGE = "Kling did not answer in time. Your request will be retried shortly."
 CONNECTION_MESSAGE = "We could not reach Kling. Your request will be retried shortly."
 LOCAL_RATE_MESSAGE = "We are sending Kling as many requests as it allows; yours is waiting in line."
+LOOKING_UP_MESSAGE = "Kling already has this request; we are looking it up."
 UNSUPPORTED_MESSAGE = "This kind of request is not supported by the configured provider."
 
 
@@ -148,6 +149,19 @@ def from_kling_code(
             detail=detail,
             request_id=request_id,
         )
+    if creating and _names_existing_external_id(provider_code, message):
+        # Our external_task_id is taken: the task from an earlier attempt exists (a lookup
+        # just missed it). Never a permanent error to refund: look it up again.
+        return ProviderError(
+            "duplicate_external_id",
+            LOOKING_UP_MESSAGE,
+            provider_code=provider_code,
+            http_status=http_status,
+            retryable=True,
+            may_have_created=True,
+            detail=detail,
+            request_id=request_id,
+        )
     return ProviderError(
         info.code,
         info.user_message,
@@ -158,6 +172,20 @@ def from_kling_code(
         detail=detail,
         request_id=request_id,
     )
+
+
+def _names_existing_external_id(provider_code: int, message: str) -> bool:
+    text = message.lower()
+    return (
+        provider_code in (1200, 1201)
+        and "external" in text
+        and ("exist" in text or "duplicate" in text or "already" in text)
+    )
+
+
+def is_duplicate_external_id(error: ProviderError) -> bool:
+    """Did a create fail because a task with our external_task_id already exists?"""
+    return error.code == "duplicate_external_id"
 
 
 def from_http_status(

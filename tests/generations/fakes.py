@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from generations.providers import errors
 from generations.providers.base import (
     GenerationRequest,
     ProviderError,
@@ -72,6 +73,13 @@ def malformed_create() -> ProviderError:
     )
 
 
+def external_id_taken(external_id: str) -> ProviderError:
+    """Kling 1201 on a create whose external_task_id an earlier task already has."""
+    return errors.from_kling_code(
+        1201, http_status=400, message=f"external_task_id {external_id} already exists", creating=True
+    )
+
+
 def content_refused() -> ProviderError:
     """Kling 1301: input moderation; permanent."""
     return ProviderError(
@@ -127,6 +135,7 @@ class FakeProvider:
     get_faults: list[ProviderError] = field(default_factory=list)
     list_faults: list[ProviderError] = field(default_factory=list)
     find_faults: list[ProviderError] = field(default_factory=list)
+    find_misses: int = 0
     # Finish tasks right away on submit (for quick end-to-end runs).
     auto_finish: str = ""
 
@@ -149,6 +158,11 @@ class FakeProvider:
 
     def fail_next_find(self, error: ProviderError) -> None:
         self.find_faults.append(error)
+
+    def miss_next_find(self) -> None:
+        """The next lookup by external id answers "no such task" even if it exists (Kling's
+        lists and lookups can lag just behind a create)."""
+        self.find_misses += 1
 
     def hide_from_list(self, task_id: str) -> None:
         """As if the task had fallen beyond the list's first page."""
@@ -244,6 +258,9 @@ class FakeProvider:
             self.calls.append(("find", product, external_id))
             if self.find_faults:
                 raise self.find_faults.pop(0)
+            if self.find_misses:
+                self.find_misses -= 1
+                return None
             for task in self.tasks.values():
                 if task.product == product and task.external_id == external_id:
                     return task.view()

@@ -123,6 +123,48 @@ def test_it_keeps_looking_when_the_lookup_itself_fails(create, fake, commit, clo
     assert fake.count("submit") == 1 and len(fake.jobs_for(generation)) == 1
 
 
+def test_a_taken_external_id_after_a_lookup_miss_is_looked_up_again_never_refunded(
+    create, fake, commit, clock, slots
+):
+    fake.fail_next_submit(fakes.timed_out(), created=True)
+    generation = create()
+    # The lookup lags behind the create and misses the task; sent again, Kling answers
+    # 1201 "external_task_id ... already exists": our task is there after all.
+    fake.miss_next_find()
+    fake.fail_next_submit(fakes.external_id_taken(str(generation.external_task_id)))
+    generation = retry_submit(commit, generation, clock)
+    assert generation.status == Status.QUEUED
+    assert generation.maybe_created and generation.wait_reason == WaitReason.RETRY
+    assert generation.pk in slots.holders  # the task holds a Kling slot, so it keeps ours
+    assert entries(generation) == [("charge", -25)]
+
+    generation = retry_submit(commit, generation, clock)
+    assert generation.status == Status.SUBMITTED
+    assert generation.task_id == fake.task_for(generation).task_id
+    assert fake.count("submit") == 2 and fake.count("find") == 2
+    assert len(fake.jobs_for(generation)) == 1
+    assert entries(generation) == [("charge", -25)]
+
+
+def test_a_provider_that_cannot_look_up_frees_the_slot_of_a_lost_create_at_once(
+    create, fake, commit, clock, slots, rich_alice
+):
+    from generations.providers import errors
+
+    fake.fail_next_submit(fakes.timed_out(), created=True)
+    generation = create()
+    fake.fail_next_find(errors.unsupported("the gateway cannot look a task up by our external id"))
+    clock.shift(timedelta(seconds=30))
+    with commit():
+        follow.sweep()
+    generation.refresh_from_db()
+    # Not an hour holding a slot until the deadline: failed, refunded, slot free.
+    assert generation.status == Status.FAILED and generation.error_code == "unconfirmed"
+    assert generation.pk not in slots.holders
+    assert entries(generation) == [("charge", -25), ("refund", 25)]
+    assert ledger.balance_of(rich_alice) == 1000
+
+
 def test_it_fails_and_refunds_a_permanent_submit_error(create, fake, commit, rich_alice):
     fake.fail_next_submit(fakes.content_refused())
     generation = create()

@@ -96,6 +96,30 @@ def test_it_handles_an_unknown_code_by_its_http_status(kling, mocked, http, retr
     assert caught.value.may_have_created is created
 
 
+@pytest.mark.parametrize(
+    "message",
+    ["external_task_id e already exists", "duplicate external_task_id", "External task id already used"],
+)
+def test_a_taken_external_id_on_a_create_means_our_task_exists(kling, mocked, message):
+    mocked.post(T2V, status=400, json={"code": 1201, "message": message, "request_id": "r"})
+    with pytest.raises(ProviderError) as caught:
+        kling.submit(_request())
+    error = caught.value
+    assert errors.is_duplicate_external_id(error)
+    assert error.may_have_created and error.retryable
+    assert error.provider_code == 1201
+
+
+def test_other_1201_answers_stay_permanent(kling, mocked):
+    mocked.post(
+        T2V, status=400, json={"code": 1201, "message": "duration must be 5 or 10", "request_id": "r"}
+    )
+    with pytest.raises(ProviderError) as caught:
+        kling.submit(_request())
+    assert not errors.is_duplicate_external_id(caught.value)
+    assert caught.value.code == "invalid_request" and not caught.value.may_have_created
+
+
 def test_it_never_creates_on_content_refusal_and_says_why():
     error = errors.from_kling_code(1301, http_status=400, message="risk", creating=True)
     assert error.code == "content_refused"
