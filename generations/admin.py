@@ -14,7 +14,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 
 from generations import capabilities, media, queue, services
-from generations.models import MAX_FETCH_ATTEMPTS, Asset, Generation, Price, Status
+from generations.models import MAX_FETCH_ATTEMPTS, UNFINISHED_STATUSES, Asset, Generation, Price, Status
 
 
 class ResultCopyFilter(admin.SimpleListFilter):
@@ -169,7 +169,7 @@ class GenerationAdmin(admin.ModelAdmin):
 
     @admin.action(description="Fail and refund, with a reason")
     def fail_and_refund(self, request: HttpRequest, queryset) -> HttpResponse | None:
-        open_ones = queryset.filter(status__in=services.NOT_FINISHED)
+        open_ones = queryset.filter(status__in=UNFINISHED_STATUSES)
         form = FailForm(request.POST if "apply" in request.POST else None)
         if "apply" in request.POST and form.is_valid():
             failed = sum(
@@ -187,7 +187,7 @@ class GenerationAdmin(admin.ModelAdmin):
                 "opts": self.model._meta,
                 "form": form,
                 "generations": open_ones,
-                "finished": queryset.exclude(status__in=services.NOT_FINISHED).count(),
+                "finished": queryset.exclude(status__in=UNFINISHED_STATUSES).count(),
                 "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
                 "action": "fail_and_refund",
             },

@@ -25,8 +25,15 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from generations import limiter, providers, queue, services
-from generations.models import IN_FLIGHT_STATUSES, MAX_FETCH_ATTEMPTS, Generation, Status, WaitReason
+from generations import fair_queue, limiter, providers, queue, services
+from generations.models import (
+    IN_FLIGHT_STATUSES,
+    MAX_FETCH_ATTEMPTS,
+    UNFINISHED_STATUSES,
+    Generation,
+    Status,
+    WaitReason,
+)
 from generations.providers.base import GenerationRequest, ProviderError, ProviderTask, TaskStatus
 from generations.providers.errors import failed_task_user_message, is_not_found
 
@@ -124,7 +131,9 @@ def submit(generation_id: int) -> None:
     if generation.deadline_at and now >= generation.deadline_at:
         _give_up_queued(generation)
         return
-    if not limiter.try_acquire_slot(generation.pk):
+    # A possibly created task keeps the slot it had; anyone else waits for their turn.
+    its_turn = generation.maybe_created or fair_queue.may_take_slot(generation)
+    if not its_turn or not limiter.try_acquire_slot(generation.pk, generation.slot_count):
         _wait(generation, WaitReason.SLOT, poll_base_seconds())
         return
     if not Generation.objects.filter(pk=generation.pk, status=Status.QUEUED).exists():
@@ -227,6 +236,8 @@ def _accepted(generation: Generation, task: ProviderTask) -> None:
         task_id=task.task_id,
         maybe_created=False,
         next_poll_at=now + timedelta(seconds=poll_base_seconds()),
+        # Kling's time counts from here: waiting in our own queue does not eat into it.
+        deadline_at=now + timedelta(minutes=settings.GENERATION_DEADLINE_MINUTES),
     )
     if not moved:
         # We gave up on it (deadline, staff) while the request was under way.
@@ -432,7 +443,7 @@ def sweep(now: datetime | None = None) -> SweepReport:
             provider = provider or providers.get_provider()
             _poll_product(provider, product, claimed, now, report)
     report.work_left = (
-        Generation.objects.filter(status__in=(Status.QUEUED, *IN_FLIGHT_STATUSES)).exists()
+        Generation.objects.filter(status__in=UNFINISHED_STATUSES).exists()
         or Generation.objects.unsaved_results().filter(fetch_attempts__lt=MAX_FETCH_ATTEMPTS).exists()
     )
     return report
@@ -482,19 +493,14 @@ def _poll_product(
 
 def _resubmit_due(now: datetime) -> int:
     """Queued work whose wait is over, or whose submit task never ran."""
-    due = (
-        Generation.objects.filter(status=Status.QUEUED)
-        .filter(
-            Q(next_poll_at__lte=now) | Q(next_poll_at__isnull=True, created_at__lte=now - LOST_TASK_GRACE)
-        )
-        .order_by("created_at", "pk")
-        .values_list("pk", flat=True)
+    due = Generation.objects.filter(status=Status.QUEUED).filter(
+        Q(next_poll_at__lte=now) | Q(next_poll_at__isnull=True, created_at__lte=now - LOST_TASK_GRACE)
     )
-    # Oldest first, a few per pass: more would only find the limiter full.
-    ids = list(due[: max(settings.KLING_MAX_CONCURRENCY, 1) * 2])
-    for pk in ids:
+    # In turn across owners, a few per pass: more would only find the limiter full.
+    turns = fair_queue.in_turn(due, max(settings.KLING_MAX_CONCURRENCY, 1) * 2)
+    for pk, _ in turns:
         queue.submit(pk)
-    return len(ids)
+    return len(turns)
 
 
 def _refetch_due(now: datetime) -> int:

@@ -3,9 +3,10 @@
 Kling answers 1303 when an account has too many tasks in flight; we keep excess jobs
 waiting in our queue instead. Interface:
 
-- `try_acquire_slot(generation_id)`: reserve one of KLING_MAX_CONCURRENCY in-flight slots
-  for this generation; idempotent per generation; False when all slots are taken.
-- `release_slot(generation_id)`: free the generation's slot; idempotent.
+- `try_acquire_slot(generation_id, count)`: reserve `count` of KLING_MAX_CONCURRENCY
+  in-flight slots for this generation, all or none; idempotent per generation; False when
+  too few are free. `free_slots()` says how many are.
+- `release_slot(generation_id)`: free the generation's slots; idempotent.
 - `try_take_request()`: take one request from the KLING_MAX_QPM per-minute budget; False
   when this minute's budget is spent. The unit is prepaid for this thread's next HTTP
   request to the provider.
@@ -21,7 +22,7 @@ waiting in our queue instead. Interface:
 How it stays correct with many processes:
 
 - Slots live in the database (`LimiterSlot`): rows numbered 0..N-1 with a unique `slot`
-  and a unique `generation_id`. Acquiring is an INSERT of a free number; the database's
+  and a unique (`generation_id`, `part`). Acquiring is an INSERT of a free number; the database's
   unique index, not a read-then-write, decides who gets it, so at most N rows can ever
   hold numbers below N, on SQLite (one writer at a time) as on PostgreSQL (a concurrent
   insert of the same key waits for the other transaction, then fails). Slot changes are
@@ -59,25 +60,27 @@ BUCKET = "kling"
 # --- Concurrency slots -------------------------------------------------------------------
 
 
-def try_acquire_slot(generation_id: int) -> bool:
+def try_acquire_slot(generation_id: int, count: int = 1) -> bool:
+    """Reserve `count` slots for a generation (at most the whole limit), all or none."""
     limit = settings.KLING_MAX_CONCURRENCY
     if LimiterSlot.objects.filter(generation_id=generation_id).exists():
         return True
     if limit <= 0:  # no limit configured
         return True
-    taken = set(LimiterSlot.objects.values_list("slot", flat=True))
-    if len(taken) >= limit:
-        return False
-    for slot in range(limit):
-        if slot in taken:
-            continue
+    count = max(1, min(count, limit))
+    for _ in range(limit):
+        taken = set(LimiterSlot.objects.values_list("slot", flat=True))
+        free = [slot for slot in range(limit) if slot not in taken]
+        if len(free) < count:
+            return False
         try:
             with transaction.atomic():
-                LimiterSlot.objects.create(slot=slot, generation_id=generation_id)
+                for part, slot in enumerate(free[:count]):
+                    LimiterSlot.objects.create(slot=slot, generation_id=generation_id, part=part)
             return True
         except IntegrityError:
-            # Either another worker took this number first (try the next one), or another
-            # delivery of the same job already holds a slot for this generation.
+            # Either another worker took one of these numbers first (look again), or
+            # another delivery of the same job already holds the slots of this generation.
             if LimiterSlot.objects.filter(generation_id=generation_id).exists():
                 return True
     return False
@@ -87,8 +90,12 @@ def release_slot(generation_id: int) -> None:
     LimiterSlot.objects.filter(generation_id=generation_id).delete()
 
 
-def slots_in_use() -> int:
-    return LimiterSlot.objects.count()
+def free_slots() -> int | None:
+    """Slots nobody holds, or None when there is no limit."""
+    limit = settings.KLING_MAX_CONCURRENCY
+    if limit <= 0:
+        return None
+    return max(0, limit - LimiterSlot.objects.count())
 
 
 def release_finished_slots() -> int:

@@ -32,6 +32,7 @@ class Status(models.TextChoices):
 
 TERMINAL_STATUSES = (Status.SUCCEEDED, Status.FAILED)
 IN_FLIGHT_STATUSES = (Status.SUBMITTED, Status.PROCESSING)
+UNFINISHED_STATUSES = (Status.QUEUED, *IN_FLIGHT_STATUSES)
 
 # Copies of results are retried this many times (then staff see the error in admin).
 MAX_FETCH_ATTEMPTS = 6
@@ -104,6 +105,8 @@ class Generation(models.Model):
     # retry never makes a second paid job.
     maybe_created = models.BooleanField(default=False)
     wait_reason = models.CharField(max_length=16, choices=WaitReason.choices, blank=True)
+    # Kling counts an image task's concurrency by the images it makes, a video task as one.
+    slot_count = models.PositiveSmallIntegerField(default=1)
 
     # Kling's outputs on success ({kind, index, url, duration}); its URLs expire after 30
     # days, so the fetch task copies every one into an Asset.
@@ -286,11 +289,16 @@ class LimiterSlot(models.Model):
     """One of KLING_MAX_CONCURRENCY numbered slots, held by one generation."""
 
     slot = models.PositiveIntegerField(unique=True)
-    generation_id = models.BigIntegerField(unique=True)
+    generation_id = models.BigIntegerField()
+    # A generation that takes several slots (an image task making n images) holds parts 0..n-1.
+    part = models.PositiveSmallIntegerField(default=0)
     acquired_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["slot"]
+        constraints = [
+            models.UniqueConstraint(fields=["generation_id", "part"], name="limiter_slot_one_part_each")
+        ]
 
     def __str__(self) -> str:
         return f"slot {self.slot}: generation {self.generation_id}"

@@ -18,17 +18,17 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from billing import ledger
-from generations import capabilities, limiter, pricing, queue
+from generations import capabilities, fair_queue, limiter, pricing, queue
 from generations.models import (
-    IN_FLIGHT_STATUSES,
     TERMINAL_STATUSES,
+    UNFINISHED_STATUSES,
     Generation,
     Kind,
     Status,
@@ -36,8 +36,6 @@ from generations.models import (
 )
 
 logger = logging.getLogger(__name__)
-
-NOT_FINISHED = (Status.QUEUED, *IN_FLIGHT_STATUSES)
 
 # Typical Kling run times in seconds (ComfyUI's averages, KLING_API.md section 8), used until
 # a model and mode have finished generations of their own to learn from.
@@ -113,8 +111,10 @@ def build_params(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
 def create_generation(user, kind: str, cleaned_data: Mapping[str, Any], client_token: str = "") -> Generation:
     """Validate, price, charge and save a generation, then queue its submission on commit.
 
-    Raises ValidationError (per field), pricing.NotOffered, ledger.InsufficientCredits or
-    ledger.AccountFrozen; in each case nothing is charged, saved or sent. The same
+    Raises ValidationError (per field, or for the whole form when the person already has
+    MAX_QUEUED_PER_USER generations unfinished), pricing.NotOffered,
+    ledger.InsufficientCredits or ledger.AccountFrozen; in each case nothing is charged,
+    saved or sent. The same
     `client_token` (a hidden form field) returns the generation it already created, so a
     double click or a resubmitted form creates one generation and one charge.
     """
@@ -147,8 +147,11 @@ def create_generation(user, kind: str, cleaned_data: Mapping[str, Any], client_t
                 product=capabilities.product_for(kind),
                 client_token=client_token,
                 deadline_at=timezone.now() + timedelta(minutes=settings.GENERATION_DEADLINE_MINUTES),
+                slot_count=1 if model.is_video else int(values["n"] or 1),
             )
             if quote.credits:
+                # Takes the account's row lock, so the count below sees every create of
+                # this person that committed before ours.
                 ledger.charge(
                     user,
                     quote.credits,
@@ -156,6 +159,7 @@ def create_generation(user, kind: str, cleaned_data: Mapping[str, Any], client_t
                     generation=generation,
                     memo=f"{generation.get_kind_display()} with {model.label}",
                 )
+            _check_queue_cap(user, generation)
             # Files are stored only once the charge went through.
             if cleaned_data.get("image"):
                 generation.input_image.save(
@@ -178,6 +182,23 @@ def create_generation(user, kind: str, cleaned_data: Mapping[str, Any], client_t
                 return existing
         raise
     return generation
+
+
+def _check_queue_cap(user, generation: Generation) -> None:
+    cap = settings.MAX_QUEUED_PER_USER
+    if cap <= 0:
+        return
+    others = fair_queue.unfinished_count(user.pk) - 1
+    if others >= cap:
+        raise ValidationError(
+            {
+                NON_FIELD_ERRORS: [
+                    f"You already have {others} generations waiting or in progress, the most at once. "
+                    "This one was not started and nothing was charged: try again when some have finished."
+                ]
+            },
+            code="too_many_queued",
+        )
 
 
 def _upload_name(upload) -> str:
@@ -240,16 +261,11 @@ def transition(generation_id: int, from_statuses: Iterable[str], to_status: str,
 
 
 def start_next_waiting() -> None:
-    """A slot came free: let the oldest generation waiting for one try again now."""
-    waiting = (
-        Generation.objects.filter(status=Status.QUEUED, wait_reason=WaitReason.SLOT)
-        .order_by("created_at", "pk")
-        .values_list("pk", "next_poll_at")
-        .first()
-    )
-    if waiting is None:
+    """A slot came free: let the generation whose turn it is (see fair_queue) try again now."""
+    turns = fair_queue.in_turn(fair_queue.waiting_for_slot().filter(wait_reason=WaitReason.SLOT), 1)
+    if not turns:
         return
-    pk, due = waiting
+    ((pk, due),) = turns
     # Conditional, so only one of several releases racing here moves it.
     if Generation.objects.filter(pk=pk, status=Status.QUEUED, next_poll_at=due).update(next_poll_at=None):
         queue.submit(pk)
@@ -261,7 +277,7 @@ def fail(
     code: str,
     message: str,
     provider_message: str = "",
-    from_statuses: Iterable[str] = NOT_FINISHED,
+    from_statuses: Iterable[str] = UNFINISHED_STATUSES,
     **fields: Any,
 ) -> bool:
     """Fail a generation that is not finished yet, and refund it (see transition)."""

@@ -30,13 +30,13 @@ from django.views.decorators.http import require_GET, require_http_methods
 from billing import ledger
 from generations import capabilities, pricing, services
 from generations.forms import FORMS, GenerationForm
-from generations.models import KIND_SLUGS, Asset, Generation, Kind, Price, Status
+from generations.models import KIND_SLUGS, UNFINISHED_STATUSES, Asset, Generation, Kind, Price, Status
 
 KINDS_BY_SLUG = {slug: kind for kind, slug in KIND_SLUGS.items()}
 GALLERY_PAGE_SIZE = 24
 # Gallery status filter: what people ask for, not the internal states.
 STATUS_FILTERS = {
-    "in_progress": ("In progress", (Status.QUEUED, Status.SUBMITTED, Status.PROCESSING)),
+    "in_progress": ("In progress", UNFINISHED_STATUSES),
     "succeeded": ("Ready", (Status.SUCCEEDED,)),
     "failed": ("Failed", (Status.FAILED,)),
 }

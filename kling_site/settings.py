@@ -313,6 +313,8 @@ if KLING_PROVIDER == "kling" and not (KLING_API_KEY or (KLING_ACCESS_KEY and KLI
 if KLING_PROVIDER == "gateway" and not (GATEWAY_API_BASE and GATEWAY_API_KEY):
     raise ImproperlyConfigured("KLING_PROVIDER=gateway needs GATEWAY_API_BASE and GATEWAY_API_KEY")
 GENERATION_DEADLINE_MINUTES = envint("GENERATION_DEADLINE_MINUTES", 60)
+# Generations one person may have waiting or in progress at once (0: no cap).
+MAX_QUEUED_PER_USER = envint("MAX_QUEUED_PER_USER", 20)
 # Models Kling has discontinued (KLING_API.md section 9). They stay in the capability table and
 # the price list, hidden from forms and refused on create; set to "" to offer them again.
 KLING_DISABLED_MODELS = envlist("KLING_DISABLED_MODELS", "kling-v1")

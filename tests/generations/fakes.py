@@ -290,23 +290,28 @@ class MemoryLimiter:
     def __init__(self, slots: int = 5, requests: int | None = None) -> None:
         self.slots = slots
         self.requests = requests
-        self.holders: set[int] = set()
+        self.holders: dict[int, int] = {}  # generation id -> slots held
         self.released: list[int] = []
         self._lock = threading.Lock()
 
-    def try_acquire_slot(self, generation_id: int) -> bool:
+    def try_acquire_slot(self, generation_id: int, count: int = 1) -> bool:
         with self._lock:
             if generation_id in self.holders:
                 return True
-            if len(self.holders) >= self.slots:
+            count = max(1, min(count, self.slots))
+            if sum(self.holders.values()) + count > self.slots:
                 return False
-            self.holders.add(generation_id)
+            self.holders[generation_id] = count
             return True
 
     def release_slot(self, generation_id: int) -> None:
         with self._lock:
-            self.holders.discard(generation_id)
+            self.holders.pop(generation_id, None)
             self.released.append(generation_id)
+
+    def free_slots(self) -> int | None:
+        with self._lock:
+            return max(0, self.slots - sum(self.holders.values()))
 
     def try_take_request(self) -> bool:
         with self._lock:

@@ -20,8 +20,9 @@ from tests.generations.fakes import server_timeout
 
 
 @pytest.fixture
-def many(rich_alice, commit, slots):
+def many(rich_alice, commit, slots, settings):
     slots.slots = 1000
+    settings.MAX_QUEUED_PER_USER = 0  # one person with many jobs at once
 
     def make(count: int, kind: str = "text2video") -> list[Generation]:
         made = []
@@ -160,6 +161,28 @@ def test_it_fails_work_that_never_got_started_by_the_deadline(many, fake, commit
     assert LedgerEntry.objects.filter(generation=generation, kind="refund").count() == 1
 
 
+def test_time_waiting_in_our_queue_does_not_eat_into_klings_deadline(
+    many, fake, commit, clock, slots, settings
+):
+    slots.slots = 1
+    first, second = many(2)
+    assert second.status == Status.QUEUED and second.wait_reason == "slot"
+    clock.shift(timedelta(minutes=settings.GENERATION_DEADLINE_MINUTES - 10))
+    fake.succeed(first.task_id)
+    with commit():
+        follow.sweep()  # the first finishes, its slot sends the second 50 minutes late
+    second.refresh_from_db()
+    assert second.status == Status.SUBMITTED
+    fake.start(second.task_id)
+    clock.shift(timedelta(minutes=20))  # 70 minutes after it was made, 20 at Kling
+    with commit():
+        report = follow.sweep()
+    second.refresh_from_db()
+    assert report.expired == 0
+    assert second.status == Status.PROCESSING
+    assert second.deadline_at > timezone.now() + timedelta(minutes=settings.GENERATION_DEADLINE_MINUTES - 21)
+
+
 def test_it_sends_again_a_generation_whose_submit_task_was_lost(rich_alice, fake, commit, clock):
     # Created and committed, but the enqueue never happened (a crash between the two).
     generation = services.create_generation(rich_alice, "text2video", cleaned("text2video"), "lost")
@@ -239,13 +262,14 @@ def test_the_sweep_schedule_is_created_once_by_name(db):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_sweeps_racing_never_process_a_generation_twice(alice, fake, slots, monkeypatch):
+def test_two_sweeps_racing_never_process_a_generation_twice(alice, fake, slots, monkeypatch, settings):
     """Two workers sweep at the same moment over 40 finished tasks: each generation is
     claimed by exactly one of them, finished once, copied once, and the failed ones are
     refunded exactly once. (Real threads and transactions; on PostgreSQL the claims use
     SKIP LOCKED, on SQLite conditional UPDATEs.)"""
     ledger.grant(alice, 5000, key="race:grant")
     slots.slots = 1000
+    settings.MAX_QUEUED_PER_USER = 0
     generations = []
     for i in range(40):
         generation = services.create_generation(alice, "text2video", cleaned("text2video"), f"race-{i}")

@@ -59,12 +59,12 @@ def test_a_job_stopped_while_its_submit_takes_a_slot_gives_the_slot_back(
     real_acquire = limiter.try_acquire_slot
     stopped_ids = []
 
-    def staff_stops_it_meanwhile(generation_id):
+    def staff_stops_it_meanwhile(generation_id, count=1):
         # Staff fail the job between the submit's claim and its slot.
         if not stopped_ids:
             stopped_ids.append(generation_id)
             services.fail_by_staff(generation_id, "Stopped for a test", staff)
-        return real_acquire(generation_id)
+        return real_acquire(generation_id, count)
 
     monkeypatch.setattr(limiter, "try_acquire_slot", staff_stops_it_meanwhile)
     stopped = create(alice_client, commit, "text2video", "A fox in the snow")
