@@ -101,7 +101,7 @@ class PurchaseAdmin(admin.ModelAdmin):
     )
     list_select_related = ("user",)
     date_hierarchy = "created_at"
-    actions = ("fulfil_from_stripe",)
+    actions = ("fulfil_from_stripe", "approve_after_review", "reject_after_review")
     inlines = (PurchaseLogInline,)
     # Money and Stripe facts are records, not settings: nothing here is editable.
     readonly_fields = (
@@ -147,7 +147,32 @@ class PurchaseAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
-    @admin.action(description="Fulfil from Stripe now (credits only if Stripe says paid)")
+    def has_review_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("billing.review_purchase")
+
+    @admin.action(description="Approve after review: add the credits", permissions=["review"])
+    def approve_after_review(self, request: HttpRequest, queryset: QuerySet[Purchase]) -> None:
+        for purchase in queryset.filter(status=Purchase.Status.REVIEW):
+            try:
+                result = payments.approve_review(purchase, request.user)
+            except (payments.PaymentError, stripe_gateway.GatewayError) as exc:
+                self.message_user(request, f"#{purchase.pk}: {exc}", messages.ERROR)
+                continue
+            self.message_user(
+                request, f"#{purchase.pk}: {result.outcome.replace('_', ' ')}", messages.SUCCESS
+            )
+            self.log_change(request, purchase, f"Approved after review: {result.outcome}")
+
+    @admin.action(description="Reject after review: never add the credits", permissions=["review"])
+    def reject_after_review(self, request: HttpRequest, queryset: QuerySet[Purchase]) -> None:
+        for purchase in queryset.filter(status=Purchase.Status.REVIEW):
+            payments.reject_review(purchase, request.user)
+            self.message_user(request, f"#{purchase.pk}: not accepted; refund it in Stripe", messages.INFO)
+            self.log_change(request, purchase, "Rejected after review")
+
+    @admin.action(
+        description="Fulfil from Stripe now (credits only if Stripe says paid)", permissions=["change"]
+    )
     def fulfil_from_stripe(self, request: HttpRequest, queryset: QuerySet[Purchase]) -> None:
         for purchase in queryset:
             if not purchase.stripe_session_id:

@@ -156,6 +156,10 @@ class Purchase(models.Model):
         REFUNDED = "refunded", "Refunded"
         PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
         DISPUTED = "disputed", "Disputed"
+        # Stripe says complete, but not for the pack's price (another amount or currency,
+        # or a 100% coupon): nothing is credited until staff approve it.
+        REVIEW = "review", "Being reviewed"
+        REJECTED = "rejected", "Not accepted"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="purchases")
     pack = models.ForeignKey(
@@ -188,6 +192,7 @@ class Purchase(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["user", "-created_at"], name="purchase_user_history")]
+        permissions = [("review_purchase", "Can approve or reject purchases held for review")]
 
     def __str__(self) -> str:
         return f"Purchase #{self.pk} {self.pack_name} ({self.get_status_display()})"
@@ -218,6 +223,8 @@ class Purchase(models.Model):
             self.Status.REFUNDED: "chip-queued",
             self.Status.PARTIALLY_REFUNDED: "chip-submitted",
             self.Status.DISPUTED: "chip-failed",
+            self.Status.REVIEW: "chip-processing",
+            self.Status.REJECTED: "chip-failed",
         }.get(self.status, "chip-queued")
 
 

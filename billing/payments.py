@@ -24,7 +24,6 @@ Policy decisions:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -76,7 +75,7 @@ class NotOurs(PaymentError):
 @dataclass(frozen=True)
 class Fulfilment:
     purchase_id: int
-    outcome: str  # credited, already_credited, awaiting_payment, not_paid
+    outcome: str  # credited, already_credited, awaiting_payment, not_paid, review, rejected
 
     @property
     def credited(self) -> bool:
@@ -177,12 +176,42 @@ def fulfill_checkout(session_id: str, *, source: str = "webhook", actor=None) ->
             return Fulfilment(purchase.pk, "awaiting_payment")
         return Fulfilment(purchase.pk, "not_paid")
 
+    problem = review_reason(session, purchase)
+    if problem and purchase.status not in SETTLED:
+        held = Purchase.objects.filter(pk=purchase.pk, status__in=CREDITABLE).update(
+            status=Status.REVIEW, payment_processing=False, error=problem[:255], **_details(session)
+        )
+        if held:
+            logger.warning("Purchase %s held for review: %s", purchase.pk, problem)
+            record(purchase, source, f"Held for review, nothing credited: {problem}", actor)
+        return Fulfilment(purchase.pk, "rejected" if purchase.status == Status.REJECTED else "review")
+    claimed = _credit(purchase, session, CREDITABLE, source=source, actor=actor)
+    if not claimed:
+        _fill_missing_details(purchase, session)
+        return Fulfilment(purchase.pk, "already_credited")
+    return Fulfilment(purchase.pk, "credited")
+
+
+def review_reason(session: CheckoutSession, purchase: Purchase) -> str:
+    """Why a complete session must not be credited automatically ("" when it may be)."""
+    if session.payment_status == "no_payment_required":
+        return "Stripe took no payment for this checkout (a 100% discount or a zero price)"
+    if session.amount_total != purchase.amount_minor or session.currency != purchase.currency:
+        return (
+            f"Stripe charged {session.amount_total} {session.currency}, "
+            f"the pack costs {purchase.amount_minor} {purchase.currency}"
+        )
+    return ""
+
+
+def _credit(purchase: Purchase, session: CheckoutSession, from_statuses, *, source: str, actor=None) -> bool:
+    """Move the purchase to paid and credit its pack, once; False if another caller did."""
     with transaction.atomic():
         # The claim: only one caller moves the purchase to paid, and its ledger entry
         # commits with it or not at all. On PostgreSQL a concurrent claim waits for this
         # row lock and then finds the status changed; on SQLite the IMMEDIATE transaction
         # serialises the writers.
-        claimed = Purchase.objects.filter(pk=purchase.pk, status__in=CREDITABLE).update(
+        claimed = Purchase.objects.filter(pk=purchase.pk, status__in=from_statuses).update(
             status=Status.PAID,
             paid_at=timezone.now(),
             payment_processing=False,
@@ -200,22 +229,34 @@ def fulfill_checkout(session_id: str, *, source: str = "webhook", actor=None) ->
             record(
                 purchase, source, f"Paid {purchase.amount_display}; {purchase.credits} credits added", actor
             )
-            if session.amount_total != purchase.amount_minor or session.currency != purchase.currency:
-                # Only possible with a Stripe Price that differs from the pack. The buyer paid
-                # what Stripe showed them for this pack, so they get the pack; staff should
-                # fix the price.
-                logger.warning("Purchase %s: Stripe charged a different amount than the pack", purchase.pk)
-                record(
-                    purchase,
-                    source,
-                    f"Amount differs: Stripe charged {session.amount_total} {session.currency}, "
-                    f"the pack says {purchase.amount_minor} {purchase.currency}",
-                    actor,
-                )
-    if not claimed:
-        _fill_missing_details(purchase, session)
+    return bool(claimed)
+
+
+def approve_review(purchase: Purchase, actor) -> Fulfilment:
+    """Staff accept a purchase held for review: credit its pack (once), then apply any
+    refund Stripe already shows, which was ignored while nothing was credited."""
+    session = stripe_gateway.retrieve_checkout_session(purchase.stripe_session_id)
+    if not session.is_paid:
+        raise PaymentError("Stripe does not show this checkout as complete")
+    if not _credit(purchase, session, (Status.REVIEW,), source="admin", actor=actor):
         return Fulfilment(purchase.pk, "already_credited")
+    record(purchase, "admin", "Approved after review", actor)
+    purchase.refresh_from_db()
+    if purchase.stripe_charge_id:
+        sync_refunds(purchase.stripe_charge_id, source="admin")
     return Fulfilment(purchase.pk, "credited")
+
+
+def reject_review(purchase: Purchase, actor, reason: str = "") -> Fulfilment:
+    """Staff refuse a purchase held for review: nothing is ever credited for it (refund
+    the payment in Stripe if there was one)."""
+    error = reason.strip() or "This purchase was not accepted. Please contact us."
+    if not Purchase.objects.filter(pk=purchase.pk, status=Status.REVIEW).update(
+        status=Status.REJECTED, error=error[:255]
+    ):
+        return Fulfilment(purchase.pk, "not_paid")
+    record(purchase, "admin", f"Rejected after review: {error}", actor)
+    return Fulfilment(purchase.pk, "rejected")
 
 
 def fail_checkout(session_id: str, *, source: str = "webhook") -> Fulfilment:
@@ -463,7 +504,7 @@ class ReconcileReport:
     credited: int = 0
     already: int = 0
     foreign: int = 0
-    requeued_events: int = 0
+    held: int = 0
     errors: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
@@ -472,7 +513,7 @@ class ReconcileReport:
             "credited": self.credited,
             "already": self.already,
             "foreign": self.foreign,
-            "requeued_events": self.requeued_events,
+            "held": self.held,
             "errors": list(self.errors),
         }
 
@@ -481,32 +522,40 @@ def reconcile(days: int = RECONCILE_DAYS) -> ReconcileReport:
     """Fulfil every paid Checkout Session of the last `days` days that we have not credited.
 
     The safety net for webhooks that never arrived (endpoint down for longer than Stripe
-    retries, a misconfigured secret) and for events stuck in our own queue.
+    retries, a misconfigured secret). Events stuck in our own queue have their own
+    schedule (webhooks.requeue_stuck_events). A Stripe error, even in the middle of the
+    listing, ends this run with what it did so far and is reported, not raised.
     """
     report = ReconcileReport()
     since = timezone.now() - timedelta(days=days)
-    sessions: Iterable[CheckoutSession] = stripe_gateway.list_recent_paid_sessions(since)
-    for session in sessions:
-        report.checked += 1
-        ours = Purchase.objects.filter(stripe_session_id=session.id)
-        if not ours.exists() and not session.metadata.get("purchase_id"):
-            report.foreign += 1  # another integration on the same Stripe account
-            continue
-        if ours.filter(paid_at__isnull=False).exists():
-            report.already += 1
-            continue
-        try:
-            result = fulfill_checkout(session.id, source="reconciler")
-        except (PaymentError, GatewayError) as exc:
-            logger.warning("reconcile: %s", exc)
-            report.errors.append(str(exc))
-            continue
-        if result.credited:
-            report.credited += 1
-            logger.warning("reconcile: credited missed Checkout Session %s", session.id)
-        else:
-            report.already += 1
-    from billing.webhooks import requeue_stuck_events
-
-    report.requeued_events = requeue_stuck_events()
+    try:
+        for session in stripe_gateway.list_recent_paid_sessions(since):
+            _reconcile_session(session, report)
+    except GatewayError as exc:
+        logger.warning("reconcile: listing paid Checkout Sessions failed: %s", exc)
+        report.errors.append(f"Listing paid Checkout Sessions failed: {exc}")
     return report
+
+
+def _reconcile_session(session: CheckoutSession, report: ReconcileReport) -> None:
+    report.checked += 1
+    ours = Purchase.objects.filter(stripe_session_id=session.id)
+    if not ours.exists() and not session.metadata.get("purchase_id"):
+        report.foreign += 1  # another integration on the same Stripe account
+        return
+    if ours.filter(paid_at__isnull=False).exists():
+        report.already += 1
+        return
+    try:
+        result = fulfill_checkout(session.id, source="reconciler")
+    except (PaymentError, GatewayError) as exc:
+        logger.warning("reconcile: %s", exc)
+        report.errors.append(str(exc))
+        return
+    if result.credited:
+        report.credited += 1
+        logger.warning("reconcile: credited missed Checkout Session %s", session.id)
+    elif result.outcome in ("review", "rejected"):
+        report.held += 1
+    else:
+        report.already += 1

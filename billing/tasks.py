@@ -38,6 +38,12 @@ def reconcile_stripe() -> dict:
     return payments.reconcile().as_dict()
 
 
+def requeue_stripe_events() -> int:
+    from billing import webhooks
+
+    return webhooks.requeue_stuck_events()
+
+
 def deliver_demo_event(session_id: str, event_type: str) -> int:
     from billing import demo_checkout
 

@@ -26,7 +26,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from billing import demo_checkout, ledger, payments, stripe_gateway, webhooks
-from billing.models import CreditAccount, CreditPack, DemoCheckoutSession, LedgerEntry, Purchase
+from billing.models import CreditPack, DemoCheckoutSession, LedgerEntry, Purchase
 
 HISTORY_PAGE_SIZE = 25
 
@@ -112,7 +112,7 @@ def buy(request: HttpRequest) -> HttpResponse:
 
 def _status_context(request: HttpRequest, purchase: Purchase) -> dict:
     polling = purchase.is_pending and purchase.created_at > timezone.now() - POLL_FOR
-    balance = CreditAccount.objects.for_user(request.user).balance
+    balance = ledger.balance_of(request.user)
     return {"purchase": purchase, "polling": polling, "balance": balance}
 
 

@@ -6,19 +6,12 @@ POLL_SWEEP_SCHEDULE = "generations: poll sweep"
 
 
 def create_schedules(sender, using: str = DEFAULT_DB_ALIAS, **kwargs) -> None:
-    """Create (or correct) our django-q2 schedules by name: running migrate again never adds
-    a duplicate, and an operator's pause (repeats=0) survives it."""
     from django_q.models import Schedule
 
-    Schedule.objects.using(using).update_or_create(
-        name=POLL_SWEEP_SCHEDULE,
-        defaults={"func": "generations.tasks.poll_sweep", "schedule_type": Schedule.MINUTES, "minutes": 1},
-        create_defaults={
-            "func": "generations.tasks.poll_sweep",
-            "schedule_type": Schedule.MINUTES,
-            "minutes": 1,
-            "repeats": -1,
-        },
+    from kling_site.schedules import ensure_schedule
+
+    ensure_schedule(
+        POLL_SWEEP_SCHEDULE, "generations.tasks.poll_sweep", Schedule.MINUTES, minutes=1, using=using
     )
 
 

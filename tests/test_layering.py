@@ -82,8 +82,6 @@ FORBIDDEN = (
 KNOWN_CYCLES = {
     # stripe_gateway hands demo mode to demo_checkout, which builds on stripe_gateway's types.
     ("billing.stripe_gateway", "billing.demo_checkout"),
-    # payments' reconciler requeues stuck events through webhooks, which calls payments.
-    ("billing.payments", "billing.webhooks"),
 }
 
 

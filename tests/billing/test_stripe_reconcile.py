@@ -71,7 +71,7 @@ def test_it_requeues_stored_events_whose_task_was_lost(
 
     from django.utils import timezone
 
-    from billing import payments, stripe_gateway
+    from billing import stripe_gateway
 
     fake_stripe.add_session(purchase)
     # Only the stored event can tell us about this payment: the list finds nothing.
@@ -82,9 +82,10 @@ def test_it_requeues_stored_events_whose_task_was_lost(
         payload=load_event("checkout.session.completed"),
         received_at=timezone.now() - timedelta(minutes=30),
     )
+    from billing.tasks import requeue_stripe_events
+
     with django_capture_on_commit_callbacks(execute=True):
-        report = payments.reconcile()
-    assert report.requeued_events == 1
+        assert requeue_stripe_events() == 1
     assert StripeEvent.objects.get(event_id="evt_lost").status == "succeeded"
     assert ledger.balance_of(purchase.user) == 1200
 
@@ -95,6 +96,37 @@ def test_the_reconcile_schedule_exists_once(db):
     schedule = Schedule.objects.get(name=RECONCILE_SCHEDULE)
     assert schedule.func == "billing.tasks.reconcile_stripe"
     assert schedule.schedule_type == Schedule.MINUTES
+
+
+def test_stuck_events_have_their_own_schedule_every_few_minutes(db):
+    from billing.schedules import REQUEUE_EVENTS_SCHEDULE
+
+    ensure_stripe_schedules()
+    schedule = Schedule.objects.get(name=REQUEUE_EVENTS_SCHEDULE)
+    assert schedule.func == "billing.tasks.requeue_stripe_events"
+    assert (schedule.schedule_type, schedule.minutes) == (Schedule.MINUTES, 5)
+
+
+def test_an_operators_pause_survives_migrate(db):
+    Schedule.objects.filter(name=RECONCILE_SCHEDULE).update(repeats=0)
+    ensure_stripe_schedules()
+    assert Schedule.objects.get(name=RECONCILE_SCHEDULE).repeats == 0
+
+
+def test_a_stripe_error_while_listing_is_reported_not_raised(fake_stripe, purchase, monkeypatch):
+    from billing import payments, stripe_gateway
+
+    fake_stripe.add_session(purchase)
+
+    def listing_breaks(since):
+        yield fake_stripe.sessions[SESSION_ID]
+        raise stripe_gateway.GatewayError("Stripe is unavailable")
+
+    monkeypatch.setattr(stripe_gateway, "list_recent_paid_sessions", listing_breaks)
+    report = payments.reconcile()
+    assert report.credited == 1
+    assert report.errors == ["Listing paid Checkout Sessions failed: Stripe is unavailable"]
+    assert ledger.balance_of(purchase.user) == 1200
 
 
 def test_the_reconcile_task_returns_a_summary(fake_stripe, purchase):

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from billing import payments
+from billing import payments, webhooks
 
 
 class Command(BaseCommand):
@@ -11,10 +11,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, days: int, **options) -> None:
         report = payments.reconcile(days=days)
+        requeued = webhooks.requeue_stuck_events()
         self.stdout.write(
             f"Checked {report.checked} paid sessions: {report.credited} credited now, "
-            f"{report.already} already credited, {report.foreign} not ours; "
-            f"{report.requeued_events} stored events re-queued."
+            f"{report.already} already credited, {report.held} held for review, {report.foreign} not ours; "
+            f"{requeued} stored events re-queued."
         )
         for error in report.errors:
             self.stderr.write(f"  {error}")
