@@ -2,17 +2,20 @@
 
 Kling's result URLs expire after 30 days, so each output becomes an `Asset` in our
 storage. The download is where a URL from outside meets our network, so it is careful:
-only hosts in KLING_MEDIA_HOSTS (no SSRF), redirects followed by hand and checked the
-same way, a size cap enforced while streaming, and a content check on the bytes
-themselves. A copy that fails is retried by the sweep and shown to staff; the generation
+only hosts in KLING_MEDIA_HOSTS that do not resolve to a private address (no SSRF),
+redirects followed by hand and checked the same way, a size cap and an overall time limit
+enforced while streaming, and a content check on the bytes themselves. A copy that fails is retried by the sweep and shown to staff; the generation
 stays succeeded (Kling billed it), so it is never refunded for a copy problem.
 """
 
 from __future__ import annotations
 
 import io
+import ipaddress
 import logging
+import socket
 import tempfile
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import IO
@@ -41,6 +44,9 @@ ALLOWED_TYPES = {
 # Declared types that say nothing either way; the bytes decide.
 NEUTRAL_TYPES = {"", "application/octet-stream", "binary/octet-stream"}
 TIMEOUT = (5, 30)  # connect, read (between bytes)
+# All the copies of one generation's outputs together: well inside the worker's 90 s task
+# timeout, so a slow host ends in a retry we control, not a worker killed mid-write.
+COPY_SECONDS = 60
 MAX_REDIRECTS = 3
 CHUNK = 256 * 1024
 THUMBNAIL_BOX = (960, 960)
@@ -75,6 +81,26 @@ def host_allowed(url: str) -> bool:
     return False
 
 
+def resolves_privately(host: str) -> bool:
+    """Whether `host` resolves to a loopback, private, link-local or otherwise internal
+    address, so an allowlisted name pointed at our own network is still refused.
+
+    The site's own host is exempt in demo mode, where the simulator serves results from
+    it. A name that does not resolve is left to the request, which then fails the same way.
+    """
+    if settings.KLING_PROVIDER == "simulator" and host == (urlsplit(settings.SITE_URL).hostname or ""):
+        return False
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError):
+        return False
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        if not address.is_global or address.is_multicast:
+            return True
+    return False
+
+
 def sniff(head: bytes) -> str:
     """The content type the first bytes prove, or ""."""
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
@@ -96,13 +122,17 @@ class Download:
     url: str
 
 
-def download(url: str, kind: str) -> Download:
+def download(url: str, kind: str, *, deadline: float | None = None) -> Download:
     """Fetch one output into a temporary file, or raise MediaError. Never follows a
-    redirect to a host outside the allowlist, never reads more than the cap."""
+    redirect to a host outside the allowlist, never reads more than the cap, and gives up
+    at `deadline` (time.monotonic()); the temporary file is gone whenever it raises."""
     cap = MAX_BYTES[kind]
+    deadline = deadline or time.monotonic() + COPY_SECONDS
     for _ in range(MAX_REDIRECTS + 1):
         if not host_allowed(url):
             raise MediaError(f"{urlsplit(url).hostname or url!r} is not an allowed media host")
+        if resolves_privately(urlsplit(url).hostname or ""):
+            raise MediaError(f"{urlsplit(url).hostname!r} resolves to a private address")
         try:
             response = requests.get(url, stream=True, timeout=TIMEOUT, allow_redirects=False)
         except requests.RequestException as exc:
@@ -131,12 +161,14 @@ def download(url: str, kind: str) -> Download:
                 size += len(chunk)
                 if size > cap:
                     raise MediaError(f"the file is larger than the limit of {cap:,} bytes")
+                if time.monotonic() > deadline:
+                    raise MediaError(f"the download took longer than {COPY_SECONDS} s")
                 out.write(chunk)
         except requests.RequestException as exc:
             out.close()
             raise MediaError(f"download interrupted: {exc.__class__.__name__}") from exc
-        except MediaError:
-            out.close()
+        except BaseException:
+            out.close()  # a temporary file deleted at once, whatever went wrong
             raise
     out.seek(0)
     content_type = sniff(out.read(16))
@@ -199,10 +231,10 @@ def _first_frame(path: str, at: float) -> tuple[dict, bytes | None]:
         reader.close()
 
 
-def store_output(generation: Generation, item: dict) -> Asset:
+def store_output(generation: Generation, item: dict, *, deadline: float | None = None) -> Asset:
     kind = Asset.Kind.VIDEO if item.get("kind") == "video" else Asset.Kind.IMAGE
     index = int(item.get("index") or 0)
-    fetched = download(item["url"], kind)
+    fetched = download(item["url"], kind, deadline=deadline)
     with fetched.file:
         if kind == Asset.Kind.VIDEO:
             width, height, duration, thumbnail = describe_video(fetched.file.name, item.get("duration"))
@@ -258,9 +290,13 @@ def store_results(generation_id: int) -> None:
         return
     generation = Generation.objects.get(pk=generation_id)
     errors = []
+    deadline = time.monotonic() + COPY_SECONDS
     for item in _missing_outputs(generation):
+        if time.monotonic() > deadline:
+            errors.append(f"{item.get('kind')} {item.get('index', 0)}: no time left in this attempt")
+            continue
         try:
-            store_output(generation, item)
+            store_output(generation, item, deadline=deadline)
         except MediaError as exc:
             errors.append(f"{item.get('kind')} {item.get('index', 0)}: {exc}")
     if not errors:

@@ -7,6 +7,7 @@ import pytest
 
 from generations import media
 from generations.media import MediaError, download, host_allowed
+from tests.generations import fakes
 
 
 @pytest.fixture(autouse=True)
@@ -62,6 +63,40 @@ def test_it_follows_redirects_only_within_the_allowlist(cdn, png_bytes):
     with pytest.raises(MediaError, match="not an allowed media host"):
         download("https://cdn.klingai.com/escape.png", "image")
     assert not any("10.0.0.5" in call.request.url for call in cdn.calls)
+
+
+@pytest.mark.parametrize("address", ["10.0.0.5", "127.0.0.1", "169.254.169.254", "::1", "100.64.0.1"])
+def test_it_refuses_an_allowed_name_that_resolves_to_a_private_address(cdn, monkeypatch, settings, address):
+    import socket
+
+    settings.KLING_PROVIDER = "kling"
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    monkeypatch.setattr(
+        socket, "getaddrinfo", lambda host, *a, **k: [(family, socket.SOCK_STREAM, 6, "", (address, 0))]
+    )
+    with pytest.raises(MediaError, match="resolves to a private address"):
+        download("https://cdn.klingai.com/a.png", "image")
+    assert len(cdn.calls) == 0
+
+
+def test_a_slow_download_gives_up_at_the_time_limit_and_leaves_no_file(cdn, monkeypatch, tmp_path):
+    import tempfile
+    import time
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with pytest.raises(MediaError, match="took longer than"):
+        download(f"{fakes.MEDIA_BASE}/slow/0.png", "image", deadline=time.monotonic() - 1)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_it_leaves_no_temporary_file_behind_whatever_fails(cdn, monkeypatch, tmp_path):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setitem(media.MAX_BYTES, "image", 10)
+    with pytest.raises(MediaError):
+        download(f"{fakes.MEDIA_BASE}/big/0.png", "image")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_it_stops_at_the_size_cap(cdn, monkeypatch, png_bytes):
