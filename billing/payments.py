@@ -27,6 +27,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -61,6 +62,10 @@ class PackUnavailable(PaymentError):
 
 
 class CheckoutUnavailable(PaymentError):
+    pass
+
+
+class TooManyCheckouts(PaymentError):
     pass
 
 
@@ -102,6 +107,7 @@ def start_checkout(user, pack_id: object, *, site_root: str) -> tuple[Purchase, 
         raise PackUnavailable(
             "That credit pack is not available. Please choose one of the packs below."
         ) from None
+    _check_open_checkouts(user)
     previous_customer = (
         Purchase.objects.filter(user=user)
         .exclude(stripe_customer_id="")
@@ -134,6 +140,29 @@ def start_checkout(user, pack_id: object, *, site_root: str) -> tuple[Purchase, 
     purchase.stripe_session_id = session.id
     record(purchase, "checkout", f"Checkout Session {session.id} created")
     return purchase, session.url
+
+
+# A Checkout Session stays payable for 24 hours; older pending ones no longer count.
+OPEN_CHECKOUT_HOURS = 24
+
+
+def _check_open_checkouts(user) -> None:
+    """At most MAX_PENDING_CHECKOUTS open at once, so nobody can fill Stripe's API quota
+    (which fulfilment needs) by starting checkouts in a loop."""
+    cap = settings.MAX_PENDING_CHECKOUTS
+    if cap <= 0:
+        return
+    open_ones = Purchase.objects.filter(
+        user=user,
+        status=Status.PENDING,
+        payment_processing=False,
+        created_at__gte=timezone.now() - timedelta(hours=OPEN_CHECKOUT_HOURS),
+    ).count()
+    if open_ones >= cap:
+        raise TooManyCheckouts(
+            f"You have {open_ones} checkouts open. Finish or cancel one of them "
+            "(see your purchases), or wait a day for them to expire, then try again."
+        )
 
 
 def cancel_checkout(purchase: Purchase) -> Purchase:

@@ -256,8 +256,16 @@ def _backend() -> Backend:
 @functools.lru_cache(maxsize=4)
 def _client(api_key: str, api_base: str) -> stripe.StripeClient:
     base = {"api": api_base.rstrip("/")} if api_base else None
-    # The library retries connection errors and 409/5xx twice, with the same idempotency key.
-    return stripe.StripeClient(api_key, base_addresses=base, max_network_retries=2)
+    # Web requests wait on Stripe (checkout, success page): at most STRIPE_TIMEOUT seconds
+    # per attempt and one retry (connection errors and 409/5xx, same idempotency key), so
+    # a Stripe outage holds a gunicorn thread about 2 x STRIPE_TIMEOUT, never the 80 s x 3
+    # of the library's defaults.
+    return stripe.StripeClient(
+        api_key,
+        base_addresses=base,
+        max_network_retries=1,
+        http_client=stripe.RequestsClient(timeout=settings.STRIPE_TIMEOUT),
+    )
 
 
 def _translate(exc: stripe.StripeError, what: str) -> GatewayError:

@@ -27,6 +27,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from billing import demo_checkout, ledger, payments, stripe_gateway, webhooks
 from billing.models import CreditPack, DemoCheckoutSession, LedgerEntry, Purchase
+from kling_site import rate_limits
 
 HISTORY_PAGE_SIZE = 25
 
@@ -87,6 +88,9 @@ logger = logging.getLogger(__name__)
 # The success page polls while credits are on their way; a payment still processing after
 # this long (a bank debit can take days) is left to the purchases page.
 POLL_FOR = timedelta(minutes=30)
+# Checkouts one person may start per window: each one is a Stripe API call.
+BUY_ATTEMPTS = 10
+BUY_WINDOW_SECONDS = 600
 
 
 def _site_root(request: HttpRequest) -> str:
@@ -97,6 +101,9 @@ def _site_root(request: HttpRequest) -> str:
 @require_http_methods(["GET", "POST"])
 def buy(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
+        if not rate_limits.allow("buy", request.user.pk, limit=BUY_ATTEMPTS, per_seconds=BUY_WINDOW_SECONDS):
+            messages.error(request, "Too many checkouts started in a short time. Please wait a few minutes.")
+            return redirect("billing:buy")
         try:
             _purchase, url = payments.start_checkout(
                 request.user, request.POST.get("pack", ""), site_root=_site_root(request)

@@ -215,6 +215,8 @@ EMAIL_PORT = envint("EMAIL_PORT", 587)
 EMAIL_HOST_USER = envstr("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = envstr("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", True)
+# Seconds an SMTP connection may take: sign-up and password pages send mail in the request.
+EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "Kling Studio <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
@@ -331,6 +333,10 @@ STRIPE_WEBHOOK_SECRET = envstr("STRIPE_WEBHOOK_SECRET") or (
     "whsec_demo_checkout_secret" if DEBUG and not STRIPE_SECRET_KEY else ""
 )
 STRIPE_API_BASE = envstr("STRIPE_API_BASE")
+# Seconds to wait for each Stripe request (one retry follows a connection error or 5xx).
+STRIPE_TIMEOUT = envint("STRIPE_TIMEOUT", 10)
+# Open Checkout Sessions one person may have at once (each holds a pending purchase).
+MAX_PENDING_CHECKOUTS = envint("MAX_PENDING_CHECKOUTS", 3)
 # Production without a Stripe key sells nothing rather than handing out free demo credits.
 STRIPE_DEMO = DEBUG and not STRIPE_SECRET_KEY
 if not DEBUG and STRIPE_SECRET_KEY and not STRIPE_WEBHOOK_SECRET:

@@ -232,3 +232,26 @@ def test_amounts_are_formatted_from_minor_units_without_floats():
     assert format_minor(-250, "gbp") == "-£2.50"
     assert per_hundred_credits(5000, 3500) == 143  # 1.428... rounds to 1.43
     assert per_hundred_credits(2000, 1200) == 167
+
+
+def test_open_checkouts_are_capped_per_person(demo_mode, alice_client, alice, pack, settings):
+    settings.MAX_PENDING_CHECKOUTS = 2
+    for _ in range(2):
+        assert alice_client.post("/credits/buy/", {"pack": pack.pk}).status_code == 303
+    response = alice_client.post("/credits/buy/", {"pack": pack.pk}, follow=True)
+    assert response.redirect_chain == [("/credits/buy/", 302)]
+    assert "You have 2 checkouts open" in response.content.decode()
+    assert Purchase.objects.filter(user=alice).count() == 2
+    assert DemoCheckoutSession.objects.count() == 2  # no third call to Stripe
+
+
+def test_starting_checkouts_is_rate_limited(demo_mode, alice_client, alice, pack, settings, monkeypatch):
+    from billing import views
+
+    settings.MAX_PENDING_CHECKOUTS = 0
+    monkeypatch.setattr(views, "BUY_ATTEMPTS", 3)
+    for _ in range(3):
+        assert alice_client.post("/credits/buy/", {"pack": pack.pk}).status_code == 303
+    response = alice_client.post("/credits/buy/", {"pack": pack.pk}, follow=True)
+    assert "Too many checkouts started" in response.content.decode()
+    assert Purchase.objects.filter(user=alice).count() == 3

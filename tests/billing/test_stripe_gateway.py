@@ -365,3 +365,13 @@ def test_only_demo_mode_gets_the_demo_checkout():
     assert stripe_settings({**production, "KLING_PROVIDER": "kling", "KLING_API_KEY": "k"}) == "False ''"
     # Not even on a staging site that runs the simulator in production mode.
     assert stripe_settings({**production, "ALLOW_SIMULATOR_IN_PRODUCTION": "1"}) == "False ''"
+
+
+def test_a_stripe_request_waits_at_most_the_timeout_and_retries_once(settings):
+    settings.STRIPE_TIMEOUT = 7
+    stripe_gateway._client.cache_clear()
+    client = stripe_gateway._client("sk_test_timeouts", "")
+    # The library keeps these on its requestor; no public getter exists.
+    assert client._requestor._client._timeout == 7
+    assert client._requestor._options.max_network_retries == 1
+    stripe_gateway._client.cache_clear()
