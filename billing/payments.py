@@ -417,7 +417,9 @@ def refund_clawbacks(credits: int, charge: stripe_gateway.Charge) -> list[tuple[
 
 
 def sync_refunds(charge_id: str, *, source: str = "webhook") -> Purchase:
-    """Claw back credits for every refund on a charge that we have not clawed back yet."""
+    """Claw back credits for every refund on a charge that we have not clawed back yet,
+    and give back the credits of a refund that failed or was cancelled after we took them
+    (key `refund:<id>:reversed`, once)."""
     charge = stripe_gateway.retrieve_charge(charge_id)
     purchase = _purchase_for_charge(charge, source)
     with transaction.atomic():
@@ -439,11 +441,29 @@ def sync_refunds(charge_id: str, *, source: str = "webhook") -> Purchase:
                 memo=f"Refund {refund_id} of {locked.pack_name}",
             )
             record(locked, source, f"Refund {refund_id}: {credits} credits taken back")
+        for refund in charge.refunds:
+            if not refund.counts:
+                _reverse_clawback(locked, refund.id, refund.status, source)
         locked.amount_refunded_minor = min(charge.amount_refunded, locked.amount_minor)
         if locked.status != Status.DISPUTED:
             locked.status = _settled_status(charge.amount_refunded, charge.amount)
         locked.save(update_fields=["amount_refunded_minor", "status", "updated_at"])
     return locked
+
+
+def _reverse_clawback(purchase: Purchase, refund_id: str, status: str, source: str) -> None:
+    taken = (
+        LedgerEntry.objects.filter(idempotency_key=f"refund:{refund_id}")
+        .values_list("amount", flat=True)
+        .first()
+    )
+    key = f"refund:{refund_id}:reversed"
+    if not taken or _posted(key):
+        return
+    ledger.credit_purchase(
+        purchase.user, -taken, key=key, purchase=purchase, memo=f"Refund {refund_id} {status}: credits back"
+    )
+    record(purchase, source, f"Refund {refund_id} {status}: {-taken} credits given back")
 
 
 def _settled_status(refunded: int, amount: int) -> str:

@@ -112,3 +112,33 @@ def test_it_records_a_refund_for_a_charge_we_do_not_know(send_event, fake_stripe
     assert event.status == "ignored"
     assert "No purchase matches charge ch_3TestCharge00000001" in event.error
     assert ledger.balance_of(alice) == 0
+
+
+def test_a_refund_that_fails_after_its_clawback_gives_the_credits_back_once(
+    send_event, fake_stripe, paid_purchase
+):
+    from dataclasses import replace
+
+    from billing.stripe_gateway import Refund
+
+    fake_stripe.refund(CHARGE_ID, "re_pending", 2000)
+    charge = fake_stripe.charges[CHARGE_ID]
+    fake_stripe.charges[CHARGE_ID] = replace(
+        charge, refunds=(Refund("re_pending", 2000, "pending", 1763785000),)
+    )
+    send_event("charge.refunded")
+    assert ledger.balance_of(paid_purchase.user) == 0  # taken back while the refund is pending
+
+    # The bank refuses the refund: Stripe marks it failed and the money stays with us.
+    fake_stripe.charges[CHARGE_ID] = replace(
+        charge, refunds=(Refund("re_pending", 2000, "failed", 1763785000),), amount_refunded=0
+    )
+    event = send_event("refund.failed")
+    assert event.status == "succeeded"
+    send_event("refund.failed", event_id="evt_replayed_failure")
+    paid_purchase.refresh_from_db()
+    assert ledger.balance_of(paid_purchase.user) == 1200
+    assert entries_for("refund:re_pending") == entries_for("refund:re_pending:reversed") == 1
+    assert paid_purchase.status == Purchase.Status.PAID
+    assert paid_purchase.amount_refunded_minor == 0
+    assert_ledger_consistent()
