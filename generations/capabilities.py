@@ -1,6 +1,6 @@
 """What each Kling model supports, per kind: the one table behind forms, validation and prices.
 
-Transcribed from KLING_API.md sections 3.1, 3.2, 3.11 and 9 (Kling's capability map). A
+Transcribed from Kling's API documentation (docs/kling.md sections 3 and 9). A
 feature that works only for some modes or durations carries a `Rule` saying where. The
 form offers only what the table allows, `check()` refuses anything else before a credit
 is charged, and `pricing` seeds one price per combination the table allows.

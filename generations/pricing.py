@@ -1,6 +1,6 @@
 """Credits per generation: `Price` rows (editable in admin) looked up by kind and options.
 
-The default rows follow Kling's own unit prices (KLING_API.md section 10): 10 credits per
+The default rows follow Kling's own unit prices (docs/kling.md section 8): 10 credits per
 video unit, rounded up, and 1 credit per image. A combination with no active row is not
 offered, whatever the capability table says: operators switch things off by price.
 """

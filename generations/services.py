@@ -37,7 +37,7 @@ from generations.models import (
 
 logger = logging.getLogger(__name__)
 
-# Typical Kling run times in seconds (ComfyUI's averages, KLING_API.md section 8), used until
+# Typical Kling run times in seconds (ComfyUI's averages, docs/kling.md section 8), used until
 # a model and mode have finished generations of their own to learn from.
 TYPICAL_SECONDS = {Kind.TEXT2IMAGE: 32, Kind.TEXT2VIDEO: 319, Kind.IMAGE2VIDEO: 164}
 ESTIMATE_SAMPLE = 20

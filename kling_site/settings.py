@@ -317,7 +317,7 @@ if KLING_PROVIDER == "gateway" and not (GATEWAY_API_BASE and GATEWAY_API_KEY):
 GENERATION_DEADLINE_MINUTES = envint("GENERATION_DEADLINE_MINUTES", 60)
 # Generations one person may have waiting or in progress at once (0: no cap).
 MAX_QUEUED_PER_USER = envint("MAX_QUEUED_PER_USER", 20)
-# Models Kling has discontinued (KLING_API.md section 9). They stay in the capability table and
+# Models Kling has discontinued (docs/kling.md section 9). They stay in the capability table and
 # the price list, hidden from forms and refused on create; set to "" to offer them again.
 KLING_DISABLED_MODELS = envlist("KLING_DISABLED_MODELS", "kling-v1")
 # Seconds between passes of the poll sweep (the safety net behind callbacks).

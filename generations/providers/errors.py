@@ -45,7 +45,7 @@ CONTENT_REFUSED_MESSAGE = (
     "Kling declined this request under its content rules. Please change the prompt or image and try again."
 )
 
-# The whole legacy code table (KLING_API.md section 7).
+# The whole legacy code table (docs/kling.md section 7).
 KLING_CODES: dict[int, CodeInfo] = {
     1000: CodeInfo("auth_failed", 401, False, False, _CONFIG, "authentication failed"),
     1001: CodeInfo("auth_failed", 401, False, False, _CONFIG, "Authorization header empty"),

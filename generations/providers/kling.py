@@ -1,4 +1,4 @@
-"""The official Kling client: the legacy `/v1/...` surface (KLING_API.md sections 1-8).
+"""The official Kling client: the legacy `/v1/...` surface (docs/kling.md sections 1-8).
 
 Also serves Kling-compatible proxies (the same paths under a prefix, a bearer key) by
 configuration alone: `KLING_API_BASE=https://host/klingai` and `KLING_API_KEY=...`; and the

@@ -1,7 +1,7 @@
 """The built-in Kling simulator (app label `simulator`), mounted at /_sim/kling/ when
 KLING_PROVIDER=simulator.
 
-It speaks Kling's legacy HTTP contract (KLING_API.md) so that the official client in
+It speaks Kling's legacy HTTP contract (docs/kling.md) so that the official client in
 `generations.providers.kling` is the code under test in demo mode and in tests:
 
 - `POST/GET /v1/videos/text2video`, `/v1/videos/image2video`, `/v1/images/generations`

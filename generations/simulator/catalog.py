@@ -1,4 +1,4 @@
-"""What the simulated Kling accepts and what it charges (KLING_API.md sections 3, 9 and 10)."""
+"""What the simulated Kling accepts and what it charges (docs/kling.md sections 3, 8 and 9)."""
 
 from __future__ import annotations
 

@@ -61,7 +61,7 @@ def roll(rate: float) -> bool:
     return rate > 0 and random.random() < rate
 
 
-# --- Authentication (KLING_API.md 1.2, 1.3, 13) ------------------------------------------
+# --- Authentication (docs/kling.md section 1) ------------------------------------------
 
 
 def accepted_api_keys() -> list[str]:

@@ -1,7 +1,7 @@
-"""The eight journeys of issue 7, in Chromium, against the live server.
+"""Eight journeys of a newcomer, in Chromium, against the live server.
 
 Journeys that need pages not built yet skip themselves until their URLs resolve (no marker
-to remove), and then run as written: they pin the URL and form contract of DESIGN.md (`/credits/buy/`,
+to remove), and then run as written: they pin the URL and form contract of docs/architecture.md and the README (`/credits/buy/`,
 `/generate/text-to-video/`, `/generate/text-to-image/`, `/generations/`, `/generations/<id>/`;
 fields `prompt`, `model_name`, `mode`, `duration`, `aspect_ratio`, `n`).
 """

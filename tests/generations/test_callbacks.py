@@ -52,7 +52,7 @@ def test_it_checks_kling_s_official_signature_test_vector():
         "webhook-timestamp": "1781080794",
         "webhook-signature": "v1,UsKlJP00XoQyOn410NM9xv34sP+Gl0jnOO9Lcpr7NJ4=",
     }
-    # Kling's published test vector (KLING_API.md 6.2), built from its plain bytes.
+    # Kling's published test vector (https://www.standardwebhooks.com/, docs/kling.md section 6), built from its plain bytes.
     secret = "whsec_" + base64.b64encode(b"testsecret" * 3 + b"12").decode()
     rotated = {**headers, "webhook-signature": "v1,bm90IGl0 " + headers["webhook-signature"]}
     with time_machine.travel(1781080794, tick=False):

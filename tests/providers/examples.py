@@ -1,4 +1,4 @@
-"""Official-format answers (KLING_API.md sections 2, 6, 7, 8) and the gateway seeds' shapes."""
+"""Official-format answers (docs/kling.md sections 2, 6, 7, 8) and the gateway seeds' shapes."""
 
 CREATE_OK = {
     "code": 0,

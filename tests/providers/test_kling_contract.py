@@ -1,4 +1,4 @@
-"""The official client against official-format JSON (KLING_API.md examples), with `responses`."""
+"""The official client against official-format JSON (Kling's documented examples, docs/kling.md), with `responses`."""
 
 import json
 import logging

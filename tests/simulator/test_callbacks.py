@@ -11,7 +11,7 @@ from generations.providers.base import GenerationRequest
 from generations.providers.kling import parse_task
 from generations.simulator.models import SimCallback
 
-# The official Standard-Webhooks test vector (KLING_API.md section 6.2).
+# The official Standard-Webhooks test vector (https://www.standardwebhooks.com/, docs/kling.md section 6).
 # (built from its plain bytes so it never looks like a real committed secret)
 VECTOR_SECRET = "whsec_" + base64.b64encode(b"testsecret" * 3 + b"12").decode()
 VECTOR_ID = "9876543210"
