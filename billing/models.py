@@ -336,3 +336,18 @@ class DemoCheckoutSession(models.Model):
     @property
     def amount_display(self) -> str:
         return format_minor(self.amount_total, self.currency)
+
+
+class WelcomeGrant(models.Model):
+    """A mailbox (by the digest of its normalised address) that has had welcome credits.
+
+    Kept when the account goes, so deleting an account and signing up again with the
+    same mailbox earns nothing twice.
+    """
+
+    mailbox = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the normalised address.")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"welcome grant {self.mailbox[:12]}"

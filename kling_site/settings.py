@@ -269,6 +269,12 @@ SPECTACULAR_SETTINGS = {"TITLE": f"{SITE_NAME} API", "VERSION": "1.0.0", "SERVE_
 
 # Credits
 WELCOME_CREDITS = envint("WELCOME_CREDITS", 50)
+# Mail providers that deliver name+tag@ to name@: the tag is ignored when telling whether a
+# mailbox already had its welcome credits.
+EMAIL_PLUS_TAG_DOMAINS = envlist(
+    "EMAIL_PLUS_TAG_DOMAINS",
+    "gmail.com,googlemail.com,outlook.com,hotmail.com,live.com,icloud.com,me.com,fastmail.com,proton.me,protonmail.com",
+)
 
 # Kling provider. "simulator" (the demo default) serves Kling's legacy HTTP contract at
 # /_sim/kling/ from this very site, so the official client is the code path under test.

@@ -74,3 +74,35 @@ def test_it_grants_welcome_credits_once_per_person(alice, bob, settings):
     grant_welcome_credits(alice)
     grant_welcome_credits(bob)
     assert (ledger.balance_of(alice), ledger.balance_of(bob)) == (50, 50)
+
+
+def test_a_mailbox_gets_welcome_credits_once_whatever_its_spelling(client, db, settings):
+    settings.ACCOUNT_EMAIL_VERIFICATION = "optional"
+    settings.WELCOME_CREDITS = 50
+    balances = []
+    for email in ("dana.smith@gmail.com", "Dana.Smith+free@gmail.com", "danasmith@googlemail.com"):
+        response = client.post(
+            "/accounts/signup/",
+            {"email": email, "password1": "a-very-good-passphrase", "password2": "a-very-good-passphrase"},
+        )
+        assert response.status_code == 302
+        balances.append(ledger.balance_of(User.objects.get(email__iexact=email)))
+        client.logout()
+    assert balances == [50, 0, 0]
+
+
+def test_the_plus_tag_counts_only_where_the_provider_ignores_it():
+    from accounts.emails import normalize_email
+
+    assert normalize_email("Dana+x@Outlook.com") == "dana@outlook.com"
+    assert normalize_email("d.a.n.a@gmail.com") == "dana@gmail.com"
+    assert normalize_email("dana+x@example.org") == "dana+x@example.org"
+    assert normalize_email("d.ana@example.org") == "d.ana@example.org"
+
+
+def test_no_welcome_credits_when_set_to_zero(client, db, settings):
+    settings.ACCOUNT_EMAIL_VERIFICATION = "optional"
+    settings.WELCOME_CREDITS = 0
+    erin = _sign_up(client, "erin@example.org")
+    assert ledger.balance_of(erin) == 0
+    assert not LedgerEntry.objects.filter(account__user=erin).exists()
