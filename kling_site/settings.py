@@ -51,6 +51,26 @@ def envstr(name: str, default: str = "") -> str:
     return os.getenv(name, default).strip()
 
 
+_RATE_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+def envrate(name: str, default: str) -> tuple[int, int]:
+    """`5/hour` as (5, 3600); `0` switches the limit off."""
+    value = envstr(name, default) or default
+    count, _, unit = value.partition("/")
+    try:
+        limit = int(count)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not a rate: use e.g. 5/hour, or 0 for none"
+        ) from None
+    if limit <= 0:
+        return 0, 1
+    if unit not in _RATE_UNITS:
+        raise ImproperlyConfigured(f"{name}={value!r}: the period is one of second, minute, hour, day")
+    return limit, _RATE_UNITS[unit]
+
+
 DEBUG = envbool("DJANGO_DEBUG", True)
 DEMO_MODE = DEBUG
 
@@ -200,9 +220,14 @@ ACCOUNT_SESSION_REMEMBER = None  # show the "remember me" box
 ACCOUNT_CHANGE_EMAIL = True
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+ACCOUNT_FORMS = {"signup": "accounts.forms.SignupForm", "add_email": "accounts.forms.AddEmailForm"}
 ACCOUNT_RATE_LIMITS = False if (DEBUG or TESTING) else {}  # {} keeps allauth's defaults on
 ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{SITE_NAME}] "
 ALLAUTH_TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0)
+# Sign-ups per client address (an IPv6 /64) and per network (an IPv4 /24, an IPv6 /48),
+# so nobody farms accounts from one place; over either, the sign-up form says so.
+SIGNUP_LIMIT_PER_IP = envrate("SIGNUP_LIMIT_PER_IP", "5/hour")
+SIGNUP_LIMIT_PER_NETWORK = envrate("SIGNUP_LIMIT_PER_NETWORK", "20/hour")
 
 EMAIL_BACKEND = envstr(
     "EMAIL_BACKEND",
