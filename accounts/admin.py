@@ -3,12 +3,15 @@ from __future__ import annotations
 import uuid
 from urllib.parse import urlencode
 
+from allauth.account import admin as allauth_admin
+from allauth.account.models import EmailAddress
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied
-from django.db.models import Value
+from django.db.models import Q, Value
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -46,6 +49,22 @@ class CreditChangeForm(forms.Form):
         return amount
 
 
+def _may_manage(staff: User, user: User | None) -> bool:
+    """A staff member who is not a superuser may change only accounts with no power they
+    lack themselves: setting a password (or an address) on a stronger account would
+    otherwise be a way to log in with its powers."""
+    if user is None or staff.is_superuser:
+        return True
+    return not user.is_superuser and _granted_permissions(user) <= staff.get_all_permissions()
+
+
+def _granted_permissions(user: User) -> set[str]:
+    # Read from the rows, not `get_all_permissions()`, which is empty for an inactive
+    # account that could be switched back on.
+    rows = Permission.objects.filter(Q(user=user) | Q(group__user=user))
+    return {f"{app}.{codename}" for app, codename in rows.values_list("content_type__app_label", "codename")}
+
+
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     ordering = ["email"]
@@ -62,6 +81,19 @@ class UserAdmin(BaseUserAdmin):
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            # Only a superuser hands out powers, or staff could raise themselves.
+            readonly += ["is_superuser", "groups", "user_permissions"]
+        return readonly
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return super().has_change_permission(request, obj) and _may_manage(request.user, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return super().has_delete_permission(request, obj) and _may_manage(request.user, obj)
 
     def get_queryset(self, request: HttpRequest):
         # One LEFT JOIN for the whole page instead of a query per row; 0 without an account.
@@ -186,3 +218,15 @@ class UserAdmin(BaseUserAdmin):
             "balance": ledger.balance_of(user),
         }
         return TemplateResponse(request, "admin/accounts/user/credits.html", context)
+
+
+admin.site.unregister(EmailAddress)
+
+
+@admin.register(EmailAddress)
+class EmailAddressAdmin(allauth_admin.EmailAddressAdmin):
+    # allauth's action runs with the view permission alone, and a confirmed address earns
+    # welcome credits: it needs what ticking "verified" in the form needs.
+    @admin.action(description="Mark selected email addresses as verified", permissions=["change"])
+    def make_verified(self, request: HttpRequest, queryset) -> None:
+        super().make_verified(request, queryset)

@@ -226,7 +226,9 @@ class StripeEventAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
-    @admin.action(description="Process again")
+    # Processing an event may credit or claw back; the change form edits nothing (every
+    # field is read-only), so the change permission means exactly this.
+    @admin.action(description="Process again", permissions=["change"])
     def reprocess(self, request: HttpRequest, queryset: QuerySet[StripeEvent]) -> None:
         queued = sum(webhooks.reprocess(event.pk) for event in queryset)
         self.message_user(request, f"{queued} event(s) queued for processing.", messages.SUCCESS)

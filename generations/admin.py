@@ -12,6 +12,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.response import TemplateResponse
 from django.urls import path
+from django_q import admin as queue_admin
+from django_q.models import Failure, Success
 
 from generations import capabilities, media, queue, services
 from generations.models import MAX_FETCH_ATTEMPTS, UNFINISHED_STATUSES, Asset, Generation, Price, Status
@@ -126,7 +128,8 @@ class GenerationAdmin(admin.ModelAdmin):
     )
 
     def get_readonly_fields(self, request, obj=None):
-        # Every change goes through services (transitions, refunds), never a raw edit.
+        # Every change goes through services (transitions, refunds), never a raw edit. So
+        # the change permission edits nothing here: it is what the actions below require.
         return [f.name for f in Generation._meta.fields]
 
     def has_add_permission(self, request) -> bool:
@@ -153,7 +156,7 @@ class GenerationAdmin(admin.ModelAdmin):
             return results, may_have_duplicates
         return results | queryset.filter(Q(external_task_id=external)), may_have_duplicates
 
-    @admin.action(description="Poll now (ask the provider for the current state)")
+    @admin.action(description="Poll now (ask the provider for the current state)", permissions=["change"])
     def poll_now(self, request: HttpRequest, queryset) -> None:
         ids = list(
             queryset.filter(status__in=(Status.SUBMITTED, Status.PROCESSING)).values_list("pk", flat=True)
@@ -167,7 +170,7 @@ class GenerationAdmin(admin.ModelAdmin):
             + (f"; {skipped} not in flight were skipped." if skipped else "."),
         )
 
-    @admin.action(description="Fail and refund, with a reason")
+    @admin.action(description="Fail and refund, with a reason", permissions=["change"])
     def fail_and_refund(self, request: HttpRequest, queryset) -> HttpResponse | None:
         open_ones = queryset.filter(status__in=UNFINISHED_STATUSES)
         form = FailForm(request.POST if "apply" in request.POST else None)
@@ -193,7 +196,7 @@ class GenerationAdmin(admin.ModelAdmin):
             },
         )
 
-    @admin.action(description="Copy results again (outputs we are missing)")
+    @admin.action(description="Copy results again (outputs we are missing)", permissions=["change"])
     def copy_results_again(self, request: HttpRequest, queryset) -> None:
         started = sum(media.copy_again(pk) for pk in queryset.values_list("pk", flat=True))
         self.message_user(request, f"Copying results again for {started} succeeded generation(s).")
@@ -244,3 +247,26 @@ class PriceAdmin(admin.ModelAdmin):
                 "disabled": sorted(capabilities.disabled_models()),
             },
         )
+
+
+# --- The task queue's own admin -------------------------------------------------------------
+# django-q2 lets anyone who may view a finished task run it again, and a task may send a
+# job to Kling or fulfil a purchase: running one again takes the change permission.
+
+
+@admin.action(description="Resubmit selected tasks to queue", permissions=["change"])
+def resubmit_task(model_admin, request: HttpRequest, queryset) -> None:
+    queue_admin.resubmit_task(model_admin, request, queryset)
+
+
+class SuccessAdmin(queue_admin.TaskAdmin):
+    actions = [resubmit_task]
+
+
+class FailureAdmin(queue_admin.FailAdmin):
+    actions = [resubmit_task]
+
+
+for _model, _model_admin in ((Success, SuccessAdmin), (Failure, FailureAdmin)):
+    admin.site.unregister(_model)
+    admin.site.register(_model, _model_admin)
