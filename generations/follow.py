@@ -15,8 +15,6 @@ from __future__ import annotations
 import base64
 import logging
 import random
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -51,8 +49,6 @@ LIST_PAGE_SIZE = 500  # Kling's maximum: one list call covers 500 tasks of a pro
 MAX_POLL_INTERVAL_SECONDS = 120
 RETRY_BASE_SECONDS = 2  # Kling advises at least 1 s before retrying 1303
 RETRY_CAP_SECONDS = 300
-# One sweep run (scheduled every minute) makes passes until this many seconds have gone.
-SWEEP_CYCLE_SECONDS = 45
 
 
 def backoff_seconds(attempt: int) -> float:
@@ -442,11 +438,16 @@ def sweep(now: datetime | None = None) -> SweepReport:
         if claimed:
             provider = provider or providers.get_provider()
             _poll_product(provider, product, claimed, now, report)
-    report.work_left = (
+    report.work_left = has_work()
+    return report
+
+
+def has_work() -> bool:
+    """Whether anything is left for a sweep to follow: unfinished jobs or results not copied yet."""
+    return (
         Generation.objects.filter(status__in=UNFINISHED_STATUSES).exists()
         or Generation.objects.unsaved_results().filter(fetch_attempts__lt=MAX_FETCH_ATTEMPTS).exists()
     )
-    return report
 
 
 def _poll_product(
@@ -517,25 +518,3 @@ def _refetch_due(now: datetime) -> int:
     for pk in ids:
         queue.fetch_results(pk)
     return len(ids)
-
-
-def sweep_cycle(
-    *, sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic
-) -> list[SweepReport]:
-    """What the every-minute schedule runs: a pass every GENERATION_POLL_SECONDS for up to
-    SWEEP_CYCLE_SECONDS, stopping as soon as nothing is left to follow.
-
-    django-q2 schedules have a one-minute granularity (its scheduler wakes every 30 s), so
-    polling every 10-15 s needs passes inside one run. While work is in flight this keeps
-    one worker mostly asleep for under a minute; with nothing in flight it returns at once.
-    GENERATION_POLL_SECONDS=0 makes it one pass per minute.
-    """
-    interval = settings.GENERATION_POLL_SECONDS
-    started = clock()
-    reports = []
-    while True:
-        report = sweep()
-        reports.append(report)
-        if interval <= 0 or not report.work_left or clock() - started + interval > SWEEP_CYCLE_SECONDS:
-            return reports
-        sleep(interval)

@@ -316,3 +316,15 @@ class LimiterWindow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.bucket} minute {self.minute}: {self.count}"
+
+
+class SweepClock(models.Model):
+    """When the poll sweep last ran and is next due: one row, shared by every `poll_clock`
+    process so that running several (one per host, say) still gives one pass per interval."""
+
+    next_pass_at = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"poll sweep next due {self.next_pass_at}"

@@ -3,7 +3,7 @@ claims its row first and is safe to run twice (delivery is at least once)."""
 
 from __future__ import annotations
 
-from generations import follow, media, notifications
+from generations import clock, follow, media, notifications
 
 
 def submit_generation(generation_id: int) -> None:
@@ -22,10 +22,17 @@ def notify_finished(generation_id: int) -> None:
     notifications.notify_finished(generation_id)
 
 
+def sweep_pass() -> str:
+    return _summary(clock.run_pass())
+
+
 def poll_sweep() -> str:
-    reports = follow.sweep_cycle()
+    report = clock.fallback_pass()
+    return _summary(report) if report else "skipped: the poll clock is sweeping"
+
+
+def _summary(report: follow.SweepReport) -> str:
     return (
-        f"{len(reports)} pass(es): {sum(r.polled for r in reports)} polled with "
-        f"{sum(r.list_calls for r in reports)} list and {sum(r.get_calls for r in reports)} single lookups, "
-        f"{sum(r.expired for r in reports)} past deadline"
+        f"{report.polled} polled with {report.list_calls} list and {report.get_calls} single lookups, "
+        f"{report.expired} past deadline, {report.resubmitted} sent again"
     )

@@ -1,5 +1,8 @@
 """Real `manage.py qcluster` processes for the browser journeys and the scale-out test.
 
+Each cluster comes with its own `manage.py poll_clock`, as in the production Procfile (one
+clock per cluster also shows that several clocks still give one sweep pass per interval).
+
 A cluster runs in its own process group, on the same test database as pytest-django's
 live server (the SQLite test file, or the PostgreSQL test database) and on the same
 broker, so tasks the live server enqueues are done by it exactly as in production.
@@ -65,22 +68,27 @@ class QCluster:
         self.env = dict(env)
         self.log_path = Path(log_dir) / f"qcluster-{name}.log"
         self.process: subprocess.Popen | None = None
+        self.clock: subprocess.Popen | None = None
         self._terminating = False
 
     def start(self) -> QCluster:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("wb") as log:
-            # A session of its own, so teardown can kill the worker processes it forked.
-            self.process = subprocess.Popen(
-                [sys.executable, "manage.py", "qcluster"],
-                cwd=BASE_DIR,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        with self.log_path.open("ab") as log:
+            self.process = self._spawn("qcluster", log)
+            self.clock = self._spawn("poll_clock", log)
         return self
+
+    def _spawn(self, command: str, log) -> subprocess.Popen:
+        # A session of its own, so teardown can kill the worker processes it forked.
+        return subprocess.Popen(
+            [sys.executable, "manage.py", command],
+            cwd=BASE_DIR,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def log(self) -> str:
         try:
@@ -109,6 +117,8 @@ class QCluster:
         a second SIGTERM arrives in the middle of the shutdown: either way the cluster
         hangs instead of stopping.
         """
+        if self.clock is not None and self.clock.poll() is None:
+            self.clock.send_signal(signal.SIGTERM)
         if self.process is not None and self.process.poll() is None and not self._terminating:
             self._terminating = True
             self.process.send_signal(signal.SIGTERM)
@@ -119,18 +129,28 @@ class QCluster:
         if process is None:
             return None
         self.terminate()
-        if process.poll() is None:
+        for each in (process, self.clock):
+            if each is not None and each.poll() is None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    each.wait(grace)
+        for each in (process, self.clock):
+            if each is None:
+                continue
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(each.pid, signal.SIGKILL)
             with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(grace)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(5)
+                each.wait(5)
         return process.returncode
 
     @property
     def stopped_cleanly(self) -> bool:
-        return self.process is not None and self.process.returncode == 0
+        return self.process is not None and self.process.returncode == 0 and self.clock_stopped_cleanly
+
+    @property
+    def clock_stopped_cleanly(self) -> bool:
+        # A SIGTERM that lands while Django is still starting ends the clock before its
+        # handler is installed; it holds no lock or transaction, so that is clean too.
+        return self.clock is None or self.clock.returncode in (0, -signal.SIGTERM)
 
 
 def start_clusters(

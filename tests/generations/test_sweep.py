@@ -214,39 +214,6 @@ def test_it_waits_for_the_request_budget(many, fake, commit, clock, slots):
     assert Generation.objects.get(pk=generation.pk).status == Status.SUCCEEDED
 
 
-def test_a_cycle_makes_passes_until_nothing_is_left(many, fake, commit, settings):
-    settings.GENERATION_POLL_SECONDS = 10
-    (generation,) = many(1)
-    Generation.objects.filter(pk=generation.pk).update(next_poll_at=timezone.now())
-    passes = []
-
-    def sleep(seconds):
-        passes.append(seconds)
-        fake.fail(generation.task_id)
-        Generation.objects.filter(pk=generation.pk, status__in=("submitted", "processing")).update(
-            next_poll_at=timezone.now()
-        )
-
-    now = [0.0]
-
-    def clock():
-        now[0] += 1
-        return now[0]
-
-    with commit():
-        reports = follow.sweep_cycle(sleep=sleep, clock=clock)
-    assert passes == [10]
-    assert len(reports) == 2 and not reports[-1].work_left
-    assert Generation.objects.get(pk=generation.pk).status == Status.FAILED
-
-
-def test_a_cycle_returns_at_once_when_nothing_is_in_flight(db, settings):
-    def sleep(seconds):
-        raise AssertionError("should not sleep")
-
-    assert len(follow.sweep_cycle(sleep=sleep)) == 1
-
-
 def test_the_sweep_schedule_is_created_once_by_name(db):
     from django_q.models import Schedule
 
