@@ -37,9 +37,6 @@ from generations.providers.errors import failed_task_user_message, is_not_found
 
 logger = logging.getLogger(__name__)
 
-# A claimed submit: longer than a worker may run a task (Q_CLUSTER timeout, 90 s), so a
-# second attempt can only start once the first has finished or been killed.
-SUBMIT_LEASE = timedelta(seconds=120)
 # A claimed poll: one pass's list call and single lookups are done well within this.
 POLL_LEASE = timedelta(seconds=90)
 # A queued (or succeeded but unsaved) row nobody picked up this long after it was due to
@@ -119,7 +116,8 @@ def submit(generation_id: int) -> None:
     claimed = (
         Generation.objects.filter(pk=generation_id, status=Status.QUEUED)
         .filter(Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now))
-        .update(next_poll_at=now + SUBMIT_LEASE)
+        # Held for queue.task_lease(): a second submit starts only once this one has ended.
+        .update(next_poll_at=now + queue.task_lease())
     )
     if not claimed:
         return

@@ -50,8 +50,6 @@ COPY_SECONDS = 60
 MAX_REDIRECTS = 3
 CHUNK = 256 * 1024
 THUMBNAIL_BOX = (960, 960)
-# Longer than a worker may run a task (Q_CLUSTER timeout), so two copies never overlap.
-FETCH_LEASE = timedelta(seconds=120)
 
 
 class MediaError(Exception):
@@ -284,7 +282,8 @@ def store_results(generation_id: int) -> None:
         Generation.objects.unsaved_results()
         .filter(pk=generation_id, fetch_attempts__lt=MAX_FETCH_ATTEMPTS)
         .filter(Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now))
-        .update(next_poll_at=now + FETCH_LEASE, fetch_attempts=F("fetch_attempts") + 1)
+        # queue.task_lease() outlasts the task, so two copies never overlap.
+        .update(next_poll_at=now + queue.task_lease(), fetch_attempts=F("fetch_attempts") + 1)
     )
     if not claimed:
         return

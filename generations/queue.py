@@ -3,9 +3,22 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.conf import settings
 from django_q.tasks import async_task
 
 GROUP = "generations"
+# Past the task time limit: the killed worker's last database writes and clock skew
+# between workers.
+LEASE_MARGIN_SECONDS = 30
+
+
+def task_lease() -> timedelta:
+    """How long a task's claim on its row lasts: longer than django-q2 lets a task run
+    (Q_CLUSTER's timeout, then it kills the worker), so a second attempt at the same row
+    can only start once the first has finished or been killed."""
+    return timedelta(seconds=settings.Q_CLUSTER["timeout"] + LEASE_MARGIN_SECONDS)
 
 
 def _enqueue(func: str, generation_id: int, what: str) -> None:
