@@ -250,7 +250,7 @@ TABLE: dict[str, dict[str, Capability]] = {
 
 
 def disabled_models() -> frozenset[str]:
-    return frozenset(getattr(settings, "KLING_DISABLED_MODELS", ()))
+    return frozenset(settings.KLING_DISABLED_MODELS)
 
 
 def is_enabled(model_name: str) -> bool:

@@ -180,7 +180,7 @@ def _redis():
 
 
 def key_prefix() -> str:
-    return getattr(settings, "LIMITER_KEY_PREFIX", "kling_site:limiter")
+    return settings.LIMITER_KEY_PREFIX
 
 
 def _redis_take(minute: int, limit: int) -> bool:

@@ -8,68 +8,17 @@ SECRET_KEY and ALLOWED_HOSTS, or with the simulator as its Kling provider.
 
 from __future__ import annotations
 
-import os
-import sys
+import tempfile
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
+from kling_site.env import envbool, envfloat, envint, envlist, envrate, envstr
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 load_dotenv(BASE_DIR / ".env", override=False)
-
-TESTING = "pytest" in sys.modules or os.getenv("KLING_SITE_TESTING") == "1"
-
-
-def envbool(name: str, default: bool) -> bool:
-    value = os.getenv(name, "").strip().lower()
-    if value == "":
-        return default
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise ImproperlyConfigured(f"{name}={value!r} is not a boolean: use 1 or 0")
-
-
-def envint(name: str, default: int) -> int:
-    value = os.getenv(name, "").strip()
-    if value == "":
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name}={value!r} is not an integer") from None
-
-
-def envlist(name: str, default: str = "") -> list[str]:
-    return [item.strip() for item in os.getenv(name, default).split(",") if item.strip()]
-
-
-def envstr(name: str, default: str = "") -> str:
-    return os.getenv(name, default).strip()
-
-
-_RATE_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
-
-
-def envrate(name: str, default: str) -> tuple[int, int]:
-    """`5/hour` as (5, 3600); `0` switches the limit off."""
-    value = envstr(name, default) or default
-    count, _, unit = value.partition("/")
-    try:
-        limit = int(count)
-    except ValueError:
-        raise ImproperlyConfigured(
-            f"{name}={value!r} is not a rate: use e.g. 5/hour, or 0 for none"
-        ) from None
-    if limit <= 0:
-        return 0, 1
-    if unit not in _RATE_UNITS:
-        raise ImproperlyConfigured(f"{name}={value!r}: the period is one of second, minute, hour, day")
-    return limit, _RATE_UNITS[unit]
-
 
 DEBUG = envbool("DJANGO_DEBUG", True)
 DEMO_MODE = DEBUG
@@ -148,7 +97,9 @@ TEMPLATES = [
 # concurrent writers wait (up to the timeout) instead of failing with "database is locked".
 DATABASE_URL = envstr("DATABASE_URL")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=envint("DB_CONN_MAX_AGE", 60))}
+    DATABASES = {
+        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=envint("DB_CONN_MAX_AGE", 60, minimum=0))
+    }
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
@@ -180,7 +131,7 @@ else:
 # schedule their own retries); no catch_up so a restart does not replay every missed sweep.
 Q_CLUSTER = {
     "name": "kling_site",
-    "workers": envint("Q_WORKERS", 2),
+    "workers": envint("Q_WORKERS", 2, minimum=1),
     "timeout": 90,
     "retry": 120,
     "max_attempts": 3,
@@ -221,9 +172,10 @@ ACCOUNT_CHANGE_EMAIL = True
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 ACCOUNT_FORMS = {"signup": "accounts.forms.SignupForm", "add_email": "accounts.forms.AddEmailForm"}
-ACCOUNT_RATE_LIMITS = False if (DEBUG or TESTING) else {}  # {} keeps allauth's defaults on
+# {} keeps allauth's defaults on; tests/conftest.py switches them off, as demo mode does.
+ACCOUNT_RATE_LIMITS = False if DEBUG else {}
 ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{SITE_NAME}] "
-ALLAUTH_TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0)
+ALLAUTH_TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0, minimum=0)
 # Sign-ups per client address (an IPv6 /64) and per network (an IPv4 /24, an IPv6 /48),
 # so nobody farms accounts from one place; over either, the sign-up form says so.
 SIGNUP_LIMIT_PER_IP = envrate("SIGNUP_LIMIT_PER_IP", "5/hour")
@@ -236,12 +188,12 @@ EMAIL_BACKEND = envstr(
     else "django.core.mail.backends.console.EmailBackend",
 )
 EMAIL_HOST = envstr("EMAIL_HOST")
-EMAIL_PORT = envint("EMAIL_PORT", 587)
+EMAIL_PORT = envint("EMAIL_PORT", 587, minimum=1)
 EMAIL_HOST_USER = envstr("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = envstr("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", True)
 # Seconds an SMTP connection may take: sign-up and password pages send mail in the request.
-EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 10)
+EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 10, minimum=1)
 DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "Kling Studio <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
@@ -264,7 +216,7 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": (
             "whitenoise.storage.CompressedManifestStaticFilesStorage"
-            if not (DEBUG or TESTING)
+            if not DEBUG
             else "django.contrib.staticfiles.storage.StaticFilesStorage"
         )
     },
@@ -293,7 +245,7 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {"TITLE": f"{SITE_NAME} API", "VERSION": "1.0.0", "SERVE_INCLUDE_SCHEMA": False}
 
 # Credits
-WELCOME_CREDITS = envint("WELCOME_CREDITS", 50)
+WELCOME_CREDITS = envint("WELCOME_CREDITS", 50, minimum=0)
 # Mail providers that deliver name+tag@ to name@: the tag is ignored when telling whether a
 # mailbox already had its welcome credits.
 EMAIL_PLUS_TAG_DOMAINS = envlist(
@@ -327,10 +279,13 @@ if KLING_PROVIDER == "simulator" and not (KLING_API_KEY or KLING_ACCESS_KEY):
     KLING_ACCESS_KEY = "demo-access-key"
     KLING_SECRET_KEY = "demo-secret-key-for-the-built-in-simulator"  # noqa: S105
 KLING_WEBHOOK_SECRET = envstr("KLING_WEBHOOK_SECRET")
-KLING_MAX_CONCURRENCY = envint("KLING_MAX_CONCURRENCY", 5)
-KLING_MAX_QPM = envint("KLING_MAX_QPM", 120)
-KLING_CONNECT_TIMEOUT = float(envstr("KLING_CONNECT_TIMEOUT", "5"))
-KLING_READ_TIMEOUT = float(envstr("KLING_READ_TIMEOUT", "30"))
+# Jobs in flight at Kling and requests per minute sent to it (0: no limit of our own).
+KLING_MAX_CONCURRENCY = envint("KLING_MAX_CONCURRENCY", 5, minimum=0)
+KLING_MAX_QPM = envint("KLING_MAX_QPM", 120, minimum=0)
+# Prefix of the limiter's Redis keys, so sites (or test runs) sharing a Redis count apart.
+LIMITER_KEY_PREFIX = "kling_site:limiter"
+KLING_CONNECT_TIMEOUT = envfloat("KLING_CONNECT_TIMEOUT", 5.0, positive=True)
+KLING_READ_TIMEOUT = envfloat("KLING_READ_TIMEOUT", 30.0, positive=True)
 _KLING_CDN_HOSTS = "cdn.klingai.com,p1.a.kwimgs.com,p2.a.kwimgs.com,h1.inkwai.com,h2.inkwai.com,p2-kling.klingai.com,s21-kling.klingai.com"
 KLING_MEDIA_HOSTS = envlist("KLING_MEDIA_HOSTS", _KLING_CDN_HOSTS)
 if KLING_PROVIDER == "simulator":
@@ -345,17 +300,24 @@ if KLING_PROVIDER == "kling" and not (KLING_API_KEY or (KLING_ACCESS_KEY and KLI
     )
 if KLING_PROVIDER == "gateway" and not (GATEWAY_API_BASE and GATEWAY_API_KEY):
     raise ImproperlyConfigured("KLING_PROVIDER=gateway needs GATEWAY_API_BASE and GATEWAY_API_KEY")
-GENERATION_DEADLINE_MINUTES = envint("GENERATION_DEADLINE_MINUTES", 60)
+GENERATION_DEADLINE_MINUTES = envint("GENERATION_DEADLINE_MINUTES", 60, minimum=1)
 # Generations one person may have waiting or in progress at once (0: no cap).
-MAX_QUEUED_PER_USER = envint("MAX_QUEUED_PER_USER", 20)
+MAX_QUEUED_PER_USER = envint("MAX_QUEUED_PER_USER", 20, minimum=0)
 # Models Kling has discontinued (docs/kling.md section 9). They stay in the capability table and
 # the price list, hidden from forms and refused on create; set to "" to offer them again.
 KLING_DISABLED_MODELS = envlist("KLING_DISABLED_MODELS", "kling-v1")
 # Seconds between passes of the poll sweep (the safety net behind callbacks).
-GENERATION_POLL_SECONDS = envint("GENERATION_POLL_SECONDS", 12)
+GENERATION_POLL_SECONDS = envint("GENERATION_POLL_SECONDS", 12, minimum=0)
 # Simulator timings, in seconds (demo: a few seconds; Kling's real averages are minutes).
-SIMULATOR_QUEUE_SECONDS = float(envstr("SIMULATOR_QUEUE_SECONDS", "2"))
-SIMULATOR_RUN_SECONDS = float(envstr("SIMULATOR_RUN_SECONDS", "6"))
+SIMULATOR_QUEUE_SECONDS = envfloat("SIMULATOR_QUEUE_SECONDS", 2.0, minimum=0)
+SIMULATOR_RUN_SECONDS = envfloat("SIMULATOR_RUN_SECONDS", 6.0, minimum=0)
+# The web process serving the simulator sends its callbacks from a thread of its own;
+# tests switch it off (tests/conftest.py) and deliver callbacks when they choose.
+SIMULATOR_CALLBACK_THREAD = True
+# API keys the simulator accepts besides KLING_API_KEY, each an account of its own.
+SIMULATOR_API_KEYS: list[str] = []
+# Where the simulator keeps the result files it renders on first download.
+SIMULATOR_CACHE_DIR = Path(tempfile.gettempdir()) / "kling-sim-media"
 
 # Stripe. Without STRIPE_SECRET_KEY the site uses its demo checkout, which signs its
 # events with STRIPE_WEBHOOK_SECRET so the production webhook code is what runs.
@@ -365,9 +327,9 @@ STRIPE_WEBHOOK_SECRET = envstr("STRIPE_WEBHOOK_SECRET") or (
 )
 STRIPE_API_BASE = envstr("STRIPE_API_BASE")
 # Seconds to wait for each Stripe request (one retry follows a connection error or 5xx).
-STRIPE_TIMEOUT = envint("STRIPE_TIMEOUT", 10)
-# Open Checkout Sessions one person may have at once (each holds a pending purchase).
-MAX_PENDING_CHECKOUTS = envint("MAX_PENDING_CHECKOUTS", 3)
+STRIPE_TIMEOUT = envint("STRIPE_TIMEOUT", 10, minimum=1)
+# Open Checkout Sessions one person may have at once (each holds a pending purchase; 0: no cap).
+MAX_PENDING_CHECKOUTS = envint("MAX_PENDING_CHECKOUTS", 3, minimum=0)
 # Production without a Stripe key sells nothing rather than handing out free demo credits.
 STRIPE_DEMO = DEBUG and not STRIPE_SECRET_KEY
 if not DEBUG and STRIPE_SECRET_KEY and not STRIPE_WEBHOOK_SECRET:
@@ -380,7 +342,7 @@ if not DEBUG:
     CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", True)
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
-    SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 31536000, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -10,7 +10,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
-export KLING_SITE_TESTING=1
 unset DATABASE_URL REDIS_URL
 
 step() { printf '\n=== %s\n' "$*"; }

@@ -4,6 +4,7 @@ import pytest
 from django.core.cache import cache
 
 pytest_plugins = ["tests.fixtures.simulator"]
+PLAIN_STATIC_FILES = "django.contrib.staticfiles.storage.StaticFilesStorage"
 
 
 @pytest.fixture(autouse=True)
@@ -11,6 +12,13 @@ def _isolated_settings(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # What tests need switched off, whatever DJANGO_DEBUG the run has: allauth's rate limits
+    # (tests sign in over and over), the hashed static files (nothing ran collectstatic) and
+    # the simulator's callback thread (tests deliver callbacks when they choose).
+    settings.ACCOUNT_RATE_LIMITS = False
+    if settings.STORAGES["staticfiles"]["BACKEND"] != PLAIN_STATIC_FILES:
+        settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": PLAIN_STATIC_FILES}}
+    settings.SIMULATOR_CALLBACK_THREAD = False
     cache.clear()
 
 

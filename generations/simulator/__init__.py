@@ -13,8 +13,8 @@ It speaks Kling's legacy HTTP contract (docs/kling.md) so that the official clie
 - Task state follows from timestamps (SimFaults.queue_seconds / run_seconds, else
   SIMULATOR_QUEUE_SECONDS / SIMULATOR_RUN_SECONDS), so polling needs no background job.
 - Callbacks are rows sent by `engine.deliver_due_callbacks()`: a daemon thread in the web
-  process calls it every 0.5 s (started on the first simulator request, never in tests
-  unless SIMULATOR_CALLBACK_THREAD=True); signed when KLING_WEBHOOK_SECRET is set.
+  process calls it every 0.5 s (started on the first simulator request unless the setting
+  SIMULATOR_CALLBACK_THREAD is off, as tests have it); signed when KLING_WEBHOOK_SECRET is set.
   Only URLs under SITE_URL are called back (others are refused at create with 1201), and
   the simulator never fetches an image URL it is given: it cannot be used to reach other
   addresses from this server.
@@ -24,6 +24,6 @@ It speaks Kling's legacy HTTP contract (docs/kling.md) so that the official clie
 - Results are real files under /_sim/kling/cdn/... (signed, expiring URLs), rendered on
   first download and cached in SIMULATOR_CACHE_DIR (default: a folder in the temp dir).
 
-Optional Django settings read with defaults (not environment variables): SIMULATOR_API_KEYS
-(extra accepted API keys), SIMULATOR_CACHE_DIR, SIMULATOR_CALLBACK_THREAD.
+Django settings of its own, declared in settings.py (not environment variables):
+SIMULATOR_API_KEYS (extra accepted API keys), SIMULATOR_CACHE_DIR, SIMULATOR_CALLBACK_THREAD.
 """

@@ -65,7 +65,7 @@ def roll(rate: float) -> bool:
 
 
 def accepted_api_keys() -> list[str]:
-    keys = [settings.KLING_API_KEY, *getattr(settings, "SIMULATOR_API_KEYS", ())]
+    keys = [settings.KLING_API_KEY, *settings.SIMULATOR_API_KEYS]
     return [key for key in keys if key]
 
 
@@ -619,14 +619,9 @@ _thread_stop = threading.Event()
 
 
 def ensure_callback_thread() -> bool:
-    """Start the callback sender in this web process, once (never in tests unless asked).
-
-    SIMULATOR_CALLBACK_THREAD: unset = on outside tests; True/False forces it.
-    """
-    wanted = getattr(settings, "SIMULATOR_CALLBACK_THREAD", None)
-    if wanted is None:
-        wanted = not settings.TESTING
-    if not wanted:
+    """Start the callback sender in this web process, once, unless SIMULATOR_CALLBACK_THREAD
+    is off (tests turn it off and deliver callbacks themselves)."""
+    if not settings.SIMULATOR_CALLBACK_THREAD:
         return False
     return start_callback_thread()
 

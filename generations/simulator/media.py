@@ -37,8 +37,7 @@ PALETTE = [
 
 
 def cache_dir() -> Path:
-    base = getattr(settings, "SIMULATOR_CACHE_DIR", "") or Path(tempfile.gettempdir()) / "kling-sim-media"
-    path = Path(base) / CACHE_VERSION
+    path = Path(settings.SIMULATOR_CACHE_DIR) / CACHE_VERSION
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -46,7 +46,6 @@ def worker_env(
     env.update(
         {
             "DJANGO_SETTINGS_MODULE": "kling_site.settings",
-            "KLING_SITE_TESTING": "1",
             "SITE_URL": site_url.rstrip("/"),
             "MEDIA_ROOT": str(media_root),
             "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
