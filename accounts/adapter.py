@@ -4,15 +4,17 @@ import ipaddress
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.models import EmailAddress
+from allauth.core import context as allauth_context
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
+from django.contrib.sites.shortcuts import get_current_site
 from django.db.models import Q, QuerySet, Value
 from django.db.models.functions import Lower, Replace
 from django.http import HttpRequest
 
 from accounts.emails import GMAIL_DOMAINS, normalize_email
-from kling_site import rate_limits
+from kling_site import outbound, rate_limits
 
 SIGNUP_LIMITED_MESSAGE = "Too many accounts were created from your network recently. Please try again later."
 
@@ -55,6 +57,17 @@ class AccountAdapter(DefaultAccountAdapter):
                 if normalize_email(candidate) == target:
                     return candidate
         return None
+
+    def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
+        # As allauth's own, but the SMTP conversation may not take the request's last
+        # free thread (kling_site.outbound): then a worker sends the rendered message.
+        request = allauth_context.request
+        message = self.render_mail(
+            template_prefix,
+            email,
+            {"request": request, "email": email, "current_site": get_current_site(request), **context},
+        )
+        outbound.send_or_queue(message)
 
     def confirm_email(self, request: HttpRequest, email_address: EmailAddress) -> bool:
         if self.mailbox_in_use(email_address.email, exclude_user=email_address.user, verified_only=True):

@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import stripe
 from django.conf import settings
 
+from kling_site import outbound
+
 if TYPE_CHECKING:
     from billing.models import Purchase
 
@@ -264,8 +266,22 @@ def _client(api_key: str, api_base: str) -> stripe.StripeClient:
         api_key,
         base_addresses=base,
         max_network_retries=1,
-        http_client=stripe.RequestsClient(timeout=settings.STRIPE_TIMEOUT),
+        http_client=_CappedRequestsClient(timeout=settings.STRIPE_TIMEOUT),
     )
+
+
+class _CappedRequestsClient(stripe.RequestsClient):
+    """Each HTTP attempt holds an outbound slot (kling_site.outbound), so a Stripe outage
+    cannot take every thread of a web process; a refused attempt is not retried."""
+
+    def request(self, method, url, headers, post_data=None):
+        try:
+            with outbound.slot("Stripe"):
+                return super().request(method, url, headers, post_data)
+        except outbound.Busy as exc:
+            raise stripe.APIConnectionError(
+                "Payments are busy right now. Please try again in a minute.", should_retry=False
+            ) from exc
 
 
 def _translate(exc: stripe.StripeError, what: str) -> GatewayError:

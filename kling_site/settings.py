@@ -330,6 +330,11 @@ STRIPE_API_BASE = envstr("STRIPE_API_BASE")
 STRIPE_TIMEOUT = envint("STRIPE_TIMEOUT", 10, minimum=1)
 # Open Checkout Sessions one person may have at once (each holds a pending purchase; 0: no cap).
 MAX_PENDING_CHECKOUTS = envint("MAX_PENDING_CHECKOUTS", 3, minimum=0)
+# Threads of one web process that may wait on Stripe or SMTP at once (kling_site.outbound):
+# one fewer than gunicorn's, so a slow service never takes a process's last thread.
+OUTBOUND_CALLS_PER_PROCESS = envint(
+    "OUTBOUND_CALLS_PER_PROCESS", max(1, envint("GUNICORN_THREADS", 4, minimum=1) - 1), minimum=1
+)
 # Production without a Stripe key sells nothing rather than handing out free demo credits.
 STRIPE_DEMO = DEBUG and not STRIPE_SECRET_KEY
 if not DEBUG and STRIPE_SECRET_KEY and not STRIPE_WEBHOOK_SECRET:
