@@ -113,8 +113,9 @@ else:
                 "timeout": 20,
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             },
-            # A file (not in-memory) test database, so threads in concurrency tests share it.
-            "TEST": {"NAME": str(BASE_DIR / ".test-db.sqlite3")},
+            # A file (not in-memory) test database, so threads in concurrency tests share it;
+            # SQLITE_TEST_PATH lets two test runs in one checkout keep out of each other's way.
+            "TEST": {"NAME": envstr("SQLITE_TEST_PATH", str(BASE_DIR / ".test-db.sqlite3"))},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

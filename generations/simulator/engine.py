@@ -239,14 +239,39 @@ class CreateRequest:
 
 
 def validate(product: str, body: Any, faults: SimFaults) -> CreateRequest:
+    """The create request Kling would accept, or the SimError Kling would answer."""
     if not isinstance(body, dict):
         raise SimError(400, 1200, "Invalid request parameters: the body must be a JSON object")
+    request = CreateRequest(
+        product=product,
+        model_name=_model(product, body, faults),
+        prompt=_prompt(product, body),
+        external_task_id=_external_id(body),
+        callback_url=_callback_url(body),
+    )
+    watermark = body.get("watermark_info")
+    if watermark is not None and not (
+        isinstance(watermark, dict) and isinstance(watermark.get("enabled"), bool)
+    ):
+        raise _bad('watermark_info must be {"enabled": true|false}')
+    if product in catalog.VIDEO_PRODUCTS:
+        _video_fields(request, body)
+    else:
+        _image_fields(request, body)
+    return request
+
+
+def _model(product: str, body: dict, faults: SimFaults) -> str:
     # `model` is not a Kling field: like Kling, ignore it (and fall back to the default model).
     model = _string(body, "model_name") or catalog.DEFAULT_MODEL
     if model in faults.discontinued:
         raise SimError(404, 1203, f"The model '{model}' has been discontinued and is no longer available.")
     if model not in catalog.MODELS[product]:
         raise SimError(404, 1203, f"model_name {model} is not found for {product}")
+    return model
+
+
+def _prompt(product: str, body: dict) -> str:
     prompt = _string(body, "prompt")
     if product != catalog.IMAGE2VIDEO and not prompt.strip():
         raise _bad("prompt is required")
@@ -256,9 +281,17 @@ def validate(product: str, body: Any, faults: SimFaults) -> CreateRequest:
         raise _bad(f"negative_prompt must be at most {catalog.PROMPT_LIMIT} characters")
     if "[sim:refuse]" in prompt:
         raise SimError(400, 1301, "Content security policy: the prompt was refused")
+    return prompt
+
+
+def _external_id(body: dict) -> str:
     external = _string(body, "external_task_id")
     if len(external) > 128:
         raise _bad("external_task_id must be at most 128 characters")
+    return external
+
+
+def _callback_url(body: dict) -> str:
     callback_url = _string(body, "callback_url")
     if callback_url and not callback_url.startswith(("http://", "https://")):
         raise _bad("callback_url must be an http(s) URL")
@@ -268,52 +301,49 @@ def validate(product: str, body: Any, faults: SimFaults) -> CreateRequest:
         raise _bad(
             f"callback_url must be under {settings.SITE_URL}/: the simulator only calls back this site"
         )
-    watermark = body.get("watermark_info")
-    if watermark is not None and not (
-        isinstance(watermark, dict) and isinstance(watermark.get("enabled"), bool)
-    ):
-        raise _bad('watermark_info must be {"enabled": true|false}')
+    return callback_url
 
-    request = CreateRequest(
-        product=product, model_name=model, prompt=prompt, external_task_id=external, callback_url=callback_url
-    )
-    if product in catalog.VIDEO_PRODUCTS:
-        request.mode = _choice(body, "mode", catalog.modes(model), "std")
-        if "duration" in body and not isinstance(body["duration"], str):
-            raise _bad('duration must be a string such as "5"')
-        request.duration = _choice(body, "duration", catalog.durations(model), "5")
-        request.aspect_ratio = _choice(body, "aspect_ratio", catalog.VIDEO_ASPECT_RATIOS, "16:9")
-        request.sound = _choice(body, "sound", ("on", "off"), "off")
-        if request.sound == "on" and not catalog.sound_allowed(model, request.mode):
-            raise _bad(f"sound on is not supported by {model} in mode {request.mode}")
-        request.voice = bool(body.get("voice_list"))
-        _unit_float(body, "cfg_scale")
-        if body.get("camera_control") is not None:
-            _camera(body["camera_control"])
-        if product == catalog.IMAGE2VIDEO:
-            first, last = _image(body, "image"), _image(body, "image_tail")
-            if first is None and last is None:
-                raise _bad("image is required")
-            if body.get("camera_control") is not None and last is not None:
-                raise _bad("image_tail and camera_control cannot be used together")
-            request.images_usable = first is not False and last is not False
-    else:
-        request.aspect_ratio = _choice(body, "aspect_ratio", catalog.IMAGE_ASPECT_RATIOS, "16:9")
-        if model == "kling-v1" and request.aspect_ratio == "21:9":
-            raise _bad("aspect_ratio 21:9 is not supported by kling-v1")
-        request.resolution = _choice(body, "resolution", catalog.RESOLUTIONS, "1k")
-        if request.resolution == "2k" and model in ("kling-v1", "kling-v1-5"):
-            raise _bad(f"resolution 2k is not supported by {model}")
-        n = body.get("n", 1)
-        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 9:
-            raise _bad("n must be an integer from 1 to 9")
-        request.n = n
-        _unit_float(body, "image_fidelity")
-        _unit_float(body, "human_fidelity")
-        reference = _image(body, "image")
-        request.reference_image = reference is not None
-        request.images_usable = reference is not False
-    return request
+
+def _video_fields(request: CreateRequest, body: dict) -> None:
+    model = request.model_name
+    request.mode = _choice(body, "mode", catalog.modes(model), "std")
+    if "duration" in body and not isinstance(body["duration"], str):
+        raise _bad('duration must be a string such as "5"')
+    request.duration = _choice(body, "duration", catalog.durations(model), "5")
+    request.aspect_ratio = _choice(body, "aspect_ratio", catalog.VIDEO_ASPECT_RATIOS, "16:9")
+    request.sound = _choice(body, "sound", ("on", "off"), "off")
+    if request.sound == "on" and not catalog.sound_allowed(model, request.mode):
+        raise _bad(f"sound on is not supported by {model} in mode {request.mode}")
+    request.voice = bool(body.get("voice_list"))
+    _unit_float(body, "cfg_scale")
+    if body.get("camera_control") is not None:
+        _camera(body["camera_control"])
+    if request.product == catalog.IMAGE2VIDEO:
+        first, last = _image(body, "image"), _image(body, "image_tail")
+        if first is None and last is None:
+            raise _bad("image is required")
+        if body.get("camera_control") is not None and last is not None:
+            raise _bad("image_tail and camera_control cannot be used together")
+        request.images_usable = first is not False and last is not False
+
+
+def _image_fields(request: CreateRequest, body: dict) -> None:
+    model = request.model_name
+    request.aspect_ratio = _choice(body, "aspect_ratio", catalog.IMAGE_ASPECT_RATIOS, "16:9")
+    if model == "kling-v1" and request.aspect_ratio == "21:9":
+        raise _bad("aspect_ratio 21:9 is not supported by kling-v1")
+    request.resolution = _choice(body, "resolution", catalog.RESOLUTIONS, "1k")
+    if request.resolution == "2k" and model in ("kling-v1", "kling-v1-5"):
+        raise _bad(f"resolution 2k is not supported by {model}")
+    n = body.get("n", 1)
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 9:
+        raise _bad("n must be an integer from 1 to 9")
+    request.n = n
+    _unit_float(body, "image_fidelity")
+    _unit_float(body, "human_fidelity")
+    reference = _image(body, "image")
+    request.reference_image = reference is not None
+    request.images_usable = reference is not False
 
 
 # --- Creating and reading tasks ----------------------------------------------------------
@@ -328,11 +358,7 @@ def create_task(request: CreateRequest, faults: SimFaults, base_url: str, owner:
     """Store a task for `owner` (raises 1303 over its concurrency limit, 1201 for a reused external id)."""
     package = catalog.package(request.product)
     slots = request.n if package == "image" else 1
-    outcome, failure = SimTask.SUCCEED, ""
-    if not request.images_usable:
-        outcome, failure = SimTask.FAILED, IMAGE_PROBLEM
-    elif "[sim:fail]" in request.prompt or roll(faults.rate_failed_task):
-        outcome, failure = SimTask.FAILED, faults.failed_task_message
+    outcome, failure = _outcome(request, faults)
     units = catalog.units(
         request.product,
         request.model_name,
@@ -348,22 +374,8 @@ def create_task(request: CreateRequest, faults: SimFaults, base_url: str, owner:
         # lock on SQLite, where IMMEDIATE transactions already run one at a time).
         list(SimFaults.objects.select_for_update().filter(pk=faults.pk).values_list("pk", flat=True))
         now = now_ms()
-        if faults.concurrency_limit:
-            in_flight = (
-                SimTask.objects.filter(created_by=owner, package=package, finish_ms__gt=now).aggregate(
-                    total=Sum("slots")
-                )["total"]
-                or 0
-            )
-            if in_flight + slots > faults.concurrency_limit:
-                raise SimError(429, 1303, "parallel task over resource pack limit")
-        if (
-            request.external_task_id
-            and SimTask.objects.filter(
-                created_by=owner, product=request.product, external_task_id=request.external_task_id
-            ).exists()
-        ):
-            raise _bad(f"external_task_id {request.external_task_id} already exists")
+        _check_room(owner, package, slots, faults, now)
+        _check_external_id_unused(owner, request)
         processing = now + faults.queue_ms
         task = SimTask.objects.create(
             task_id=new_task_id(),
@@ -392,6 +404,38 @@ def create_task(request: CreateRequest, faults: SimFaults, base_url: str, owner:
         if task.callback_url:
             schedule_callbacks(task, faults)
     return task
+
+
+def _outcome(request: CreateRequest, faults: SimFaults) -> tuple[str, str]:
+    """How the task will end: (outcome, failure message)."""
+    if not request.images_usable:
+        return SimTask.FAILED, IMAGE_PROBLEM
+    if "[sim:fail]" in request.prompt or roll(faults.rate_failed_task):
+        return SimTask.FAILED, faults.failed_task_message
+    return SimTask.SUCCEED, ""
+
+
+def _check_room(owner: str, package: str, slots: int, faults: SimFaults, now: int) -> None:
+    if not faults.concurrency_limit:
+        return
+    in_flight = (
+        SimTask.objects.filter(created_by=owner, package=package, finish_ms__gt=now).aggregate(
+            total=Sum("slots")
+        )["total"]
+        or 0
+    )
+    if in_flight + slots > faults.concurrency_limit:
+        raise SimError(429, 1303, "parallel task over resource pack limit")
+
+
+def _check_external_id_unused(owner: str, request: CreateRequest) -> None:
+    if (
+        request.external_task_id
+        and SimTask.objects.filter(
+            created_by=owner, product=request.product, external_task_id=request.external_task_id
+        ).exists()
+    ):
+        raise _bad(f"external_task_id {request.external_task_id} already exists")
 
 
 def schedule_callbacks(task: SimTask, faults: SimFaults) -> None:
