@@ -362,3 +362,15 @@ def test_a_superuser_still_can(client, staff, alice, django_user_model):
     assert response.status_code == 302
     other.refresh_from_db()
     assert other.check_password("a-fresh-passphrase-2")
+
+
+def test_staff_cannot_bulk_delete_a_stronger_account(client, staff, alice):
+    """Django's "delete selected" asks about each selected account, not only the model."""
+    remover = _staff_with("view_user", "delete_user", email="remover@example.org")
+    client.force_login(remover)
+    response = client.post(
+        "/admin/accounts/user/",
+        {"action": "delete_selected", "_selected_action": [staff.pk, alice.pk], "post": "yes"},
+    )
+    assert response.status_code in (200, 403)
+    assert User.objects.filter(pk=staff.pk).exists()
