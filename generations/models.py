@@ -139,6 +139,11 @@ class Generation(models.Model):
             models.Index(fields=["status", "next_poll_at"], name="generation_poll_queue"),
         ]
         constraints = [
+            # services.refresh_estimates: the newest successes of one model and mode.
+            models.Index(
+                fields=["kind", "model_name", "mode", "status", "finished_at"],
+                name="generation_estimate_sample",
+            ),
             models.UniqueConstraint(
                 fields=["owner", "client_token"],
                 condition=~models.Q(client_token=""),

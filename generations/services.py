@@ -20,8 +20,6 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Window
-from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from billing import ledger
@@ -40,15 +38,20 @@ logger = logging.getLogger(__name__)
 # Typical Kling run times in seconds (ComfyUI's averages, docs/kling.md section 8), used until
 # a model and mode have finished generations of their own to learn from.
 TYPICAL_SECONDS = {Kind.TEXT2IMAGE: 32, Kind.TEXT2VIDEO: 319, Kind.IMAGE2VIDEO: 164}
+# The estimates come from the last ESTIMATE_SAMPLE successes of each model and mode within
+# ESTIMATE_WINDOW, recomputed every ESTIMATE_REFRESH_MINUTES by a schedule. They stay in
+# the cache a few refreshes long, so a paused or stuck schedule falls back to the table above.
 ESTIMATE_SAMPLE = 20
-ESTIMATE_CACHE_SECONDS = 60
+ESTIMATE_WINDOW = timedelta(days=7)
+ESTIMATE_REFRESH_MINUTES = 5
+ESTIMATE_CACHE_SECONDS = 6 * ESTIMATE_REFRESH_MINUTES * 60
 
 
 # --- create -----------------------------------------------------------------------------
 
 
 def request_values(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
-    """The cleaned form data in the shape capabilities.check() and pricing.quote() read."""
+    """The cleaned form data in the shape capabilities.validate() and pricing.quote() read."""
     values = {
         key: data.get(key)
         for key in (
@@ -124,7 +127,7 @@ def create_generation(user, kind: str, cleaned_data: Mapping[str, Any], client_t
             return existing
 
     values = request_values(kind, cleaned_data)
-    errors = capabilities.check(kind, values)
+    errors = capabilities.validate(kind, values)
     if errors:
         raise ValidationError({field: [message] for field, message in errors.items()})
     quote = pricing.quote(kind, values)
@@ -383,52 +386,53 @@ def _estimate_key(kind: str, model_name: str, mode: str) -> str:
     return f"generations:estimate:{kind}:{model_name}:{mode}"
 
 
-def estimates_for(keys: Iterable[tuple[str, str, str]]) -> dict[tuple[str, str, str], int]:
-    """Typical seconds from creation to finish for each (kind, model, mode): the median of
-    the last 20 successes of that combination (anyone's; only durations are read), cached
-    for a minute; Kling's published averages until there are any. One query at most."""
-    keys = set(keys)
-    result: dict[tuple[str, str, str], int] = {}
-    cached = cache.get_many([_estimate_key(*key) for key in keys])
-    missing = set()
-    for key in keys:
-        value = cached.get(_estimate_key(*key))
-        if value is None:
-            missing.add(key)
-        else:
-            result[key] = value
-    if missing:
-        samples: dict[tuple[str, str, str], list[float]] = {key: [] for key in missing}
+def estimate_keys() -> list[tuple[str, str, str]]:
+    """Every (kind, model, mode) the capability table offers, disabled models included
+    (their unfinished work still shows progress)."""
+    return [
+        (kind, model.name, mode)
+        for kind, models in capabilities.TABLE.items()
+        for model in models.values()
+        for mode in (model.modes or ("",))
+    ]
+
+
+def refresh_estimates() -> dict[tuple[str, str, str], int]:
+    """Recompute every estimate from recent history and store it in the cache.
+
+    Run by a schedule, never by a page: each key reads at most ESTIMATE_SAMPLE successes of
+    the last ESTIMATE_WINDOW through the `generation_estimate_sample` index, so the cost
+    does not grow with the size of the history.
+    """
+    since = timezone.now() - ESTIMATE_WINDOW
+    estimates = {}
+    for key in estimate_keys():
+        kind, model_name, mode = key
         rows = (
             Generation.objects.filter(
-                status=Status.SUCCEEDED,
-                finished_at__isnull=False,
-                kind__in={k for k, _, _ in missing},
-                model_name__in={m for _, m, _ in missing},
+                kind=kind, model_name=model_name, mode=mode, status=Status.SUCCEEDED, finished_at__gte=since
             )
-            .annotate(
-                recent=Window(
-                    RowNumber(),
-                    partition_by=[F("kind"), F("model_name"), F("mode")],
-                    order_by=F("finished_at").desc(),
-                )
-            )
-            .filter(recent__lte=ESTIMATE_SAMPLE)
-            .values_list("kind", "model_name", "mode", "created_at", "finished_at")
+            .order_by("-finished_at")
+            .values_list("created_at", "finished_at")[:ESTIMATE_SAMPLE]
         )
-        for kind, model_name, mode, created_at, finished_at in rows:
-            if (kind, model_name, mode) in samples:
-                samples[(kind, model_name, mode)].append((finished_at - created_at).total_seconds())
-        fresh = {}
-        for key, seconds in samples.items():
-            estimate = round(statistics.median(seconds)) if seconds else TYPICAL_SECONDS[key[0]]
-            result[key] = fresh[_estimate_key(*key)] = max(1, estimate)
-        cache.set_many(fresh, ESTIMATE_CACHE_SECONDS)
-    return result
+        seconds = [(finished_at - created_at).total_seconds() for created_at, finished_at in rows]
+        estimates[key] = max(1, round(statistics.median(seconds)) if seconds else TYPICAL_SECONDS[kind])
+    cache.set_many({_estimate_key(*key): value for key, value in estimates.items()}, ESTIMATE_CACHE_SECONDS)
+    return estimates
+
+
+def estimates_for(keys: Iterable[tuple[str, str, str]]) -> dict[tuple[str, str, str], int]:
+    """Typical seconds from creation to finish for each (kind, model, mode), as the
+    scheduled `refresh_estimates` last stored them; Kling's published averages when the
+    cache has none. Never a database query: pages with many live cards call this on
+    every poll."""
+    keys = set(keys)
+    cached = cache.get_many([_estimate_key(*key) for key in keys])
+    return {key: cached.get(_estimate_key(*key)) or TYPICAL_SECONDS[key[0]] for key in keys}
 
 
 def progress_for(generations: Iterable[Generation]) -> dict[int, Progress]:
-    """Elapsed time and estimate for each unfinished generation, in one query at most."""
+    """Elapsed time and estimate for each unfinished generation, without a query."""
     live = [g for g in generations if not g.is_terminal]
     estimates = estimates_for((g.kind, g.model_name, g.mode) for g in live)
     return {

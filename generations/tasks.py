@@ -3,7 +3,7 @@ claims its row first and is safe to run twice (delivery is at least once)."""
 
 from __future__ import annotations
 
-from generations import clock, follow, media, notifications
+from generations import clock, follow, media, notifications, services
 
 
 def submit_generation(generation_id: int) -> None:
@@ -11,7 +11,7 @@ def submit_generation(generation_id: int) -> None:
 
 
 def check_generation(generation_id: int) -> None:
-    follow.check(generation_id)
+    follow.refresh(generation_id)
 
 
 def fetch_results(generation_id: int) -> None:
@@ -20,6 +20,11 @@ def fetch_results(generation_id: int) -> None:
 
 def notify_finished(generation_id: int) -> None:
     notifications.notify_finished(generation_id)
+
+
+def refresh_estimates() -> str:
+    estimates = services.refresh_estimates()
+    return f"{len(estimates)} estimates stored"
 
 
 def sweep_pass() -> str:
