@@ -162,7 +162,7 @@ class GenerationAdmin(admin.ModelAdmin):
             queryset.filter(status__in=(Status.SUBMITTED, Status.PROCESSING)).values_list("pk", flat=True)
         )
         for pk in ids:
-            queue.check(pk)
+            queue.refresh(pk)
         skipped = queryset.count() - len(ids)
         self.message_user(
             request,

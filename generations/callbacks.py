@@ -76,5 +76,5 @@ def kling_callback(request: HttpRequest, generation_id: int, token: str) -> Http
         # Harmless to take on trust: it never touches money and is not terminal.
         services.transition(generation.pk, [Status.SUBMITTED], Status.PROCESSING)
     elif status.lower() in TERMINAL_HINTS or not status:
-        transaction.on_commit(lambda: queue.check(generation.pk))
+        transaction.on_commit(lambda: queue.refresh(generation.pk))
     return HttpResponse("ok")

@@ -330,7 +330,7 @@ def _simple_axes(config: Mapping[str, Any]) -> list[str]:
     return [axis for axis in CAMERA_AXES if float(config.get(axis) or 0) != 0]
 
 
-def check(kind: str, values: Mapping[str, Any]) -> dict[str, str]:
+def validate(kind: str, values: Mapping[str, Any]) -> dict[str, str]:
     """Every reason this request is not possible, keyed by form field (empty when fine).
 
     `values` uses Kling's field names: `model_name`, `prompt`, `negative_prompt`, `mode`,

@@ -336,7 +336,7 @@ def apply_task(generation: Generation, task: ProviderTask) -> None:
     )
 
 
-def check(generation_id: int) -> None:
+def refresh(generation_id: int) -> None:
     """Look one generation up now (after a callback, or when staff ask)."""
     generation = Generation.objects.filter(pk=generation_id, status__in=IN_FLIGHT_STATUSES).first()
     if generation is None:

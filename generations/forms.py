@@ -4,7 +4,7 @@ Field names are Kling's (`prompt`, `negative_prompt`, `model_name`, `mode`, `dur
 `aspect_ratio`, `cfg_scale`, `sound`, `n`, `image`, `image_tail`, `image_url`,
 `image_fidelity`, `image_reference`, `resolution`), plus our camera helpers and the
 hidden idempotency token. A form offers only the options its chosen model has in the
-chosen mode and duration; `clean()` runs the same `capabilities.check()` that
+chosen mode and duration; `clean()` runs the same `capabilities.validate()` that
 `services.create_generation()` runs again, and prices the result.
 """
 
@@ -232,7 +232,7 @@ class GenerationForm(forms.Form):
         if self.errors:
             return data
         values = services.request_values(self.kind, data)
-        for field, message in capabilities.check(self.kind, values).items():
+        for field, message in capabilities.validate(self.kind, values).items():
             self.add_error(field if field in self.fields else None, message)
         if not self.errors:
             try:

@@ -120,7 +120,7 @@ def find_price(kind: str, model_name: str, mode: str, duration: int | None, audi
 def quote(kind: str, values: dict[str, Any]) -> Quote:
     """What a request costs, in credits. Raises NotOffered when no active price matches.
 
-    `values` are the checked Kling fields (see capabilities.check)."""
+    `values` are the checked Kling fields (see capabilities.validate)."""
     model_name = values.get("model_name") or ""
     model = capabilities.get(kind, model_name)
     if model is None:

@@ -29,7 +29,7 @@ def submit(generation_id: int) -> None:
     _enqueue("submit_generation", generation_id, "submit generation")
 
 
-def check(generation_id: int) -> None:
+def refresh(generation_id: int) -> None:
     _enqueue("check_generation", generation_id, "check generation")
 
 

@@ -81,7 +81,7 @@ ACTIONS = [
         "/admin/generations/generation/",
         "poll_now",
         "generation",
-        "generations.queue.check",
+        "generations.queue.refresh",
         None,
         "view_generation",
         ("change_generation",),

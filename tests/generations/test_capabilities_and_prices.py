@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from generations import capabilities, pricing
-from generations.capabilities import check
+from generations.capabilities import validate
 from generations.models import Price
 
 T2V = {"model_name": "kling-v2-6", "prompt": "waves", "mode": "pro", "duration": 5, "aspect_ratio": "16:9"}
@@ -17,11 +17,11 @@ def test_kling_v1_stays_in_the_table_switched_off_by_one_setting(settings):
     assert "kling-v1" not in [m.name for m in capabilities.models_for("text2video")]
     assert capabilities.get("text2video", "kling-v1", include_disabled=True) is not None
     assert (
-        "discontinued" in check("text2video", {**T2V, "model_name": "kling-v1", "mode": "std"})["model_name"]
+        "discontinued" in validate("text2video", {**T2V, "model_name": "kling-v1", "mode": "std"})["model_name"]
     )
     settings.KLING_DISABLED_MODELS = []
     assert capabilities.models_for("text2video")[-1].name == "kling-v1"
-    assert check("text2video", {**T2V, "model_name": "kling-v1", "mode": "std"}) == {}
+    assert validate("text2video", {**T2V, "model_name": "kling-v1", "mode": "std"}) == {}
 
 
 def test_it_knows_each_kind_s_product_path():
@@ -137,7 +137,7 @@ def test_1_5_and_2_1_make_no_text_to_video():
 )
 def test_it_refuses_what_a_model_cannot_do_with_the_reason(kind, values, field, words):
     base = {"text2video": T2V, "image2video": I2V, "text2image": T2I}[kind]
-    errors = check(kind, {**base, **values})
+    errors = validate(kind, {**base, **values})
     assert field in errors, errors
     assert words in errors[field]
 
@@ -167,7 +167,7 @@ def test_it_refuses_what_a_model_cannot_do_with_the_reason(kind, values, field, 
 )
 def test_it_accepts_what_the_table_allows(kind, values):
     base = {"text2video": T2V, "image2video": I2V, "text2image": T2I}[kind]
-    assert check(kind, {**base, **values}) == {}
+    assert validate(kind, {**base, **values}) == {}
 
 
 def test_camera_presets_become_kling_objects():

@@ -83,7 +83,7 @@ def test_it_finds_the_task_a_lost_answer_created(error, create, fake, commit, cl
 
     fake.succeed(generation.task_id)
     with commit():
-        follow.check(generation.pk)
+        follow.refresh(generation.pk)
     generation.refresh_from_db()
     assert generation.status == Status.SUCCEEDED and generation.assets.count() == 1
     assert entries(generation) == [("charge", -25)]
@@ -226,7 +226,7 @@ def test_it_refunds_success_without_any_result(create, fake, commit, rich_alice)
     generation = create()
     fake.succeed(fake.task_for(generation).task_id, urls=[])
     with commit():
-        follow.check(generation.pk)
+        follow.refresh(generation.pk)
     generation.refresh_from_db()
     assert generation.status == Status.FAILED and generation.error_code == "no_result"
     assert entries(generation) == [("charge", -25), ("refund", 25)]
@@ -239,7 +239,7 @@ def test_a_failed_copy_is_retried_and_never_refunded(create, fake, commit, cdn, 
     cdn.add("GET", broken, status=503)
     fake.succeed(task.task_id, urls=[broken])
     with commit():
-        follow.check(generation.pk)
+        follow.refresh(generation.pk)
     generation.refresh_from_db()
     assert generation.status == Status.SUCCEEDED
     assert generation.assets_saved_at is None
@@ -267,7 +267,7 @@ def test_a_copy_gives_up_after_its_attempts_and_staff_can_restart_it(
     cdn.add("GET", broken, status=404)
     fake.succeed(task.task_id, urls=[broken])
     with commit():
-        follow.check(generation.pk)
+        follow.refresh(generation.pk)
     for _ in range(MAX_FETCH_ATTEMPTS + 2):
         clock.shift(timedelta(minutes=6))
         with commit():
@@ -289,8 +289,8 @@ def test_it_never_refunds_twice_when_everything_races(create, fake, commit, rich
     generation = create()
     fake.fail(fake.task_for(generation).task_id)
     with commit():
-        follow.check(generation.pk)
-        follow.check(generation.pk)
+        follow.refresh(generation.pk)
+        follow.refresh(generation.pk)
         services.fail(generation.pk, code="x", message="again")
         services.fail_by_staff(generation.pk, "and again", None)
     assert entries(generation) == [("charge", -25), ("refund", 25)]

@@ -187,7 +187,7 @@ def test_it_refunds_a_failed_generation_exactly_once(kind, rich_alice, alice_cli
     clock.shift(timedelta(seconds=15))
     with commit():
         follow.sweep()
-        follow.check(generation.pk)
+        follow.refresh(generation.pk)
 
     generation.refresh_from_db()
     assert generation.status == Status.FAILED
@@ -221,7 +221,7 @@ def test_it_explains_a_failure_in_words_that_fit_the_kind(
     generation = create_from_page(alice_client, commit, kind)
     fake.fail(fake.task_for(generation).task_id, reason)
     with commit():
-        follow.check(generation.pk)
+        follow.refresh(generation.pk)
 
     generation.refresh_from_db()
     assert generation.status == Status.FAILED
@@ -242,7 +242,7 @@ def test_it_frees_the_slot_and_starts_the_next_waiting_generation(rich_alice, fa
 
     fake.succeed(fake.task_for(first).task_id)
     with commit():
-        follow.check(first.pk)
+        follow.refresh(first.pk)
     second.refresh_from_db()
     assert first.pk in slots.released
     assert second.status == Status.SUBMITTED
@@ -255,8 +255,8 @@ def test_it_emails_the_owner_when_a_long_generation_finishes(rich_alice, fake, c
     clock.shift(timedelta(minutes=3))
     fake.succeed(fake.task_for(generation).task_id)
     with commit():
-        follow.check(generation.pk)
-        follow.check(generation.pk)  # a duplicate check never sends a second email
+        follow.refresh(generation.pk)
+        follow.refresh(generation.pk)  # a duplicate check never sends a second email
 
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
@@ -271,7 +271,7 @@ def test_it_emails_a_failure_with_the_refund(rich_alice, fake, commit, clock):
     clock.shift(timedelta(minutes=2))
     fake.fail(fake.task_for(generation).task_id, "Image pixel is invalid")
     with commit():
-        follow.check(generation.pk)
+        follow.refresh(generation.pk)
     (message,) = mail.outbox
     assert message.subject == "Your text to video could not be made"
     assert "Your 25 credits were refunded." in message.body
@@ -282,7 +282,7 @@ def test_it_sends_no_email_when_quick_or_turned_off(rich_alice, fake, commit, cl
         quick = services.create_generation(rich_alice, "text2video", cleaned("text2video"), "quick")
     fake.succeed(fake.task_for(quick).task_id)
     with commit():
-        follow.check(quick.pk)
+        follow.refresh(quick.pk)
     assert Generation.objects.get(pk=quick.pk).status == Status.SUCCEEDED
 
     rich_alice.notify_on_finish = False
@@ -292,6 +292,6 @@ def test_it_sends_no_email_when_quick_or_turned_off(rich_alice, fake, commit, cl
     clock.shift(timedelta(minutes=5))
     fake.succeed(fake.task_for(slow).task_id)
     with commit():
-        follow.check(slow.pk)
+        follow.refresh(slow.pk)
     assert Generation.objects.get(pk=slow.pk).assets_saved_at is not None
     assert mail.outbox == []
