@@ -31,7 +31,7 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
-from billing import stripe_gateway
+from billing import queue, stripe_gateway
 from billing.models import CreditPack, DemoCheckoutSession
 from billing.stripe_gateway import CheckoutSession, GatewayError, NotFound
 
@@ -99,7 +99,7 @@ class DemoBackend:
             ):
                 _get(session_id)
                 raise GatewayError("Only an open Checkout Session can be expired")
-            _deliver_on_commit(session_id, "checkout.session.expired")
+            queue.deliver_demo_event(session_id, "checkout.session.expired")
         return _as_session(_get(session_id))
 
     def list_paid_sessions(self, since: datetime) -> Iterator[CheckoutSession]:
@@ -206,7 +206,7 @@ def pay(session_id: str) -> str:
             completed_at=timezone.now(),
         )
         if completed:
-            _deliver_on_commit(session_id, "checkout.session.completed")
+            queue.deliver_demo_event(session_id, "checkout.session.completed")
     return success_url(_get(session_id))
 
 
@@ -220,12 +220,8 @@ def pay_later(session_id: str) -> str:
             completed_at=timezone.now(),
         )
         if completed:
-            _deliver_on_commit(session_id, "checkout.session.completed")
-
-            def schedule_settlement() -> None:
-                _schedule_settlement(session_id)
-
-            transaction.on_commit(schedule_settlement, robust=True)
+            queue.deliver_demo_event(session_id, "checkout.session.completed")
+            queue.settle_demo_payment(session_id, after=timedelta(seconds=DELAYED_PAYMENT_SECONDS))
     return success_url(_get(session_id))
 
 
@@ -245,21 +241,6 @@ def settle_delayed_payment(session_id: str) -> bool:
     if row.payment_status == PaymentStatus.PAID:
         deliver_event(session_id, "checkout.session.async_payment_succeeded")
     return bool(settled)
-
-
-def _schedule_settlement(session_id: str) -> None:
-    from django_q.models import Schedule
-
-    Schedule.objects.update_or_create(
-        name=f"demo-settle-{session_id}"[:100],
-        defaults={
-            "func": "billing.tasks.settle_demo_payment",
-            "args": repr(session_id),
-            "schedule_type": Schedule.ONCE,
-            "repeats": -1,
-            "next_run": timezone.now() + timedelta(seconds=DELAYED_PAYMENT_SECONDS),
-        },
-    )
 
 
 # -- events, as Stripe would send them -----------------------------------------------------
@@ -303,16 +284,6 @@ def build_event(row: DemoCheckoutSession, event_type: str) -> dict[str, Any]:
             }
         },
     }
-
-
-def _deliver_on_commit(session_id: str, event_type: str) -> None:
-
-    def enqueue_demo_delivery() -> None:
-        from django_q.tasks import async_task
-
-        async_task("billing.tasks.deliver_demo_event", session_id, event_type)
-
-    transaction.on_commit(enqueue_demo_delivery, robust=True)
 
 
 def deliver_event(session_id: str, event_type: str) -> int:

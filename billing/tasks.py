@@ -22,8 +22,8 @@ def check_ledger() -> int:
 
 
 # -- Stripe payments -----------------------------------------------------------------------
-# Enqueued on commit by billing.webhooks and billing.demo_checkout; scheduled by
-# billing.schedules. Each one is safe to run twice (delivery is at least once).
+# Enqueued on commit through billing.queue; scheduled by billing.schedules. Each one
+# is safe to run twice (delivery is at least once).
 
 
 def process_stripe_event(event_pk: int) -> str:

@@ -27,7 +27,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from billing import payments, stripe_gateway
+from billing import payments, queue, stripe_gateway
 from billing.models import StripeEvent
 
 logger = logging.getLogger(__name__)
@@ -77,30 +77,15 @@ def receive(body: bytes, sig_header: str | None) -> str:
                 processed_at=None if handled else timezone.now(),
             )
             if handled:
-                enqueue_on_commit(row.pk)
+                queue.process_stripe_event(row.pk)
     except IntegrityError:
         existing = StripeEvent.objects.filter(event_id=event["id"]).first()
         if existing is None:
             raise
         if _looks_stuck(existing):
-            enqueue_on_commit(existing.pk)
+            queue.process_stripe_event(existing.pk)
         return "duplicate"
     return "stored" if handled else "ignored"
-
-
-def enqueue_on_commit(event_pk: int) -> None:
-    """Process the event after the commit that stored it.
-
-    `robust=True`: if the broker is down the event stays "received" and the reconciler
-    picks it up; the webhook still answers 200 because the event is safely stored.
-    """
-
-    def enqueue_stripe_event() -> None:
-        from django_q.tasks import async_task
-
-        async_task("billing.tasks.process_stripe_event", event_pk, task_name=f"stripe-event-{event_pk}")
-
-    transaction.on_commit(enqueue_stripe_event, robust=True)
 
 
 def _looks_stuck(event: StripeEvent) -> bool:
@@ -166,7 +151,7 @@ def reprocess(event_pk: int) -> bool:
             .update(status=Status.RECEIVED, error="", processed_at=None)
         )
         if reset:
-            enqueue_on_commit(event_pk)
+            queue.process_stripe_event(event_pk)
     return bool(reset)
 
 
@@ -180,6 +165,6 @@ def requeue_stuck_events() -> int:
     ).values_list("pk", flat=True)
     count = 0
     for pk in stuck[:500]:
-        enqueue_on_commit(pk)
+        queue.process_stripe_event(pk)
         count += 1
     return count
