@@ -1,4 +1,4 @@
-"""The unified OpenAI-style video gateway (seed 002): `POST /v1/video/generations`,
+"""The unified OpenAI-style video gateway (docs/kling.md section 10): `POST /v1/video/generations`,
 `GET /v1/videos/{task_id}`, model ids such as `kling-v3-std-silent`.
 
 `KLING_PROVIDER=gateway` with GATEWAY_API_BASE and GATEWAY_API_KEY. Our requests are in

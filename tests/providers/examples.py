@@ -1,4 +1,4 @@
-"""Official-format answers (docs/kling.md sections 2, 6, 7, 8) and the gateway seeds' shapes."""
+"""Official-format answers (docs/kling.md sections 2, 6, 7, 8) and the gateways' shapes (section 10)."""
 
 CREATE_OK = {
     "code": 0,

@@ -1,4 +1,4 @@
-"""The unified gateway (seed 002): our legacy-named request out, its OpenAI-style job back."""
+"""The unified gateway (docs/kling.md section 10): our legacy-named request out, its OpenAI-style job back."""
 
 import json
 

@@ -1,4 +1,4 @@
-"""A Kling-compatible proxy (seed 004: the same paths under /klingai, a bearer key) works by
+"""A Kling-compatible proxy (docs/kling.md section 10: the same paths under /klingai, a bearer key) works by
 configuration alone."""
 
 import json
