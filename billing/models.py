@@ -294,7 +294,8 @@ class DemoCheckoutSession(models.Model):
 
     It stores what Stripe would store, in Stripe's terms, so `billing.stripe_gateway`
     can serve the same functions from it and the production fulfilment code runs
-    unchanged. Nothing outside `billing.demo_checkout` reads it.
+    unchanged. Nothing outside `billing.demo_backend` and `billing.demo_checkout` reads
+    it.
     """
 
     class Status(models.TextChoices):

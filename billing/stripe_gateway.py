@@ -7,8 +7,9 @@ the demo checkout can serve the very same functions.
 Which backend answers is decided per call:
 - with `STRIPE_SECRET_KEY`: Stripe's API through `stripe.StripeClient`, optionally at
   `STRIPE_API_BASE` (a fake host in tests, a proxy in staging);
-- without it (`STRIPE_DEMO`): `billing.demo_checkout`, which keeps its sessions in our
-  database and delivers signed events to our own webhook like Stripe does.
+- without it (`STRIPE_DEMO`): `billing.demo_backend`, which keeps its sessions in our
+  database; `billing.demo_checkout` delivers signed events to our own webhook like
+  Stripe does.
 
 The request shapes follow the API version stripe-python 16.1 pins (2026-10-28): Checkout
 no longer accepts `payment_method_types`, so we leave payment methods to the
@@ -20,13 +21,16 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import stripe
 from django.conf import settings
 
+from billing import demo_backend
+
+# The rest of the site names these as stripe_gateway.X: this module is its seam to Stripe.
+from billing.gateway_types import Backend, Charge, CheckoutSession, Dispute, GatewayError, NotFound, Refund
 from kling_site import outbound
 
 if TYPE_CHECKING:
@@ -35,97 +39,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 API_VERSION: str = stripe.api_version
-PAID_STATUSES = ("paid", "no_payment_required")
-# Refunds that move (or are moving) money back to the customer. A refund that later
-# fails or is cancelled stops counting.
-COUNTED_REFUND_STATUSES = ("succeeded", "pending", "requires_action")
-
-
-class GatewayError(Exception):
-    """Stripe could not be reached, or refused the request. Safe to retry later."""
-
-
-class NotFound(GatewayError):
-    """Stripe has no such object (or not in this account and mode)."""
 
 
 class InvalidWebhook(Exception):
     """The webhook body or its Stripe-Signature header did not verify."""
-
-
-@dataclass(frozen=True)
-class CheckoutSession:
-    id: str
-    status: str  # open, complete, expired
-    payment_status: str  # paid, unpaid, no_payment_required
-    amount_total: int
-    currency: str
-    url: str = ""
-    client_reference_id: str = ""
-    metadata: dict[str, str] = field(default_factory=dict)
-    customer_id: str = ""
-    customer_email: str = ""
-    payment_intent_id: str = ""
-    payment_intent_status: str = ""
-    charge_id: str = ""
-    receipt_url: str = ""
-    created: int = 0
-
-    @property
-    def is_paid(self) -> bool:
-        return self.payment_status in PAID_STATUSES
-
-    @property
-    def purchase_id(self) -> int | None:
-        """Our purchase id, from the metadata (or client_reference_id) we set at creation."""
-        raw = self.metadata.get("purchase_id") or self.client_reference_id
-        try:
-            return int(raw)
-        except (TypeError, ValueError):
-            return None
-
-
-@dataclass(frozen=True)
-class Refund:
-    id: str
-    amount: int
-    status: str
-    created: int
-
-    @property
-    def counts(self) -> bool:
-        return self.status in COUNTED_REFUND_STATUSES
-
-
-@dataclass(frozen=True)
-class Charge:
-    id: str
-    amount: int
-    amount_refunded: int
-    currency: str
-    payment_intent_id: str = ""
-    receipt_url: str = ""
-    refunds: tuple[Refund, ...] = ()
-
-
-@dataclass(frozen=True)
-class Dispute:
-    id: str
-    charge_id: str
-    payment_intent_id: str
-    amount: int
-    currency: str
-    status: str  # warning_needs_response, needs_response, under_review, won, lost, ...
-
-
-class Backend(Protocol):
-    def create_checkout_session(self, params: dict[str, Any], *, idempotency_key: str) -> CheckoutSession: ...
-    def retrieve_checkout_session(self, session_id: str) -> CheckoutSession: ...
-    def expire_checkout_session(self, session_id: str) -> CheckoutSession: ...
-    def list_paid_sessions(self, since: datetime) -> Iterator[CheckoutSession]: ...
-    def find_checkout_session(self, payment_intent_id: str) -> CheckoutSession | None: ...
-    def retrieve_charge(self, charge_id: str) -> Charge: ...
-    def retrieve_dispute(self, dispute_id: str) -> Dispute: ...
 
 
 # -- the public functions ---------------------------------------------------------------
@@ -244,9 +161,7 @@ class NotConfigured(GatewayError):
 
 def _backend() -> Backend:
     if settings.STRIPE_DEMO:
-        from billing import demo_checkout
-
-        return demo_checkout.backend
+        return demo_backend.backend
     if not settings.STRIPE_SECRET_KEY:
         raise NotConfigured("Stripe is not configured: set STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET")
     return _LiveBackend(_client(settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE))
