@@ -158,8 +158,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_REDIRECT_URL = "/generate/"
-LOGIN_URL = "/accounts/login/"
+# URL names, resolved when used (Django and allauth both accept them).
+LOGIN_REDIRECT_URL = "generations:choose"
+LOGIN_URL = "account_login"
 
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
