@@ -22,15 +22,14 @@ from datetime import timedelta
 from typing import Any
 
 import requests
-from django.conf import settings
 from django.db import transaction
 from django.db.models import F
-from django.urls import reverse
 from django.utils import timezone
 
 from billing import queue, stripe_gateway
 from billing.demo_backend import checkout_url, get_session, new_id, success_url
 from billing.models import DemoCheckoutSession
+from kling_site.links import absolute_url
 
 logger = logging.getLogger(__name__)
 DemoStatus = DemoCheckoutSession.Status
@@ -146,7 +145,7 @@ def deliver_event(session_id: str, event_type: str) -> int:
     """
     row = get_session(session_id)
     payload = json.dumps(build_event(row, event_type))
-    url = settings.SITE_URL + reverse("billing:stripe_webhook")
+    url = absolute_url("billing:stripe_webhook")
     problem = ""
     for attempt in range(DELIVERY_ATTEMPTS):
         if attempt:
