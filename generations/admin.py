@@ -48,6 +48,7 @@ class AssetInline(admin.TabularInline):
     model = Asset
     extra = 0
     can_delete = False
+    view_on_site = False  # the file page is its owner's only
     fields = ("kind", "index", "content_type", "size", "width", "height", "duration", "file", "source_url")
     readonly_fields = fields
 

@@ -34,6 +34,7 @@ from generations.models import (
 )
 from generations.providers.base import GenerationRequest, ProviderError, ProviderTask, TaskStatus
 from generations.providers.errors import failed_task_user_message, is_not_found
+from kling_site.links import absolute_url
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ def build_request(generation: Generation) -> GenerationRequest:
         product=generation.product,
         params=params,
         external_task_id=str(generation.external_task_id),
-        callback_url=settings.SITE_URL + generation.callback_path(),
+        callback_url=absolute_url(generation.callback_path()),
     )
 
 

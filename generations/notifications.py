@@ -11,6 +11,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from generations.models import TERMINAL_STATUSES, Generation
+from kling_site.links import absolute_url
 
 logger = logging.getLogger(__name__)
 
@@ -37,9 +38,9 @@ def notify_finished(generation_id: int) -> bool:
     context = {
         "generation": generation,
         "owner": owner,
-        "url": settings.SITE_URL + generation.get_absolute_url(),
+        "url": absolute_url(generation),
         "SITE_NAME": settings.SITE_NAME,
-        "profile_url": settings.SITE_URL + "/account/",
+        "profile_url": absolute_url("accounts:profile"),
     }
     subject = render_to_string("generations/email/finished_subject.txt", context).strip()
     body = render_to_string("generations/email/finished.txt", context)

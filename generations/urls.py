@@ -20,10 +20,15 @@ urlpatterns = [
     path(
         "generations/<int:generation_id>/files/<int:asset_id>/<str:filename>", views.asset_file, name="file"
     ),
-    # Kling posts wherever we said, with or without the slash; never redirect a POST.
+    # Kling posts wherever we said, with or without the slash; never redirect a POST. The
+    # named one (with the slash) is the URL we give Kling.
     re_path(
-        r"^callbacks/kling/(?P<generation_id>[0-9]+)/(?P<token>[A-Za-z0-9_-]+)/?$",
+        r"^callbacks/kling/(?P<generation_id>[0-9]+)/(?P<token>[A-Za-z0-9_-]+)/$",
         callbacks.kling_callback,
         name="callback",
+    ),
+    re_path(
+        r"^callbacks/kling/(?P<generation_id>[0-9]+)/(?P<token>[A-Za-z0-9_-]+)$",
+        callbacks.kling_callback,
     ),
 ]

@@ -10,6 +10,7 @@ import mimetypes
 import re
 from collections.abc import Iterator
 from typing import IO, Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -132,7 +133,7 @@ def create(request: HttpRequest, kind_slug: str) -> HttpResponse:
                 raise Http404
             source = _owned(request, int(remix_id))
             if source.kind != kind:
-                return redirect(f"/generate/{source.kind_slug}/?remix={source.pk}")
+                return redirect(source.remix_url)
             initial = services.remix_initial(source)
         form = form_class(initial=initial, user=request.user)
     context = _create_context(request, kind, form, insufficient=insufficient)
@@ -178,7 +179,7 @@ def gallery(request: HttpRequest) -> HttpResponse:
     progress = services.progress_for(items)
     for generation in items:
         generation.progress = progress.get(generation.pk)
-    filters = "&".join(f"{k}={v}" for k, v in (("kind", kind), ("status", status)) if v)
+    filters = urlencode([(k, v) for k, v in (("kind", kind), ("status", status)) if v])
     return render(
         request,
         "generations/gallery.html",
@@ -316,7 +317,7 @@ def status(request: HttpRequest, generation_id: int) -> HttpResponse:
     """The live part of a generation's page or gallery card (htmx polls it every few
     seconds while it runs; the answer for a finished one has no trigger, so polling stops)."""
     if not request.htmx:
-        return redirect(f"/generations/{int(generation_id)}/")
+        return redirect("generations:detail", int(generation_id))
     generation = get_object_or_404(_with_assets(Generation.objects.owned_by(request.user)), pk=generation_id)
     if request.GET.get("view") == "card":
         generation.progress = services.progress_for([generation]).get(generation.pk)
@@ -335,7 +336,7 @@ def delete(request: HttpRequest, generation_id: int) -> HttpResponse:
     if request.method == "POST":
         services.delete_generation(request.user, generation.pk)
         messages.success(request, "The generation was deleted.")
-        return redirect("/generations/")
+        return redirect("generations:gallery")
     return render(request, "generations/delete.html", {"generation": generation})
 
 

@@ -35,8 +35,3 @@ def status_text(generation: Generation) -> str:
             return "Saving"
         return "Ready"
     return "Failed"
-
-
-@register.filter
-def download_name(generation: Generation, asset) -> str:
-    return generation.download_name(asset)
