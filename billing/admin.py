@@ -45,9 +45,6 @@ class LedgerEntryAdmin(_ReadOnlyAdmin):
     show_full_result_count = False
 
 
-# --- end of credits admin -------------------------------------------------------------
-
-
 # -- Buying credits (Stripe Checkout) ------------------------------------------------------
 
 
@@ -232,6 +229,3 @@ class StripeEventAdmin(admin.ModelAdmin):
     def reprocess(self, request: HttpRequest, queryset: QuerySet[StripeEvent]) -> None:
         queued = sum(webhooks.reprocess(event.pk) for event in queryset)
         self.message_user(request, f"{queued} event(s) queued for processing.", messages.SUCCESS)
-
-
-# -- end of buying credits -----------------------------------------------------------------

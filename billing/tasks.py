@@ -54,6 +54,3 @@ def settle_demo_payment(session_id: str) -> bool:
     from billing import demo_checkout
 
     return demo_checkout.settle_delayed_payment(session_id)
-
-
-# -- end of Stripe payments ----------------------------------------------------------------

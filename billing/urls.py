@@ -19,5 +19,4 @@ urlpatterns = [
     path("billing/stripe/webhook", views.stripe_webhook),
     path("billing/demo/checkout/<str:session_id>/", views.demo_checkout_page, name="demo_checkout"),
     path("billing/demo/receipt/<str:charge_id>/", views.demo_receipt, name="demo_receipt"),
-    # -- end of buying credits --------------------------------------------------------------
 ]

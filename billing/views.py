@@ -248,6 +248,3 @@ def demo_receipt(request: HttpRequest, charge_id: str) -> HttpResponse:
         raise Http404
     session = get_object_or_404(DemoCheckoutSession, charge_id=charge_id)
     return render(request, "billing/demo_receipt.html", {"session": session})
-
-
-# -- end of buying credits -----------------------------------------------------------------

@@ -183,11 +183,6 @@ def _names_existing_external_id(provider_code: int, message: str) -> bool:
     )
 
 
-def is_duplicate_external_id(error: ProviderError) -> bool:
-    """Did a create fail because a task with our external_task_id already exists?"""
-    return error.code == "duplicate_external_id"
-
-
 def from_http_status(
     http_status: int, *, detail: str = "", request_id: str = "", creating: bool = False
 ) -> ProviderError:

@@ -105,7 +105,7 @@ def test_a_taken_external_id_on_a_create_means_our_task_exists(kling, mocked, me
     with pytest.raises(ProviderError) as caught:
         kling.submit(_request())
     error = caught.value
-    assert errors.is_duplicate_external_id(error)
+    assert error.code == "duplicate_external_id"
     assert error.may_have_created and error.retryable
     assert error.provider_code == 1201
 
@@ -116,7 +116,7 @@ def test_other_1201_answers_stay_permanent(kling, mocked):
     )
     with pytest.raises(ProviderError) as caught:
         kling.submit(_request())
-    assert not errors.is_duplicate_external_id(caught.value)
+    assert caught.value.code != "duplicate_external_id"
     assert caught.value.code == "invalid_request" and not caught.value.may_have_created
 
 
