@@ -5,9 +5,11 @@ from __future__ import annotations
 import secrets
 import uuid
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import models
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -137,13 +139,13 @@ class Generation(models.Model):
         indexes = [
             models.Index(fields=["owner", "-created_at"], name="generation_owner_recent"),
             models.Index(fields=["status", "next_poll_at"], name="generation_poll_queue"),
-        ]
-        constraints = [
             # services.refresh_estimates: the newest successes of one model and mode.
             models.Index(
                 fields=["kind", "model_name", "mode", "status", "finished_at"],
                 name="generation_estimate_sample",
             ),
+        ]
+        constraints = [
             models.UniqueConstraint(
                 fields=["owner", "client_token"],
                 condition=~models.Q(client_token=""),
@@ -155,7 +157,29 @@ class Generation(models.Model):
         return f"#{self.pk} {self.get_kind_display()} ({self.get_status_display()})"
 
     def get_absolute_url(self) -> str:
-        return f"/generations/{self.pk}/"
+        return reverse("generations:detail", args=[self.pk])
+
+    @property
+    def status_url(self) -> str:
+        """The live part of its page (htmx polls it while it runs)."""
+        return reverse("generations:status", args=[self.pk])
+
+    @property
+    def delete_url(self) -> str:
+        return reverse("generations:delete", args=[self.pk])
+
+    @property
+    def remix_url(self) -> str:
+        """The create page of its kind, filled in with its settings."""
+        return reverse("generations:create", args=[self.kind_slug]) + "?" + urlencode({"remix": self.pk})
+
+    @property
+    def input_image_url(self) -> str:
+        return reverse("generations:input", args=[self.pk, "image"])
+
+    @property
+    def input_image_tail_url(self) -> str:
+        return reverse("generations:input", args=[self.pk, "image_tail"])
 
     @property
     def is_terminal(self) -> bool:
@@ -200,7 +224,7 @@ class Generation(models.Model):
         return self.status == Status.FAILED and self.cost > 0
 
     def callback_path(self) -> str:
-        return f"/callbacks/kling/{self.pk}/{self.callback_token}/"
+        return reverse("generations:callback", args=[self.pk, self.callback_token])
 
     def download_name(self, asset: Asset) -> str:
         """A file name people can keep: kind, id, a few words of the prompt, the index."""
@@ -250,6 +274,23 @@ class Asset(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.index} of generation {self.generation_id}"
+
+    def get_absolute_url(self) -> str:
+        """Our copy of the file, served to its owner under the name they keep."""
+        return reverse("generations:file", args=[self.generation_id, self.pk, self.download_name])
+
+    @property
+    def download_name(self) -> str:
+        return self.generation.download_name(self)
+
+    @property
+    def download_url(self) -> str:
+        """The same file, sent as an attachment."""
+        return self.get_absolute_url() + "?" + urlencode({"download": 1})
+
+    @property
+    def thumbnail_url(self) -> str:
+        return reverse("generations:thumbnail", args=[self.generation_id, self.pk])
 
 
 class Price(models.Model):
