@@ -19,7 +19,6 @@ Dashboard settings.
 from __future__ import annotations
 
 import functools
-import logging
 from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -35,8 +34,6 @@ from kling_site import outbound
 
 if TYPE_CHECKING:
     from billing.models import Purchase
-
-logger = logging.getLogger(__name__)
 
 API_VERSION: str = stripe.api_version
 

@@ -5,7 +5,6 @@ import logging
 from collections.abc import Iterator
 from datetime import timedelta
 
-from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -26,8 +25,11 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from billing import demo_checkout, ledger, payments, stripe_gateway, webhooks
+from billing.forms import DemoCardForm
 from billing.models import CreditPack, DemoCheckoutSession, LedgerEntry, Purchase
 from kling_site import rate_limits
+
+logger = logging.getLogger(__name__)
 
 HISTORY_PAGE_SIZE = 25
 
@@ -80,8 +82,6 @@ def export_csv(request: HttpRequest) -> StreamingHttpResponse:
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
-
-logger = logging.getLogger(__name__)
 
 # -- Buying credits (Stripe Checkout) ------------------------------------------------------
 
@@ -180,38 +180,6 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
         logger.exception("Could not store a Stripe event")
         return JsonResponse({"error": "unavailable"}, status=503)
     return JsonResponse({"received": True, "outcome": outcome})
-
-
-class DemoCardForm(forms.Form):
-    """Looks like a card form; the demo takes no card details anywhere."""
-
-    card_number = forms.CharField(label="Card number", max_length=23, initial="4242 4242 4242 4242")
-    expiry = forms.RegexField(
-        label="Expiry (MM / YY)",
-        regex=r"^(0[1-9]|1[0-2])\s*/\s*\d{2}$",
-        initial="12 / 34",
-        error_messages={"invalid": "Use MM / YY."},
-    )
-    cvc = forms.RegexField(
-        label="CVC", regex=r"^\d{3,4}$", initial="123", error_messages={"invalid": "3 or 4 digits."}
-    )
-    name = forms.CharField(label="Name on card", max_length=100, required=False)
-
-    def clean_card_number(self) -> str:
-        digits = self.cleaned_data["card_number"].replace(" ", "")
-        if not digits.isdigit() or not 12 <= len(digits) <= 19 or not _luhn_ok(digits):
-            raise forms.ValidationError("Your card number is invalid.")
-        return digits
-
-
-def _luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        n = int(ch)
-        if i % 2:
-            n = n * 2 - 9 if n > 4 else n * 2
-        total += n
-    return total % 10 == 0
 
 
 @require_http_methods(["GET", "POST"])

@@ -52,7 +52,7 @@ from django.db.models import F
 
 from generations.models import TERMINAL_STATUSES, Generation, LimiterSlot, LimiterWindow
 
-logger = logging.getLogger("generations.limiter")
+logger = logging.getLogger(__name__)
 
 BUCKET = "kling"
 

@@ -32,7 +32,7 @@ from generations.providers.base import (
 from generations.providers.http import HTTPProviderClient, read_json_object
 from generations.providers.kling import legacy_body, to_float
 
-logger = logging.getLogger("generations.providers.gateway")
+logger = logging.getLogger(__name__)
 
 VIDEO_PRODUCTS = ("videos/text2video", "videos/image2video")
 

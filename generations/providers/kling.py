@@ -41,7 +41,7 @@ from generations.providers.base import (
 )
 from generations.providers.http import HTTPProviderClient, read_json_object
 
-logger = logging.getLogger("generations.providers.kling")
+logger = logging.getLogger(__name__)
 
 # Kling's legacy statuses -> ours. "succeeded" is the new-standard spelling, tolerated.
 STATUSES = {
