@@ -1,42 +1,21 @@
 """Our own limits on provider use, shared by every worker process.
 
-Kling answers 1303 when an account has too many tasks in flight; we keep excess jobs
-waiting in our queue instead. Interface:
+Kling answers 1303 when an account has too many tasks in flight, so excess jobs wait in
+our queue instead.
 
-- `try_acquire_slot(generation_id, count)`: reserve `count` of KLING_MAX_CONCURRENCY
-  in-flight slots for this generation, all or none; idempotent per generation; False when
-  too few are free. `free_slots()` says how many are.
-- `release_slot(generation_id)`: free the generation's slots; idempotent.
-- `try_take_request()`: take one request from the KLING_MAX_QPM per-minute budget; False
-  when this minute's budget is spent. The unit is prepaid for this thread's next HTTP
-  request to the provider.
-- `take_for_http_request()`: what the provider clients call before every HTTP request
-  (waiting briefly, then raising a retryable `local_rate_limited` ProviderError): it uses
-  the thread's prepaid unit if there is one, else takes a unit. So a caller that checks
-  the budget before deciding to call (generations.follow does) and a client that checks
-  per request compose: every HTTP request costs exactly one unit, and no more requests
-  are sent than units taken. At most one unit is held prepaid per thread.
-- `release_finished_slots()`: safety net for a sweep: frees slots still held by
-  generations that ended (or vanished) without releasing them.
-
-How it stays correct with many processes:
-
-- Slots live in the database (`LimiterSlot`): rows numbered 0..N-1 with a unique `slot`
-  and a unique (`generation_id`, `part`). Acquiring is an INSERT of a free number; the database's
-  unique index, not a read-then-write, decides who gets it, so at most N rows can ever
-  hold numbers below N, on SQLite (one writer at a time) as on PostgreSQL (a concurrent
-  insert of the same key waits for the other transaction, then fails). Slot changes are
-  rare (two per generation) and durable, and they commit or roll back with the caller's
-  transaction, so a failed submit never leaks a slot. Lowering N takes effect as the
-  higher slots drain.
-- The per-minute budget is a fixed window per minute: with REDIS_URL, one atomic INCR on
-  a key that expires (cheap, no database write per HTTP request); without it, a database
-  row per minute moved by a conditional UPDATE (`count < limit`), which PostgreSQL
-  re-checks after taking the row lock and SQLite runs one writer at a time. A fixed
-  window can let up to 2N requests through around a minute boundary; that is fine for a
-  self-imposed courtesy limit (Kling documents no QPS limit on generation and queries).
-  Call the clients outside long transactions: on the database fallback the window row
-  stays locked until the caller's transaction ends.
+- Slots (KLING_MAX_CONCURRENCY): `try_acquire_slot(generation_id, count)` reserves all
+  `count` or none, idempotently per generation; `release_slot` frees them, and
+  `release_finished_slots` is the sweep's net for generations that ended without doing so.
+  A slot is a `LimiterSlot` row with a unique number below N: the unique index, not a
+  read-then-write, decides who gets it (on SQLite as on PostgreSQL), and the row commits
+  or rolls back with the caller's transaction, so a failed submit never leaks one.
+- Requests (KLING_MAX_QPM): a fixed window per minute, an INCR on Redis with REDIS_URL,
+  else a conditional UPDATE of a database row, which stays locked until the caller's
+  transaction ends: call the clients outside long transactions. Up to 2N may pass around
+  a minute boundary, fine for a courtesy limit. `try_take_request` prepays one unit for
+  this thread's next HTTP request; `take_for_http_request`, which the clients call before
+  every request (they wait briefly, then raise a retryable `local_rate_limited`), spends
+  that unit or takes one, so every request costs exactly one unit.
 """
 
 from __future__ import annotations
