@@ -19,6 +19,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from accounts import erasure
 from accounts.models import User
 from billing import ledger
 from billing.models import LedgerEntry
@@ -71,14 +72,14 @@ class UserAdmin(BaseUserAdmin):
     list_display = ["email", "display_name", "credit_balance", "is_staff", "is_active", "date_joined"]
     list_filter = ["is_staff", "is_superuser", "is_active"]
     search_fields = ["email", "display_name"]
-    readonly_fields = ["credit_history"]
-    actions = ["grant_or_deduct_credits"]
+    readonly_fields = ["credit_history", "erased_at"]
+    actions = ["grant_or_deduct_credits", "erase_personal_data"]
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         ("Profile", {"fields": ("display_name", "notify_on_finish")}),
         ("Credits", {"fields": ("credit_history",)}),
         ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
-        ("Dates", {"fields": ("last_login", "date_joined")}),
+        ("Dates", {"fields": ("last_login", "date_joined", "erased_at")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
 
@@ -163,6 +164,49 @@ class UserAdmin(BaseUserAdmin):
             )
             return None
         return HttpResponseRedirect(reverse("admin:accounts_user_credits", args=[queryset.get().pk]))
+
+    @admin.action(description="Erase personal data", permissions=["change"])
+    def erase_personal_data(self, request: HttpRequest, queryset) -> HttpResponse | None:
+        """The person's own "Delete account", done by staff (accounts.erasure): after a
+        confirmation page, since it cannot be undone. Accounts the staff member may not
+        change (a superuser, a stronger account, their own) are left alone."""
+        users = list(queryset.order_by("pk"))
+        allowed = [u for u in users if u != request.user and self.has_change_permission(request, u)]
+        skipped = len(users) - len(allowed)
+        if "apply" not in request.POST:
+            return TemplateResponse(
+                request,
+                "admin/accounts/user/erase.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": "Erase personal data",
+                    "opts": self.opts,
+                    "rows": [
+                        (u, ledger.balance_of(u), erasure.obstacles(u, actor=request.user)) for u in allowed
+                    ],
+                    "skipped": skipped,
+                    "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+                    "action": "erase_personal_data",
+                },
+            )
+        erased, refused = 0, []
+        for user in allowed:
+            try:
+                report = erasure.erase_account(user, actor=request.user)
+            except erasure.ErasureRefused as exc:
+                refused.append(f"{user}: {exc}")
+                continue
+            erased += not report.already_erased
+        self.message_user(request, f"Erased the personal data of {erased} account(s).", messages.SUCCESS)
+        for line in refused:
+            self.message_user(request, f"Not erased, {line}", messages.WARNING)
+        if skipped:
+            self.message_user(
+                request,
+                f"{skipped} account(s) left alone: yours, or one you may not change.",
+                messages.WARNING,
+            )
+        return None
 
     def get_urls(self):
         custom = [

@@ -7,6 +7,7 @@ from django import forms
 
 from accounts.adapter import SIGNUP_LIMITED_MESSAGE
 from accounts.models import User
+from kling_site import rate_limits
 
 
 class ProfileForm(forms.ModelForm):
@@ -68,3 +69,42 @@ class AddEmailForm(AllauthAddEmailForm):
         ):
             raise get_adapter().validation_error("email_taken")
         return email
+
+
+class DeleteAccountForm(forms.Form):
+    """Proof that the person at the keyboard owns the account: the current password, or for
+    an account without one (made without a password, say) the email address typed out."""
+
+    # Attempts per account in a quarter of an hour: a borrowed session may not guess its
+    # way to erasing someone. Every attempt counts, or a right guess would pass the limit.
+    ATTEMPTS = 5
+    WINDOW_SECONDS = 15 * 60
+
+    def __init__(self, user: User, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        if user.has_usable_password():
+            self.fields["password"] = forms.CharField(
+                label="Your current password",
+                strip=False,
+                widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+            )
+        else:
+            self.fields["email"] = forms.CharField(
+                label="Type your email address to confirm", help_text=f"Exactly {user.email}"
+            )
+
+    def clean(self) -> dict:
+        cleaned_data = super().clean()
+        if self.errors:
+            return cleaned_data
+        if not rate_limits.allow(
+            "erase-account", self.user.pk, limit=self.ATTEMPTS, per_seconds=self.WINDOW_SECONDS
+        ):
+            raise forms.ValidationError("Too many attempts. Please try again in a quarter of an hour.")
+        if self.user.has_usable_password():
+            if not self.user.check_password(cleaned_data["password"]):
+                self.add_error("password", "That is not your current password.")
+        elif cleaned_data["email"].strip().lower() != self.user.email.lower():
+            self.add_error("email", "That is not your email address.")
+        return cleaned_data

@@ -37,6 +37,9 @@ class User(AbstractUser):
         default=True,
         help_text="Sent when a generation that took over a minute succeeds or fails.",
     )
+    # Set once by accounts.erasure: the row stays (ledger entries and purchases point at
+    # it) but holds nothing personal any more.
+    erased_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []

@@ -5,4 +5,6 @@ from accounts import views
 app_name = "accounts"
 urlpatterns = [
     path("", views.profile, name="profile"),
+    path("delete/", views.delete_account, name="delete"),
+    path("deleted/", views.account_deleted, name="deleted"),
 ]

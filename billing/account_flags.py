@@ -11,6 +11,7 @@ from __future__ import annotations
 from billing.models import CreditAccount
 
 DISPUTE_REASON = "A card payment is disputed"
+ERASED_REASON = "The account was erased"
 
 
 def freeze_for_dispute(user, dispute_id: str) -> bool:
@@ -33,3 +34,12 @@ def release_dispute_freeze(user) -> bool:
         ).update(is_frozen=False, frozen_reason="")
         == 1
     )
+
+
+def freeze_for_erasure(user) -> None:
+    """Freeze the account for good, whatever froze it before. The UPDATE takes the account's
+    row lock, so a charge racing the erasure either committed first (and its generation is
+    seen) or re-checks `is_frozen` after it and is refused. A dispute ending later lifts
+    only its own freezes, never this one."""
+    account = CreditAccount.objects.for_user(user)
+    CreditAccount.objects.filter(pk=account.pk).update(is_frozen=True, frozen_reason=ERASED_REASON)
