@@ -8,6 +8,7 @@ urlpatterns = [
     path("generate/<slug:kind_slug>/", views.create, name="create"),
     path("generate/<slug:kind_slug>/options/", views.options, name="options"),
     path("generations/", views.gallery, name="gallery"),
+    path("generations/live/", views.live_cards, name="live_cards"),
     path("generations/<int:generation_id>/", views.detail, name="detail"),
     path("generations/<int:generation_id>/status/", views.status, name="status"),
     path("generations/<int:generation_id>/delete/", views.delete, name="delete"),

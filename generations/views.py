@@ -22,6 +22,7 @@ from django.http import (
     Http404,
     HttpRequest,
     HttpResponse,
+    HttpResponseBadRequest,
     StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
@@ -175,10 +176,7 @@ def gallery(request: HttpRequest) -> HttpResponse:
     else:
         status = ""
     page = Paginator(_with_assets(generations), GALLERY_PAGE_SIZE).get_page(request.GET.get("page"))
-    items = list(page.object_list)
-    progress = services.progress_for(items)
-    for generation in items:
-        generation.progress = progress.get(generation.pk)
+    items = _with_progress(page.object_list)
     filters = urlencode([(k, v) for k, v in (("kind", kind), ("status", status)) if v])
     return render(
         request,
@@ -191,8 +189,51 @@ def gallery(request: HttpRequest) -> HttpResponse:
             "kinds": Kind.choices,
             "status_filters": [(key, label) for key, (label, _) in STATUS_FILTERS.items()],
             "filters": filters,
+            "live_query": _live_query(items),
         },
     )
+
+
+def _with_progress(generations) -> list[Generation]:
+    items = list(generations)
+    progress = services.progress_for(items)
+    for generation in items:
+        generation.progress = progress.get(generation.pk)
+    return items
+
+
+def _live_query(items: list[Generation]) -> str:
+    """The query string of the page's one poller: its live cards, or "" when none is live."""
+    return urlencode([("id", g.pk) for g in items if g.is_live])
+
+
+def _card_ids(values: list[str]) -> list[int] | None:
+    """The ids a poller asked for; None when they are not ids or more than a page holds."""
+    if len(values) > GALLERY_PAGE_SIZE or not all(
+        v.isascii() and v.isdigit() and len(v) <= 18 for v in values
+    ):
+        return None
+    return [int(v) for v in values]
+
+
+@login_required
+@require_GET
+def live_cards(request: HttpRequest) -> HttpResponse:
+    """Every live card of a gallery page in one answer: the page's one poller asks for them
+    every few seconds, the cards come back as out-of-band swaps, and the poller comes back
+    with the ids still live (no trigger once none is, so polling stops). Only the asker's
+    own generations are answered; other ids are left out."""
+    if not request.htmx:
+        return redirect("generations:gallery")
+    ids = _card_ids(request.GET.getlist("id"))
+    if ids is None:
+        return HttpResponseBadRequest("Ask for at most one page of generation ids.")
+    items = _with_progress(_with_assets(Generation.objects.owned_by(request.user).filter(pk__in=ids)))
+    context = {"items": items, "live_query": _live_query(items)}
+    response = render(request, "generations/gallery.html#live_cards", context)
+    response["Vary"] = "HX-Request"
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def timeline(generation: Generation) -> list[dict[str, Any]]:
@@ -319,6 +360,7 @@ def status(request: HttpRequest, generation_id: int) -> HttpResponse:
     if not request.htmx:
         return redirect("generations:detail", int(generation_id))
     generation = get_object_or_404(_with_assets(Generation.objects.owned_by(request.user)), pk=generation_id)
+    # Gallery tabs opened before the page-wide poller (live_cards) still ask card by card.
     if request.GET.get("view") == "card":
         generation.progress = services.progress_for([generation]).get(generation.pk)
         response = render(request, "generations/gallery.html#card", {"generation": generation})
