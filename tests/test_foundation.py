@@ -16,6 +16,7 @@ PRODUCTION_ENV = {
     "KLING_PROVIDER": "kling",
     "KLING_ACCESS_KEY": "production-access-key",
     "KLING_SECRET_KEY": "production-secret-key-for-the-deploy-check",
+    "EMAIL_HOST": "smtp.example.com",
 }
 
 
@@ -103,6 +104,15 @@ def test_it_names_a_malformed_variable():
     result = _manage("check", env={"WELCOME_CREDITS": "fifty"})
     assert result.returncode != 0
     assert result.stderr.strip() == "Configuration error: WELCOME_CREDITS must be a whole number, got 'fifty'"
+
+
+def test_check_deploy_warns_when_verification_emails_would_go_nowhere():
+    result = _manage(
+        "check", "--deploy", "--fail-level", "WARNING", env={**PRODUCTION_ENV, "EMAIL_HOST": None}
+    )
+    assert result.returncode != 0
+    assert "accounts.W001" in result.stderr + result.stdout
+    assert "Set EMAIL_HOST" in result.stderr + result.stdout
 
 
 def test_it_passes_check_deploy_in_production():
