@@ -25,7 +25,7 @@ step "suite on SQLite + ORM broker"
 if [[ -n "${TEST_DATABASE_URL:-}" && -n "${TEST_REDIS_URL:-}" ]]; then
   step "database- and queue-sensitive tests on PostgreSQL + Redis"
   paths=()
-  for p in tests/billing tests/generations tests/accounts tests/providers tests/simulator tests/test_foundation.py; do [[ -e $p ]] && paths+=("$p"); done
+  for p in tests/billing tests/generations tests/accounts tests/providers tests/simulator tests/test_foundation.py tests/test_fuzz_inputs.py; do [[ -e $p ]] && paths+=("$p"); done
   DATABASE_URL="$TEST_DATABASE_URL" REDIS_URL="$TEST_REDIS_URL" .venv/bin/pytest -q -m "postgres or not e2e" "${paths[@]}"
 elif [[ "${CI:-}" == "true" ]]; then
   echo "CI must run the PostgreSQL + Redis pass: TEST_DATABASE_URL and TEST_REDIS_URL are not set"; exit 1
