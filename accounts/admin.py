@@ -18,9 +18,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from rest_framework_api_key.admin import APIKeyModelAdmin
+from rest_framework_api_key.models import APIKey
 
 from accounts import erasure
-from accounts.models import User
+from accounts.models import PersonalAPIKey, User
 from billing import ledger
 from billing.models import LedgerEntry
 
@@ -274,3 +276,25 @@ class EmailAddressAdmin(allauth_admin.EmailAddressAdmin):
     @admin.action(description="Mark selected email addresses as verified", permissions=["change"])
     def make_verified(self, request: HttpRequest, queryset) -> None:
         super().make_verified(request, queryset)
+
+
+# The library's own APIKey model is unused here (keys belong to people): keep it out of
+# the admin so nobody makes a key that no request can use.
+if admin.site.is_registered(APIKey):
+    admin.site.unregister(APIKey)
+
+
+@admin.register(PersonalAPIKey)
+class PersonalAPIKeyAdmin(APIKeyModelAdmin):
+    """Staff see and revoke people's keys; a key is created by its owner, who alone sees it."""
+
+    list_display = ("name", "prefix", "user", "created", "last_used_at", "revoked")
+    list_filter = ("revoked",)
+    search_fields = ("name", "prefix", "user__email")
+    raw_id_fields = ("user",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        return (*super().get_readonly_fields(request, obj), "user", "last_used_at")

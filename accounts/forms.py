@@ -108,3 +108,11 @@ class DeleteAccountForm(forms.Form):
         elif cleaned_data["email"].strip().lower() != self.user.email.lower():
             self.add_error("email", "That is not your email address.")
         return cleaned_data
+
+
+class APIKeyForm(forms.Form):
+    name = forms.CharField(
+        label="Key name",
+        max_length=50,
+        help_text="What will use it, such as “render script” or “staging server”.",
+    )

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
+from rest_framework_api_key.crypto import KeyGenerator
+from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
 
 
 class UserManager(BaseUserManager["User"]):
@@ -55,3 +57,31 @@ class User(AbstractUser):
     @property
     def name(self) -> str:
         return self.display_name or self.email.split("@")[0]
+
+
+class PersonalAPIKeyManager(BaseAPIKeyManager):
+    # 40 random characters after the 8 of the prefix: about 238 bits, so the fast unsalted
+    # SHA-512 the library stores is safe (a key is not a password a person chose).
+    key_generator = KeyGenerator(prefix_length=8, secret_key_length=40)
+
+    def get_usable_keys(self) -> models.QuerySet:
+        # The owner and their credit account come with the key: one query authenticates a
+        # request and tells whether the account may still use the API.
+        return self.filter(revoked=False).select_related("user", "user__credit_account")
+
+
+class PersonalAPIKey(AbstractAPIKey):
+    """A person's key for the REST API. Only a hash is stored (djangorestframework-api-key);
+    the full key, `ks_live_<prefix>.<secret>`, is shown once, when it is created."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_keys")
+    # Written at most once a minute per key (accounts.api_keys.touch), not on every request.
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    objects = PersonalAPIKeyManager()
+
+    class Meta(AbstractAPIKey.Meta):
+        abstract = False
+        verbose_name = "personal API key"
+        verbose_name_plural = "personal API keys"
+        indexes = [models.Index(fields=["user", "-created"], name="apikey_user_recent")]

@@ -2,12 +2,14 @@ from allauth.account.models import EmailAddress
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import erasure
-from accounts.forms import DeleteAccountForm, ProfileForm
+from accounts import api_keys, erasure
+from accounts.forms import APIKeyForm, DeleteAccountForm, ProfileForm
 from billing import ledger
 
 
@@ -21,7 +23,49 @@ def profile(request: HttpRequest) -> HttpResponse:
     email_verified = EmailAddress.objects.filter(
         user=request.user, email__iexact=request.user.email, verified=True
     ).exists()
-    return render(request, "accounts/profile.html", {"form": form, "email_verified": email_verified})
+    context = {
+        "form": form,
+        "email_verified": email_verified,
+        "api_keys": list(api_keys.keys_of(request.user)[:5]),
+        "api_key_count": api_keys.keys_of(request.user).count(),
+    }
+    return render(request, "accounts/profile.html", context)
+
+
+@login_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def api_key_list(request: HttpRequest) -> HttpResponse:
+    """The person's API keys; creating one shows the full key on this answer only."""
+    form = APIKeyForm(request.POST or None)
+    new_key = ""
+    if request.method == "POST" and form.is_valid():
+        try:
+            _, new_key = api_keys.create_key(request.user, form.cleaned_data["name"])
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            form = APIKeyForm()
+    context = {
+        "form": form,
+        "new_key": new_key,
+        "keys": list(api_keys.keys_of(request.user)),
+        "max_keys": api_keys.MAX_KEYS_PER_USER,
+    }
+    return render(request, "accounts/api_keys.html", context)
+
+
+@login_required
+@require_POST
+def api_key_revoke(request: HttpRequest, prefix: str) -> HttpResponse:
+    key = api_keys.keys_of(request.user).filter(prefix=prefix).first()
+    if key is None or not api_keys.revoke_key(request.user, key.pk):
+        raise Http404
+    messages.success(
+        request, f"The key “{key.name}” was revoked. Requests that use it are refused from now on."
+    )
+    return redirect("accounts:api_keys")
 
 
 @login_required

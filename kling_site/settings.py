@@ -55,10 +55,13 @@ INSTALLED_APPS = [
     "django_q",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "rest_framework_api_key",
     "accounts",
     "billing",
     "generations",
     "generations.simulator",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -238,13 +241,48 @@ if AWS_STORAGE_BUCKET_NAME:
     }
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    # Personal API keys first (Authorization: Bearer ks_live_...); the browser's session,
+    # with its CSRF check, for people trying the API from a signed-in page.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.APIKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.LimitedJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
     "PAGE_SIZE": 20,
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
 }
-SPECTACULAR_SETTINGS = {"TITLE": f"{SITE_NAME} API", "VERSION": "1.0.0", "SERVE_INCLUDE_SCHEMA": False}
+# Requests per minute for each API key (or signed-in person without one), and of those, how
+# many may create generations; 0 switches a limit off. Counted in the default cache (Redis
+# in production, so every web process shares the count).
+API_RATE_PER_MINUTE = envint("API_RATE_PER_MINUTE", 120, minimum=0)
+API_CREATE_RATE_PER_MINUTE = envint("API_CREATE_RATE_PER_MINUTE", 20, minimum=0)
+# The largest API request body: two 10 MB pictures as Base64 and the rest of the request.
+API_MAX_BODY_BYTES = envint("API_MAX_BODY_BYTES", 28 * 1024 * 1024, minimum=1024)
+# How long the signed result links in API answers work.
+API_FILE_LINK_SECONDS = envint("API_FILE_LINK_SECONDS", 3600, minimum=60)
+SPECTACULAR_SETTINGS = {
+    "TITLE": f"{SITE_NAME} API",
+    "DESCRIPTION": "Create Kling images and videos for credits. See the guide at /api/ for a first request.",
+    "VERSION": "1.0.0",
+    "OAS_VERSION": "3.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SECURITY": [{"bearerAuth": []}],
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {
+            "bearerAuth": {"type": "http", "scheme": "bearer", "description": "A personal API key, ks_live_..."}
+        }
+    },
+    "ENUM_NAME_OVERRIDES": {},
+}
 
 # Credits
 WELCOME_CREDITS = envint("WELCOME_CREDITS", 50, minimum=0)

@@ -1,0 +1,41 @@
+"""Personal API keys for DRF: `Authorization: Bearer ks_live_...` (or `Api-Key ks_live_...`,
+the keyword djangorestframework-api-key uses; the library gives permission classes only, so
+this authentication class is ours, and it reads the key through accounts.api_keys)."""
+
+from __future__ import annotations
+
+from rest_framework import authentication, exceptions
+
+from accounts import api_keys
+
+KEYWORDS = ("bearer", "api-key")
+
+
+class AccountFrozen(exceptions.PermissionDenied):
+    default_code = "account_frozen"
+    default_detail = "Spending is paused on this account, so its API keys do not work."
+
+
+class APIKeyAuthentication(authentication.BaseAuthentication):
+    """`request.user` is the key's owner and `request.auth` the PersonalAPIKey row."""
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).decode("latin-1")
+        keyword, _, raw = header.partition(" ")
+        if keyword.lower() not in KEYWORDS:
+            return None  # not ours: session authentication may still apply
+        if not raw.strip():
+            raise exceptions.AuthenticationFailed("The Authorization header has no key after its keyword.")
+        try:
+            presented = api_keys.key_for(raw)
+        except api_keys.KeyRefused as exc:
+            if exc.code == "account_frozen":
+                raise AccountFrozen(str(exc)) from None
+            raise exceptions.AuthenticationFailed(str(exc)) from None
+        if presented is None:
+            raise exceptions.AuthenticationFailed("Unknown or revoked API key.")
+        return presented.user, presented.key
+
+    def authenticate_header(self, request) -> str:
+        # Makes DRF answer 401 (not 403) with WWW-Authenticate when no credentials came.
+        return 'Bearer realm="api"'
