@@ -24,7 +24,15 @@ PRODUCTS = {
     Kind.TEXT2IMAGE: "images/generations",
     Kind.TEXT2VIDEO: "videos/text2video",
     Kind.IMAGE2VIDEO: "videos/image2video",
+    Kind.MOTION_CONTROL: "videos/motion-control",
+    Kind.MULTI_IMAGE2VIDEO: "videos/multi-image2video",
+    Kind.VIDEO_EXTEND: "videos/video-extend",
 }
+
+# Kinds billed per second of output (their Price rows hold credits per second).
+PER_SECOND_KINDS = frozenset({Kind.MOTION_CONTROL})
+# Kinds whose prompt may be empty: an input says what to show.
+PROMPT_OPTIONAL_KINDS = frozenset({Kind.IMAGE2VIDEO, Kind.MOTION_CONTROL, Kind.VIDEO_EXTEND})
 
 MODE_LABELS = {"std": "Standard", "pro": "Professional", "4k": "4K"}
 VIDEO_ASPECT_RATIOS = ("16:9", "9:16", "1:1")
@@ -74,6 +82,55 @@ CAMERA_SIMPLE = "simple"
 ALL_CAMERA_TYPES = (CAMERA_SIMPLE, *CAMERA_MOVEMENTS)
 
 PROMPT_LIMIT = 2500
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class VideoLimits:
+    """What Kling accepts as an input video (docs/kling.md section 3)."""
+
+    min_seconds: float
+    max_seconds: float
+    max_bytes: int = 100 * MB
+    min_side: int = 340
+    max_side: int = 3850
+    min_fps: float | None = None
+    max_fps: float | None = None
+    why: str = ""  # appended to a length refusal, e.g. " when the character follows the video"
+
+
+@dataclass(frozen=True)
+class AudioLimits:
+    """What Kling accepts as an input sound file."""
+
+    min_seconds: float
+    max_seconds: float
+    max_bytes: int = 5 * MB
+    formats: tuple[str, ...] = ("mp3", "wav", "m4a", "aac")
+
+
+# Motion control (section 3.8): the reference video is 3-30 s when the character follows
+# the video's orientation, 3-10 s when it keeps the picture's. The upload check takes the
+# wider limits; `validate` applies the orientation's.
+CHARACTER_ORIENTATIONS = {
+    "image": "As in the picture (reference video up to 10 s)",
+    "video": "As in the video (reference video up to 30 s)",
+}
+MOTION_VIDEO_LIMITS = {
+    "image": VideoLimits(3, 10, why=" when the character keeps the picture's orientation"),
+    "video": VideoLimits(3, 30, why=" when the character follows the video"),
+}
+MOTION_UPLOAD_LIMITS = MOTION_VIDEO_LIMITS["video"]
+KEEP_ORIGINAL_SOUND = ("yes", "no")
+
+# Multi-image to video (section 3.3): up to four subject pictures.
+MAX_SUBJECT_IMAGES = 4
+
+# Video extension (section 3.4): Kling extends its own videos for 30 days, by 4-5 s a
+# call, up to 3 minutes in all.
+EXTEND_MAX_TOTAL_SECONDS = 180
+EXTEND_ADDS_SECONDS = 5
+EXTEND_SOURCE_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -179,6 +236,16 @@ _V3 = VideoModel(
     "kling-v3", "Kling 3.0", ("std", "pro", "4k"), tuple(range(3, 16)), sound=Rule(), end_frame=Rule()
 )
 
+# Motion control: the output follows the reference video, so `durations` are the whole
+# seconds (rounded up) it may last; billed per second.
+_MOTION_SECONDS = tuple(range(3, 31))
+_MOTION_MODELS = (
+    VideoModel("kling-v3", "Kling 3.0", _STD_PRO, _MOTION_SECONDS),
+    VideoModel("kling-v2-6", "Kling 2.6", _STD_PRO, _MOTION_SECONDS),
+)
+# Extension: the model and mode are the source video's; each call adds about 5 s.
+_EXTEND_MODELS = tuple(replace(m, durations=(EXTEND_ADDS_SECONDS,)) for m in (_V1_6, _V1_5, _V1))
+
 _IMAGE_MODELS = (
     ImageModel(
         "kling-v1",
@@ -246,6 +313,9 @@ TABLE: dict[str, dict[str, Capability]] = {
         ]
     ),
     Kind.TEXT2IMAGE: _by_name(reversed(_IMAGE_MODELS)),
+    Kind.MOTION_CONTROL: _by_name(_MOTION_MODELS),
+    Kind.MULTI_IMAGE2VIDEO: _by_name([_V1_6]),
+    Kind.VIDEO_EXTEND: _by_name(_EXTEND_MODELS),
 }
 
 
@@ -349,8 +419,8 @@ def validate(kind: str, values: Mapping[str, Any]) -> dict[str, str]:
         return errors
 
     prompt = values.get("prompt") or ""
-    # Image to video can go without a prompt: the start frame says what to show.
-    if not prompt.strip() and kind != Kind.IMAGE2VIDEO:
+    # Image to video (and the other kinds with an input to follow) can go without a prompt.
+    if not prompt.strip() and kind not in PROMPT_OPTIONAL_KINDS:
         errors["prompt"] = "Describe what you want to see."
     elif len(prompt) > model.prompt_limit:
         errors["prompt"] = (
@@ -364,7 +434,9 @@ def validate(kind: str, values: Mapping[str, Any]) -> dict[str, str]:
             f"this one has {len(negative):,}."
         )
 
-    if isinstance(model, VideoModel):
+    if kind in _KIND_CHECKS:
+        errors.update(_KIND_CHECKS[kind](model, values))
+    elif isinstance(model, VideoModel):
         errors.update(_check_video(kind, model, values))
     else:
         errors.update(_check_image(model, values))
@@ -417,6 +489,74 @@ def _check_video(kind: str, model: VideoModel, values: Mapping[str, Any]) -> dic
             elif camera:
                 errors["image_tail"] = "An end frame and a camera move cannot be combined."
     return errors
+
+
+def _check_mode(model: VideoModel, values: Mapping[str, Any]) -> dict[str, str]:
+    if not model.mode_allowed(values.get("mode") or ""):
+        return {"mode": f"{model.label} offers {_join(MODE_LABELS[m] for m in model.modes)} mode."}
+    return {}
+
+
+def _check_motion_control(model: VideoModel, values: Mapping[str, Any]) -> dict[str, str]:
+    """Motion control: a character picture, a reference video whose length suits the
+    orientation, `keep_original_sound` yes or no. `video_seconds` is the measured length."""
+    errors = _check_mode(model, values)
+    if values.get("negative_prompt"):
+        errors["negative_prompt"] = "Motion control takes no negative prompt."
+    if not values.get("image"):
+        errors["image_url"] = "Upload a picture of the character."
+    orientation = values.get("character_orientation") or ""
+    if orientation not in CHARACTER_ORIENTATIONS:
+        errors["character_orientation"] = (
+            "Choose whose orientation the character keeps: the picture's or the video's."
+        )
+    if (values.get("keep_original_sound") or "yes") not in KEEP_ORIGINAL_SOUND:
+        errors["keep_original_sound"] = "Say yes or no to keeping the video's sound."
+    seconds = values.get("video_seconds")
+    if not values.get("video"):
+        errors["video_url"] = "Upload the video whose motion the character should follow."
+    elif seconds is None:
+        errors["video_url"] = "We could not tell how long this video is."
+    elif orientation in MOTION_VIDEO_LIMITS:
+        limits = MOTION_VIDEO_LIMITS[orientation]
+        if not limits.min_seconds <= float(seconds) <= limits.max_seconds:
+            errors["video_url"] = (
+                f"This video is {float(seconds):.1f} s long; it needs to be between {limits.min_seconds:g} "
+                f"and {limits.max_seconds:g} s{limits.why}."
+            )
+    return errors
+
+
+def _check_multi_image(model: VideoModel, values: Mapping[str, Any]) -> dict[str, str]:
+    errors = _check_mode(model, values)
+    if values.get("duration") not in model.durations:
+        errors["duration"] = f"{model.label} makes clips of {_join(f'{d} s' for d in model.durations)}."
+    if (values.get("aspect_ratio") or "") not in model.aspect_ratios:
+        errors["aspect_ratio"] = f"Choose one of {_join(model.aspect_ratios)}."
+    count = int(values.get("image_list") or 0)
+    if not 1 <= count <= MAX_SUBJECT_IMAGES:
+        errors["image_list"] = (
+            f"Give between 1 and {MAX_SUBJECT_IMAGES} subject pictures; you gave {count}."
+            if count
+            else "Upload at least one subject picture."
+        )
+    return errors
+
+
+def _check_extend(model: VideoModel, values: Mapping[str, Any]) -> dict[str, str]:
+    """Extension: the mode is the source's; who owns the source, how old and how long it is
+    are checked against the database by services.extend_source()."""
+    errors = _check_mode(model, values)
+    if not values.get("video_id"):
+        errors["video_id"] = "Choose one of your finished videos to extend."
+    return errors
+
+
+_KIND_CHECKS = {
+    Kind.MOTION_CONTROL: _check_motion_control,
+    Kind.MULTI_IMAGE2VIDEO: _check_multi_image,
+    Kind.VIDEO_EXTEND: _check_extend,
+}
 
 
 def _check_camera(model: VideoModel, mode: str, duration: int | None, camera: Mapping) -> dict[str, str]:
@@ -490,7 +630,9 @@ def summary_rows() -> list[dict[str, Any]]:
                 "model": model.name,
                 "label": model.label,
                 "enabled": model.name not in disabled,
-                "aspect_ratios": ", ".join(model.aspect_ratios) if kind != Kind.IMAGE2VIDEO else "from image",
+                "aspect_ratios": ", ".join(model.aspect_ratios)
+                if kind in (Kind.TEXT2VIDEO, Kind.TEXT2IMAGE, Kind.MULTI_IMAGE2VIDEO)
+                else "from the input",
                 "prompt_limit": model.prompt_limit,
             }
             if isinstance(model, VideoModel):

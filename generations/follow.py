@@ -23,7 +23,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from generations import fair_queue, limiter, providers, queue, services
+from generations import fair_queue, inputs, limiter, providers, queue, services
 from generations.models import (
     IN_FLIGHT_STATUSES,
     MAX_FETCH_ATTEMPTS,
@@ -92,12 +92,29 @@ def build_request(generation: Generation) -> GenerationRequest:
         params["image"] = _base64(generation.input_image)
     if generation.input_image_tail:
         params["image_tail"] = _base64(generation.input_image_tail)
+    params.update(input_params(generation))
     return GenerationRequest(
         product=generation.product,
         params=params,
         external_task_id=str(generation.external_task_id),
         callback_url=absolute_url(generation.callback_path()),
     )
+
+
+# Input files by the Kling field they fill: pictures in a list go as raw Base64 (as the
+# start frames do); videos, sound and single `*_url` pictures as signed URLs Kling fetches.
+LIST_FIELDS = {"image_list": "image"}
+
+
+def input_params(generation: Generation) -> dict:
+    """The request fields the generation's InputFiles fill (signed afresh on each submit)."""
+    params: dict = {}
+    for given in generation.inputs.order_by("field", "index"):
+        if given.field in LIST_FIELDS:
+            params.setdefault(given.field, []).append({LIST_FIELDS[given.field]: _base64(given.file)})
+        else:
+            params[given.field] = inputs.signed_url(given)
+    return params
 
 
 def _base64(field) -> str:
@@ -312,6 +329,7 @@ def apply_task(generation: Generation, task: ProviderTask) -> None:
                     "index": m.index if m.kind == "image" else i,
                     "url": m.url,
                     "duration": m.duration,
+                    "id": m.id,
                 }
                 for i, m in enumerate(media)
             ],

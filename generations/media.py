@@ -252,6 +252,7 @@ def store_output(generation: Generation, item: dict, *, deadline: float | None =
             height=height,
             duration=float(duration) if duration else None,
             source_url=item["url"][:1000],
+            video_id=str(item.get("id") or "")[:64] if kind == Asset.Kind.VIDEO else "",
         )
         fetched.file.seek(0)
         asset.file.save(f"{kind}-{index}.{ext}", File(fetched.file), save=False)

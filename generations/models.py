@@ -22,6 +22,9 @@ class Kind(models.TextChoices):
     TEXT2IMAGE = "text2image", "Text to image"
     TEXT2VIDEO = "text2video", "Text to video"
     IMAGE2VIDEO = "image2video", "Image to video"
+    MOTION_CONTROL = "motion_control", "Motion control"
+    MULTI_IMAGE2VIDEO = "multi_image2video", "Multi-image to video"
+    VIDEO_EXTEND = "video_extend", "Extend a video"
 
 
 class Status(models.TextChoices):
@@ -44,6 +47,9 @@ KIND_SLUGS = {
     Kind.TEXT2IMAGE: "text-to-image",
     Kind.TEXT2VIDEO: "text-to-video",
     Kind.IMAGE2VIDEO: "image-to-video",
+    Kind.MOTION_CONTROL: "motion-control",
+    Kind.MULTI_IMAGE2VIDEO: "multi-image-to-video",
+    Kind.VIDEO_EXTEND: "extend-video",
 }
 
 
@@ -85,6 +91,10 @@ class Generation(models.Model):
     params = models.JSONField(default=dict, blank=True)
     input_image = models.FileField(upload_to=input_upload_to, blank=True)
     input_image_tail = models.FileField(upload_to=input_upload_to, blank=True)
+    # An extension's source: the generation whose video (Asset.video_id) it continues.
+    parent = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="extensions"
+    )
     # Frozen at creation: later price changes never touch an accepted job.
     cost = models.PositiveIntegerField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
@@ -264,6 +274,9 @@ class Asset(models.Model):
     height = models.PositiveIntegerField(null=True, blank=True)
     duration = models.FloatField(null=True, blank=True)
     source_url = models.URLField(max_length=1000, blank=True)
+    # Kling's own id of a result video (`task_result.videos[].id`): what video-extend and
+    # other follow-up products take as `video_id`, for 30 days after it was made.
+    video_id = models.CharField(max_length=64, blank=True, db_index=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -293,6 +306,43 @@ class Asset(models.Model):
         return reverse("generations:thumbnail", args=[self.generation_id, self.pk])
 
 
+class InputFile(models.Model):
+    """A file a person gave for a generation, under the Kling field it goes to (`video_url`,
+    `image_url`, `image_list`, ...). Kling fetches these from us by signed, expiring URL
+    (generations.inputs); their owner sees them on the generation's page."""
+
+    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="inputs")
+    field = models.CharField(max_length=32)
+    index = models.PositiveSmallIntegerField(default=0)
+    file = models.FileField(upload_to=input_upload_to, max_length=255)
+    content_type = models.CharField(max_length=64)
+    size = models.PositiveBigIntegerField(default=0)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    duration = models.FloatField(null=True, blank=True, help_text="Seconds (videos and audio).")
+
+    class Meta:
+        ordering = ["generation", "field", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["generation", "field", "index"], name="input_file_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.field}[{self.index}] of generation {self.generation_id}"
+
+    def get_absolute_url(self) -> str:
+        """The file for its owner (signed-in, owner-only)."""
+        return reverse("generations:input_file", args=[self.generation_id, self.pk])
+
+    @property
+    def is_video(self) -> bool:
+        return self.content_type.startswith("video/")
+
+    @property
+    def is_audio(self) -> bool:
+        return self.content_type.startswith("audio/")
+
+
 class Price(models.Model):
     """Credits for one kind/model/mode/duration/audio combination, editable in admin.
 
@@ -305,7 +355,9 @@ class Price(models.Model):
     mode = models.CharField(max_length=16, blank=True)
     duration = models.PositiveSmallIntegerField(null=True, blank=True)
     audio = models.BooleanField(null=True, blank=True)
-    credits = models.PositiveIntegerField(help_text="Per clip for videos; per image for images.")
+    credits = models.PositiveIntegerField(
+        help_text="Per clip for videos (per second of output for kinds billed by the second); per image for images."
+    )
     active = models.BooleanField(default=True)
 
     class Meta:

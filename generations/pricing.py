@@ -40,6 +40,18 @@ VIDEO_UNITS_PER_SECOND: dict[str, dict[tuple[str, bool], Decimal]] = {
     },
 }
 
+# Motion control is billed per second of output (section 10.2), by model and mode.
+MOTION_UNITS_PER_SECOND: dict[str, dict[str, Decimal]] = {
+    "kling-v2-6": {"std": _D("0.5"), "pro": _D("0.8")},
+    "kling-v3": {"std": _D("0.9"), "pro": _D("1.2")},
+}
+# Video extension: units per call, by the source's model and mode (section 10.1).
+EXTEND_UNITS: dict[str, dict[str, Decimal]] = {
+    "kling-v1": {"std": _D("1"), "pro": _D("3.5")},
+    "kling-v1-5": {"std": _D("2"), "pro": _D("3.5")},
+    "kling-v1-6": {"std": _D("2"), "pro": _D("3.5")},
+}
+
 
 class NotOffered(Exception):
     """No active price for this combination: it cannot be ordered."""
@@ -54,9 +66,12 @@ class Quote:
     credits: int  # the total to charge
     unit_credits: int  # per clip, or per image
     count: int = 1  # images
+    seconds: int = 0  # kinds billed per second: the whole seconds charged
 
     @property
     def description(self) -> str:
+        if self.seconds:
+            return f"{self.seconds} s x {self.unit_credits} credit{'s' if self.unit_credits != 1 else ''} a second"
         if self.count > 1:
             return f"{self.count} images x {self.unit_credits} credit{'s' if self.unit_credits != 1 else ''}"
         return ""
@@ -70,7 +85,7 @@ def default_price_rows() -> list[dict[str, Any]]:
     """One row per combination the capability table allows, disabled models included (so
     re-enabling one needs no new prices). Used by the data migration and by admin."""
     rows = []
-    for kind in (Kind.TEXT2VIDEO, Kind.IMAGE2VIDEO):
+    for kind in (Kind.TEXT2VIDEO, Kind.IMAGE2VIDEO, Kind.MULTI_IMAGE2VIDEO):
         for model in capabilities.models_for(kind, include_disabled=True):
             assert isinstance(model, VideoModel)
             rates = VIDEO_UNITS_PER_SECOND[model.name]
@@ -90,6 +105,20 @@ def default_price_rows() -> list[dict[str, Any]]:
                                 "credits": video_credits(units),
                             }
                         )
+    # Per second of output (motion control) and per call (extension): no duration.
+    for kind, table in ((Kind.MOTION_CONTROL, MOTION_UNITS_PER_SECOND), (Kind.VIDEO_EXTEND, EXTEND_UNITS)):
+        for model in capabilities.models_for(kind, include_disabled=True):
+            for mode in model.modes:
+                rows.append(
+                    {
+                        "kind": str(kind),
+                        "model_name": model.name,
+                        "mode": mode,
+                        "duration": None,
+                        "audio": None,
+                        "credits": video_credits(table[model.name][mode]),
+                    }
+                )
     for model in capabilities.models_for(Kind.TEXT2IMAGE, include_disabled=True):
         rows.append(
             {
@@ -125,6 +154,13 @@ def quote(kind: str, values: dict[str, Any]) -> Quote:
     model = capabilities.get(kind, model_name)
     if model is None:
         raise NotOffered(f"{model_name or 'This model'} is not offered.")
+    if kind in capabilities.PER_SECOND_KINDS:
+        return _per_second_quote(kind, model, values)
+    if kind == Kind.VIDEO_EXTEND:
+        price = find_price(kind, model_name, values.get("mode") or "", None, False)
+        if price is None:
+            raise NotOffered(f"Extending {model.label} videos is not offered at the moment.", "video_id")
+        return Quote(credits=price.credits, unit_credits=price.credits)
     if isinstance(model, VideoModel):
         mode = values.get("mode") or ""
         duration = values.get("duration")
@@ -148,3 +184,22 @@ def quote(kind: str, values: dict[str, Any]) -> Quote:
     if price is None:
         raise NotOffered(f"{model.label} images are not offered at the moment.")
     return Quote(credits=price.credits * n, unit_credits=price.credits, count=n)
+
+
+def billed_seconds(seconds: float | None) -> int:
+    """The whole seconds a per-second kind is charged for: its measured length, rounded up."""
+    if seconds is None:
+        return 0
+    return int(Decimal(str(seconds)).to_integral_value(rounding=ROUND_CEILING))
+
+
+def _per_second_quote(kind: str, model: VideoModel, values: dict[str, Any]) -> Quote:
+    """Credits per second (the Price row) times the output's whole seconds: for motion
+    control the output is as long as the reference video (`video_seconds`, measured)."""
+    mode = values.get("mode") or ""
+    price = find_price(kind, model.name, mode, None, False)
+    if price is None:
+        what = f"{model.label} {capabilities.MODE_LABELS.get(mode, '')}".strip()
+        raise NotOffered(f"{what} is not offered at the moment. Choose other options.", "mode")
+    seconds = billed_seconds(values.get("video_seconds"))
+    return Quote(credits=price.credits * seconds, unit_credits=price.credits, seconds=seconds)

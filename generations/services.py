@@ -23,11 +23,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing import ledger
-from generations import capabilities, fair_queue, limiter, pricing, queue
+from generations import capabilities, fair_queue, limiter, pricing, queue, uploads
 from generations.models import (
     TERMINAL_STATUSES,
     UNFINISHED_STATUSES,
+    Asset,
     Generation,
+    InputFile,
     Kind,
     Status,
     WaitReason,
@@ -37,7 +39,14 @@ logger = logging.getLogger(__name__)
 
 # Typical Kling run times in seconds (ComfyUI's averages, docs/kling.md section 8), used until
 # a model and mode have finished generations of their own to learn from.
-TYPICAL_SECONDS = {Kind.TEXT2IMAGE: 32, Kind.TEXT2VIDEO: 319, Kind.IMAGE2VIDEO: 164}
+TYPICAL_SECONDS = {
+    Kind.TEXT2IMAGE: 32,
+    Kind.TEXT2VIDEO: 319,
+    Kind.IMAGE2VIDEO: 164,
+    Kind.MOTION_CONTROL: 319,
+    Kind.MULTI_IMAGE2VIDEO: 319,
+    Kind.VIDEO_EXTEND: 320,
+}
 # The estimates come from the last ESTIMATE_SAMPLE successes of each model and mode within
 # ESTIMATE_WINDOW, recomputed every ESTIMATE_REFRESH_MINUTES by a schedule. They stay in
 # the cache a few refreshes long, so a paused or stuck schedule falls back to the table above.
@@ -75,12 +84,94 @@ def request_values(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
     if kind == Kind.TEXT2IMAGE:
         values["n"] = data.get("n") or 1
         values["resolution"] = data.get("resolution") or "1k"
+    if kind == Kind.MOTION_CONTROL:
+        video = data.get("video_url")
+        info = getattr(video, "media_info", None)
+        values.update(
+            character_orientation=data.get("character_orientation") or "",
+            keep_original_sound=data.get("keep_original_sound") or "yes",
+            video=bool(video),
+            video_seconds=info.duration if info is not None else None,
+        )
+        # The output is as long as the reference video: billed by its whole seconds.
+        values["duration"] = pricing.billed_seconds(values["video_seconds"]) or None
+    if kind == Kind.MULTI_IMAGE2VIDEO:
+        values["image_list"] = len(data.get("image_list") or [])
+    if kind == Kind.VIDEO_EXTEND:
+        values["video_id"] = data.get("video_id") or ""
+        source = data.get("source_asset")
+        if source is not None:
+            # Kling extends with the source's own model and mode.
+            values["model_name"] = source.generation.model_name
+            values["mode"] = source.generation.mode
+            values["duration"] = capabilities.EXTEND_ADDS_SECONDS
     return values
+
+
+def measure_inputs(kind: str, data: dict[str, Any]) -> None:
+    """Measure uploads a price depends on, when no form did it already (API callers):
+    raises ValidationError for the field, before anything is charged."""
+    if kind == Kind.MOTION_CONTROL:
+        video = data.get("video_url")
+        if video and not isinstance(video, str) and getattr(video, "media_info", None) is None:
+            try:
+                video.media_info = uploads.check_video(video, capabilities.MOTION_UPLOAD_LIMITS)
+            except ValidationError as exc:
+                raise ValidationError({"video_url": exc.messages}) from None
+
+
+def extend_source(user, video_id: str) -> Asset:
+    """The finished video of `user`'s own that `video_id` (Kling's id) names, if Kling can
+    still extend it; otherwise ValidationError on `video_id` saying why, before any charge.
+
+    Kling extends its own videos of the last 30 days (models 1.0 to 1.6), by about 5 s a
+    call, up to 3 minutes in all (docs/kling.md section 3.4)."""
+    video_id = (video_id or "").strip()
+    asset = (
+        Asset.objects.select_related("generation")
+        .filter(
+            video_id=video_id,
+            kind=Asset.Kind.VIDEO,
+            generation__owner=user,
+            generation__deleted_at__isnull=True,
+            generation__status=Status.SUCCEEDED,
+        )
+        .first()
+        if video_id
+        else None
+    )
+
+    def refuse(message: str) -> ValidationError:
+        return ValidationError({"video_id": [message]}, code="extend_source")
+
+    if asset is None:
+        raise refuse("Choose one of your own finished videos to extend.")
+    source = asset.generation
+    if capabilities.get(Kind.VIDEO_EXTEND, source.model_name) is None:
+        models = ", ".join(m.label for m in capabilities.models_for(Kind.VIDEO_EXTEND))
+        raise refuse(
+            f"Kling extends videos made with {models} only; this one was made with {source.model_name}."
+        )
+    made = source.finished_at or source.created_at
+    if timezone.now() - made > timedelta(days=capabilities.EXTEND_SOURCE_DAYS):
+        raise refuse(
+            f"Kling extends videos for {capabilities.EXTEND_SOURCE_DAYS} days after they are made; "
+            f"this one is from {made:%d %B %Y}."
+        )
+    length = asset.duration or float(source.duration or 0)
+    limit = capabilities.EXTEND_MAX_TOTAL_SECONDS
+    if length + capabilities.EXTEND_ADDS_SECONDS > limit:
+        raise refuse(
+            f"This video is already {length:.0f} s long; Kling extends videos up to {limit // 60} minutes in all."
+        )
+    return asset
 
 
 def build_params(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
     """The Kling request body in its own field names, without uploaded images (the submit
     task adds those as Base64) and without callback_url / external_task_id."""
+    if kind in _KIND_PARAMS:
+        return {k: v for k, v in _KIND_PARAMS[kind](data).items() if v not in (None, "")}
     model = capabilities.get(kind, data["model_name"])
     params: dict[str, Any] = {"model_name": model.name, "prompt": data["prompt"]}
     if data.get("negative_prompt"):
@@ -111,6 +202,73 @@ def build_params(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
     return params
 
 
+def _motion_control_params(data: Mapping[str, Any]) -> dict[str, Any]:
+    # `image_url` and `video_url` are added at submit, as signed URLs (follow.input_params).
+    return {
+        "model_name": data["model_name"],
+        "prompt": data.get("prompt") or "",
+        "mode": data["mode"],
+        "character_orientation": data["character_orientation"],
+        "keep_original_sound": data.get("keep_original_sound") or "yes",
+    }
+
+
+def _multi_image_params(data: Mapping[str, Any]) -> dict[str, Any]:
+    # `image_list` is added at submit, from the stored pictures.
+    return {
+        "model_name": data["model_name"],
+        "prompt": data["prompt"],
+        "negative_prompt": data.get("negative_prompt") or "",
+        "mode": data["mode"],
+        "duration": str(data["duration"]),
+        "aspect_ratio": data["aspect_ratio"],
+    }
+
+
+def _extend_params(data: Mapping[str, Any]) -> dict[str, Any]:
+    # No model_name or mode: Kling takes the source video's.
+    return {
+        "video_id": data["source_asset"].video_id,
+        "prompt": data.get("prompt") or "",
+        "negative_prompt": data.get("negative_prompt") or "",
+    }
+
+
+_KIND_PARAMS = {
+    Kind.MOTION_CONTROL: _motion_control_params,
+    Kind.MULTI_IMAGE2VIDEO: _multi_image_params,
+    Kind.VIDEO_EXTEND: _extend_params,
+}
+
+
+def _save_inputs(generation: Generation, kind: str, data: Mapping[str, Any]) -> None:
+    """Store the uploads Kling will fetch as InputFiles (after the charge went through)."""
+    files: list[tuple[str, int, Any]] = []
+    if kind == Kind.MOTION_CONTROL:
+        files = [("image_url", 0, data.get("image_url")), ("video_url", 0, data.get("video_url"))]
+    elif kind == Kind.MULTI_IMAGE2VIDEO:
+        files = [("image_list", i, upload) for i, upload in enumerate(data.get("image_list") or [])]
+    for field, index, upload in files:
+        if not upload or isinstance(upload, str):
+            continue
+        info = getattr(upload, "media_info", None)
+        given = InputFile(
+            generation=generation,
+            field=field,
+            index=index,
+            content_type=(info.content_type if info else "")
+            or {"JPEG": "image/jpeg", "PNG": "image/png"}.get(getattr(upload, "image_format", ""), "")
+            or getattr(upload, "content_type", "")
+            or "application/octet-stream",
+            size=upload.size,
+            width=info.width if info else None,
+            height=info.height if info else None,
+            duration=info.duration if info else None,
+        )
+        given.file.save(_upload_name(upload), upload, save=False)
+        given.save()
+
+
 def create_generation(user, kind: str, cleaned_data: Mapping[str, Any], client_token: str = "") -> Generation:
     """Validate, price, charge and save a generation, then queue its submission on commit.
 
@@ -126,6 +284,10 @@ def create_generation(user, kind: str, cleaned_data: Mapping[str, Any], client_t
         if existing is not None:
             return existing
 
+    cleaned_data = dict(cleaned_data)
+    measure_inputs(kind, cleaned_data)
+    if kind == Kind.VIDEO_EXTEND:
+        cleaned_data["source_asset"] = extend_source(user, cleaned_data.get("video_id") or "")
     values = request_values(kind, cleaned_data)
     errors = capabilities.validate(kind, values)
     if errors:
@@ -151,6 +313,7 @@ def create_generation(user, kind: str, cleaned_data: Mapping[str, Any], client_t
                 client_token=client_token,
                 deadline_at=timezone.now() + timedelta(minutes=settings.GENERATION_DEADLINE_MINUTES),
                 slot_count=1 if model.is_video else int(values["n"] or 1),
+                parent=cleaned_data["source_asset"].generation if kind == Kind.VIDEO_EXTEND else None,
             )
             if quote.credits:
                 # Takes the account's row lock, so the count below sees every create of
@@ -176,6 +339,7 @@ def create_generation(user, kind: str, cleaned_data: Mapping[str, Any], client_t
                 )
             if generation.input_image or generation.input_image_tail:
                 generation.save(update_fields=["input_image", "input_image_tail"])
+            _save_inputs(generation, kind, cleaned_data)
             transaction.on_commit(lambda: queue.submit(generation.pk), robust=True)
     except IntegrityError:
         # The same form arrived twice at once: the other request created it first.

@@ -14,6 +14,11 @@ urlpatterns = [
     path("generations/<int:generation_id>/delete/", views.delete, name="delete"),
     path("generations/<int:generation_id>/inputs/<str:which>/", views.input_file, name="input"),
     path(
+        "generations/<int:generation_id>/input-files/<int:input_id>/", views.uploaded_input, name="input_file"
+    ),
+    # Kling fetches videos and sound from here (no login: the signature grants access).
+    path("inputs/<str:token>/<str:filename>", views.signed_input, name="signed_input"),
+    path(
         "generations/<int:generation_id>/files/<int:asset_id>/thumbnail/",
         views.asset_thumbnail,
         name="thumbnail",

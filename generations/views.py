@@ -30,9 +30,18 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods
 
 from billing import ledger
-from generations import capabilities, pricing, services
+from generations import capabilities, inputs, pricing, providers, services
 from generations.forms import FORMS, GenerationForm
-from generations.models import KIND_SLUGS, UNFINISHED_STATUSES, Asset, Generation, Kind, Price, Status
+from generations.models import (
+    KIND_SLUGS,
+    UNFINISHED_STATUSES,
+    Asset,
+    Generation,
+    InputFile,
+    Kind,
+    Price,
+    Status,
+)
 
 KINDS_BY_SLUG = {slug: kind for kind, slug in KIND_SLUGS.items()}
 GALLERY_PAGE_SIZE = 24
@@ -46,14 +55,17 @@ KIND_BLURBS = {
     Kind.TEXT2IMAGE: "Describe a picture and get up to nine variations, in eight aspect ratios.",
     Kind.TEXT2VIDEO: "Describe a scene and get a short film, with camera moves and sound on newer models.",
     Kind.IMAGE2VIDEO: "Bring a picture to life from its first frame, and optionally choose its last.",
+    Kind.MOTION_CONTROL: "Make the character in a picture move like the person in a video of up to 30 s.",
+    Kind.MULTI_IMAGE2VIDEO: "Put up to four subjects from your pictures into one short film.",
+    Kind.VIDEO_EXTEND: "Continue one of your finished videos by about five seconds.",
 }
 
 
 def _kind(kind_slug: str) -> str:
-    try:
-        return KINDS_BY_SLUG[kind_slug]
-    except KeyError:
-        raise Http404 from None
+    kind = KINDS_BY_SLUG.get(kind_slug)
+    if kind is None or not providers.offers(capabilities.product_for(kind)):
+        raise Http404
+    return kind
 
 
 def _owned(request: HttpRequest, generation_id: int) -> Generation:
@@ -67,6 +79,8 @@ def _owned(request: HttpRequest, generation_id: int) -> Generation:
 def choose_kind(request: HttpRequest) -> HttpResponse:
     kinds = []
     for kind, slug in KIND_SLUGS.items():
+        if not providers.offers(capabilities.product_for(kind)):
+            continue
         credits = [
             p.credits
             for p in Price.objects.filter(kind=kind, active=True)
@@ -79,7 +93,9 @@ def choose_kind(request: HttpRequest) -> HttpResponse:
                 "slug": slug,
                 "blurb": KIND_BLURBS[kind],
                 "from_credits": min(credits) if credits else None,
-                "per": "image" if kind == Kind.TEXT2IMAGE else "clip",
+                "per": "image"
+                if kind == Kind.TEXT2IMAGE
+                else ("second" if kind in capabilities.PER_SECOND_KINDS else "clip"),
             }
         )
     return render(request, "generations/choose.html", {"kinds": kinds})
@@ -473,6 +489,31 @@ def input_file(request: HttpRequest, generation_id: int, which: str) -> HttpResp
     return serve_file(
         request, field, content_type, f"{which}-{generation.pk}{_ext(field.name)}", attachment=False
     )
+
+
+@login_required
+@require_GET
+def uploaded_input(request: HttpRequest, generation_id: int, input_id: int) -> HttpResponse:
+    """A video, sound file or picture its owner gave for a generation (owner-only)."""
+    generation = _owned(request, generation_id)
+    given = get_object_or_404(InputFile, pk=input_id, generation=generation)
+    name = f"{given.field}-{given.index + 1}-{generation.pk}{_ext(given.file.name)}"
+    return serve_file(request, given.file, given.content_type, name, attachment=False)
+
+
+@require_http_methods(["GET", "HEAD"])
+def signed_input(request: HttpRequest, token: str, filename: str) -> HttpResponse:
+    """An input file for Kling to fetch, by signed URL (generations.inputs): 404 for a
+    forged token, 403 for an expired one."""
+    try:
+        given = inputs.resolve(token)
+    except inputs.Expired:
+        return HttpResponse("This link has expired.", status=403, content_type="text/plain")
+    if given is None:
+        raise Http404
+    response = serve_file(request, given.file, given.content_type, filename, attachment=False)
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 def _ext(name: str) -> str:

@@ -21,3 +21,13 @@ def get_provider() -> Provider:
     from generations.providers.kling import KlingClient
 
     return KlingClient.from_settings()
+
+
+def offers(product: str) -> bool:
+    """Whether the configured provider can make `product` at all: pages do not offer a kind
+    it cannot make (the gateway makes text and image to video only)."""
+    if settings.KLING_PROVIDER == "gateway":
+        from generations.providers.gateway import VIDEO_PRODUCTS
+
+        return product in VIDEO_PRODUCTS
+    return True
