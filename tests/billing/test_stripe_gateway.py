@@ -338,7 +338,6 @@ def test_only_demo_mode_gets_the_demo_checkout():
         for k, v in os.environ.items()
         if not k.startswith(("STRIPE_", "KLING_", "ALLOW_SIMULATOR", "DATABASE_URL", "REDIS_URL"))
     }
-    env.pop("KLING_SITE_TESTING", None)
     production = {
         "DJANGO_DEBUG": "0",
         "SECRET_KEY": "a-long-random-production-secret-key-for-the-stripe-check-1234567890",
