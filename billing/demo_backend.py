@@ -22,9 +22,6 @@ from billing import queue
 from billing.gateway_types import Charge, CheckoutSession, Dispute, GatewayError, NotFound
 from billing.models import CreditPack, DemoCheckoutSession
 
-DemoStatus = DemoCheckoutSession.Status
-PaymentStatus = DemoCheckoutSession.PaymentStatus
-
 
 def new_id(prefix: str) -> str:
     return f"{prefix}_demo_{secrets.token_urlsafe(18).replace('-', 'x').replace('_', 'y')}"
@@ -72,9 +69,9 @@ class DemoBackend:
 
     def expire_checkout_session(self, session_id: str) -> CheckoutSession:
         with transaction.atomic():
-            if not DemoCheckoutSession.objects.filter(pk=session_id, status=DemoStatus.OPEN).update(
-                status=DemoStatus.EXPIRED
-            ):
+            if not DemoCheckoutSession.objects.filter(
+                pk=session_id, status=DemoCheckoutSession.Status.OPEN
+            ).update(status=DemoCheckoutSession.Status.EXPIRED):
                 get_session(session_id)
                 raise GatewayError("Only an open Checkout Session can be expired")
             queue.deliver_demo_event(session_id, "checkout.session.expired")
@@ -82,7 +79,9 @@ class DemoBackend:
 
     def list_paid_sessions(self, since: datetime) -> Iterator[CheckoutSession]:
         rows = DemoCheckoutSession.objects.filter(
-            created_at__gte=since, status=DemoStatus.COMPLETE, payment_status=PaymentStatus.PAID
+            created_at__gte=since,
+            status=DemoCheckoutSession.Status.COMPLETE,
+            payment_status=DemoCheckoutSession.PaymentStatus.PAID,
         ).order_by("-created_at")
         for row in rows.iterator():
             yield _as_session(row)
@@ -159,7 +158,7 @@ def _as_session(row: DemoCheckoutSession) -> CheckoutSession:
         payment_intent_id=row.payment_intent_id,
         payment_intent_status=(
             "succeeded"
-            if row.payment_status == PaymentStatus.PAID
+            if row.payment_status == DemoCheckoutSession.PaymentStatus.PAID
             else "processing"
             if row.payment_intent_id
             else ""

@@ -32,8 +32,6 @@ from billing.models import DemoCheckoutSession
 from kling_site.links import absolute_url
 
 logger = logging.getLogger(__name__)
-DemoStatus = DemoCheckoutSession.Status
-PaymentStatus = DemoCheckoutSession.PaymentStatus
 
 DELAYED_PAYMENT_SECONDS = 10
 DECLINE_MESSAGE = "Your card was declined. (Demo: this card always declines; press Pay to succeed.)"
@@ -50,9 +48,11 @@ class DeliveryFailed(Exception):
 def pay(session_id: str) -> str:
     """A card payment that succeeds. Returns where to send the browser."""
     with transaction.atomic():
-        completed = DemoCheckoutSession.objects.filter(pk=session_id, status=DemoStatus.OPEN).update(
-            status=DemoStatus.COMPLETE,
-            payment_status=PaymentStatus.PAID,
+        completed = DemoCheckoutSession.objects.filter(
+            pk=session_id, status=DemoCheckoutSession.Status.OPEN
+        ).update(
+            status=DemoCheckoutSession.Status.COMPLETE,
+            payment_status=DemoCheckoutSession.PaymentStatus.PAID,
             payment_intent_id=new_id("pi"),
             charge_id=new_id("ch"),
             completed_at=timezone.now(),
@@ -65,9 +65,11 @@ def pay(session_id: str) -> str:
 def pay_later(session_id: str) -> str:
     """A delayed payment (like a bank debit): complete now, unpaid; settled a little later."""
     with transaction.atomic():
-        completed = DemoCheckoutSession.objects.filter(pk=session_id, status=DemoStatus.OPEN).update(
-            status=DemoStatus.COMPLETE,
-            payment_status=PaymentStatus.UNPAID,
+        completed = DemoCheckoutSession.objects.filter(
+            pk=session_id, status=DemoCheckoutSession.Status.OPEN
+        ).update(
+            status=DemoCheckoutSession.Status.COMPLETE,
+            payment_status=DemoCheckoutSession.PaymentStatus.UNPAID,
             payment_intent_id=new_id("pi"),
             completed_at=timezone.now(),
         )
@@ -79,7 +81,7 @@ def pay_later(session_id: str) -> str:
 
 def decline(session_id: str) -> None:
     """A declined card: the session stays open and nothing is charged."""
-    DemoCheckoutSession.objects.filter(pk=session_id, status=DemoStatus.OPEN).update(
+    DemoCheckoutSession.objects.filter(pk=session_id, status=DemoCheckoutSession.Status.OPEN).update(
         card_declines=F("card_declines") + 1
     )
 
@@ -87,10 +89,12 @@ def decline(session_id: str) -> None:
 def settle_delayed_payment(session_id: str) -> bool:
     """The delayed payment arrives (a scheduled task). Idempotent: redelivers if run again."""
     settled = DemoCheckoutSession.objects.filter(
-        pk=session_id, status=DemoStatus.COMPLETE, payment_status=PaymentStatus.UNPAID
-    ).update(payment_status=PaymentStatus.PAID, charge_id=new_id("ch"))
+        pk=session_id,
+        status=DemoCheckoutSession.Status.COMPLETE,
+        payment_status=DemoCheckoutSession.PaymentStatus.UNPAID,
+    ).update(payment_status=DemoCheckoutSession.PaymentStatus.PAID, charge_id=new_id("ch"))
     row = get_session(session_id)
-    if row.payment_status == PaymentStatus.PAID:
+    if row.payment_status == DemoCheckoutSession.PaymentStatus.PAID:
         deliver_event(session_id, "checkout.session.async_payment_succeeded")
     return bool(settled)
 
@@ -130,7 +134,7 @@ def build_event(row: DemoCheckoutSession, event_type: str) -> dict[str, Any]:
                 "payment_intent": row.payment_intent_id or None,
                 "success_url": row.success_url,
                 "cancel_url": row.cancel_url,
-                "url": checkout_url(row) if row.status == DemoStatus.OPEN else None,
+                "url": checkout_url(row) if row.status == DemoCheckoutSession.Status.OPEN else None,
                 "created": int(row.created_at.timestamp()),
                 "livemode": False,
             }

@@ -33,7 +33,6 @@ from django.db.models.functions import Coalesce
 from billing.models import CreditAccount, LedgerEntry
 
 logger = logging.getLogger(__name__)
-Kind = LedgerEntry.Kind
 
 KEY_MAX_LENGTH = LedgerEntry._meta.get_field("idempotency_key").max_length
 MEMO_MAX_LENGTH = LedgerEntry._meta.get_field("memo").max_length
@@ -203,23 +202,37 @@ def _post(
 
 def grant(user, amount: int, *, key: str, memo: str = "", created_by=None) -> LedgerEntry:
     """Give free credits (welcome credits, goodwill, a staff grant)."""
-    return _post(user, _positive(amount), Kind.GRANT, key, memo=memo, created_by=created_by)
+    return _post(user, _positive(amount), LedgerEntry.Kind.GRANT, key, memo=memo, created_by=created_by)
 
 
 def credit_purchase(user, amount: int, *, key: str, purchase, memo: str = "") -> LedgerEntry:
     """Add the credits a paid purchase bought."""
-    return _post(user, _positive(amount), Kind.PURCHASE, key, purchase=purchase, memo=memo)
+    return _post(user, _positive(amount), LedgerEntry.Kind.PURCHASE, key, purchase=purchase, memo=memo)
 
 
 def charge(user, amount: int, *, key: str, generation=None, memo: str = "") -> LedgerEntry:
     """Take credits for work. Raises InsufficientCredits or AccountFrozen, writing nothing."""
-    return _post(user, -_positive(amount), Kind.CHARGE, key, is_spend=True, generation=generation, memo=memo)
+    return _post(
+        user,
+        -_positive(amount),
+        LedgerEntry.Kind.CHARGE,
+        key,
+        is_spend=True,
+        generation=generation,
+        memo=memo,
+    )
 
 
 def refund(user, amount: int, *, key: str, generation=None, purchase=None, memo: str = "") -> LedgerEntry:
     """Give back credits that were charged for work that did not happen."""
     return _post(
-        user, _positive(amount), Kind.REFUND, key, generation=generation, purchase=purchase, memo=memo
+        user,
+        _positive(amount),
+        LedgerEntry.Kind.REFUND,
+        key,
+        generation=generation,
+        purchase=purchase,
+        memo=memo,
     )
 
 
@@ -230,7 +243,13 @@ def clawback(user, amount: int, *, key: str, purchase=None, memo: str = "") -> L
     customer whether or not the credits were already spent.
     """
     return _post(
-        user, -_positive(amount), Kind.CLAWBACK, key, may_go_negative=True, purchase=purchase, memo=memo
+        user,
+        -_positive(amount),
+        LedgerEntry.Kind.CLAWBACK,
+        key,
+        may_go_negative=True,
+        purchase=purchase,
+        memo=memo,
     )
 
 
@@ -242,7 +261,7 @@ def adjust(user, amount: int, *, key: str, reason: str, created_by) -> LedgerEnt
     """
     amount = _non_zero(amount)
     _check_staff_change(reason, created_by)
-    entry = _post(user, amount, Kind.ADJUSTMENT, key, memo=reason, created_by=created_by)
+    entry = _post(user, amount, LedgerEntry.Kind.ADJUSTMENT, key, memo=reason, created_by=created_by)
     logger.info("Staff %s adjusted %s by %+d: %s", created_by, user, amount, entry.memo)
     return entry
 
@@ -314,7 +333,7 @@ def negative_balances_without_clawback() -> list[int]:
     """Ids of accounts below zero that no clawback explains (each one is a bug)."""
     return list(
         CreditAccount.objects.filter(balance__lt=0)
-        .exclude(entries__kind=Kind.CLAWBACK)
+        .exclude(entries__kind=LedgerEntry.Kind.CLAWBACK)
         .order_by("pk")
         .values_list("pk", flat=True)
     )

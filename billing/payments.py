@@ -37,16 +37,15 @@ from billing.models import CreditPack, LedgerEntry, Purchase, PurchaseLog
 from billing.stripe_gateway import CheckoutSession, GatewayError
 
 logger = logging.getLogger(__name__)
-PurchaseStatus = Purchase.Status
 
 # A purchase in one of these states may still turn out paid: Stripe's word wins.
-CREDITABLE = (PurchaseStatus.PENDING, PurchaseStatus.FAILED, PurchaseStatus.EXPIRED)
+CREDITABLE = (Purchase.Status.PENDING, Purchase.Status.FAILED, Purchase.Status.EXPIRED)
 # States a purchase reaches only after it was credited.
 SETTLED = (
-    PurchaseStatus.PAID,
-    PurchaseStatus.PARTIALLY_REFUNDED,
-    PurchaseStatus.REFUNDED,
-    PurchaseStatus.DISPUTED,
+    Purchase.Status.PAID,
+    Purchase.Status.PARTIALLY_REFUNDED,
+    Purchase.Status.REFUNDED,
+    Purchase.Status.DISPUTED,
 )
 
 DISPUTE_OPEN = ("warning_needs_response", "warning_under_review", "needs_response", "under_review")
@@ -134,8 +133,8 @@ def start_checkout(user, pack_id: object, *, site_root: str) -> tuple[Purchase, 
         session = stripe_gateway.create_checkout_session(purchase, success_url, cancel_url)
     except GatewayError as exc:
         logger.warning("Checkout for purchase %s could not start: %s", purchase.pk, exc)
-        Purchase.objects.filter(pk=purchase.pk, status=PurchaseStatus.PENDING).update(
-            status=PurchaseStatus.FAILED, error="The checkout could not start."
+        Purchase.objects.filter(pk=purchase.pk, status=Purchase.Status.PENDING).update(
+            status=Purchase.Status.FAILED, error="The checkout could not start."
         )
         record(purchase, "checkout", f"Checkout could not start: {exc}")
         raise CheckoutUnavailable(
@@ -159,7 +158,7 @@ def _check_open_checkouts(user) -> None:
         return
     open_ones = Purchase.objects.filter(
         user=user,
-        status=PurchaseStatus.PENDING,
+        status=Purchase.Status.PENDING,
         payment_processing=False,
         created_at__gte=timezone.now() - timedelta(hours=OPEN_CHECKOUT_HOURS),
     ).count()
@@ -176,14 +175,14 @@ def cancel_checkout(purchase: Purchase) -> Purchase:
     If Stripe refuses (the session completed in another tab, or Stripe is unreachable)
     the purchase stays pending and the webhook or the reconciler settles it.
     """
-    if purchase.status != PurchaseStatus.PENDING or not purchase.stripe_session_id:
+    if purchase.status != Purchase.Status.PENDING or not purchase.stripe_session_id:
         return purchase
     try:
         session = stripe_gateway.expire_checkout_session(purchase.stripe_session_id)
     except GatewayError as exc:
         logger.info("Purchase %s: session not expired on cancel: %s", purchase.pk, exc)
         return purchase
-    if session.status == "expired" and _mark(purchase, PurchaseStatus.EXPIRED, error="Checkout cancelled."):
+    if session.status == "expired" and _mark(purchase, Purchase.Status.EXPIRED, error="Checkout cancelled."):
         record(purchase, "checkout", "Checkout cancelled by the buyer; session expired")
     purchase.refresh_from_db()
     return purchase
@@ -201,10 +200,10 @@ def fulfill_checkout(session_id: str, *, source: str = "webhook", actor=None) ->
     session = stripe_gateway.retrieve_checkout_session(session_id)
     purchase = _purchase_for_session(session, source)
     if not session.is_paid:
-        if session.status == "complete" and purchase.status == PurchaseStatus.PENDING:
+        if session.status == "complete" and purchase.status == Purchase.Status.PENDING:
             # Checkout finished with a delayed payment method: money arrives later.
             if Purchase.objects.filter(
-                pk=purchase.pk, status=PurchaseStatus.PENDING, payment_processing=False
+                pk=purchase.pk, status=Purchase.Status.PENDING, payment_processing=False
             ).update(payment_processing=True, **_details(session)):
                 record(purchase, source, "Checkout completed; waiting for the payment to clear", actor)
             return Fulfilment(purchase.pk, "awaiting_payment")
@@ -213,12 +212,14 @@ def fulfill_checkout(session_id: str, *, source: str = "webhook", actor=None) ->
     problem = review_reason(session, purchase)
     if problem and purchase.status not in SETTLED:
         held = Purchase.objects.filter(pk=purchase.pk, status__in=CREDITABLE).update(
-            status=PurchaseStatus.REVIEW, payment_processing=False, error=problem[:255], **_details(session)
+            status=Purchase.Status.REVIEW, payment_processing=False, error=problem[:255], **_details(session)
         )
         if held:
             logger.warning("Purchase %s held for review: %s", purchase.pk, problem)
             record(purchase, source, f"Held for review, nothing credited: {problem}", actor)
-        return Fulfilment(purchase.pk, "rejected" if purchase.status == PurchaseStatus.REJECTED else "review")
+        return Fulfilment(
+            purchase.pk, "rejected" if purchase.status == Purchase.Status.REJECTED else "review"
+        )
     claimed = _credit(purchase, session, CREDITABLE, source=source, actor=actor)
     if not claimed:
         _fill_missing_details(purchase, session)
@@ -246,7 +247,7 @@ def _credit(purchase: Purchase, session: CheckoutSession, from_statuses, *, sour
         # row lock and then finds the status changed; on SQLite the IMMEDIATE transaction
         # serialises the writers.
         claimed = Purchase.objects.filter(pk=purchase.pk, status__in=from_statuses).update(
-            status=PurchaseStatus.PAID,
+            status=Purchase.Status.PAID,
             paid_at=timezone.now(),
             payment_processing=False,
             error="",
@@ -272,7 +273,7 @@ def approve_review(purchase: Purchase, actor) -> Fulfilment:
     session = stripe_gateway.retrieve_checkout_session(purchase.stripe_session_id)
     if not session.is_paid:
         raise PaymentError("Stripe does not show this checkout as complete")
-    if not _credit(purchase, session, (PurchaseStatus.REVIEW,), source="admin", actor=actor):
+    if not _credit(purchase, session, (Purchase.Status.REVIEW,), source="admin", actor=actor):
         return Fulfilment(purchase.pk, "already_credited")
     record(purchase, "admin", "Approved after review", actor)
     purchase.refresh_from_db()
@@ -285,8 +286,8 @@ def reject_review(purchase: Purchase, actor, reason: str = "") -> Fulfilment:
     """Staff refuse a purchase held for review: nothing is ever credited for it (refund
     the payment in Stripe if there was one)."""
     error = reason.strip() or "This purchase was not accepted. Please contact us."
-    if not Purchase.objects.filter(pk=purchase.pk, status=PurchaseStatus.REVIEW).update(
-        status=PurchaseStatus.REJECTED, error=error[:255]
+    if not Purchase.objects.filter(pk=purchase.pk, status=Purchase.Status.REVIEW).update(
+        status=Purchase.Status.REJECTED, error=error[:255]
     ):
         return Fulfilment(purchase.pk, "not_paid")
     record(purchase, "admin", f"Rejected after review: {error}", actor)
@@ -301,7 +302,7 @@ def fail_checkout(session_id: str, *, source: str = "webhook") -> Fulfilment:
     purchase = _purchase_for_session(session, source)
     if session.payment_intent_status in ("processing", "succeeded"):
         return Fulfilment(purchase.pk, "awaiting_payment")
-    if _mark(purchase, PurchaseStatus.FAILED, error="The payment failed. No credits were added."):
+    if _mark(purchase, Purchase.Status.FAILED, error="The payment failed. No credits were added."):
         record(purchase, source, "The delayed payment failed; nothing credited")
     return Fulfilment(purchase.pk, "not_paid")
 
@@ -313,7 +314,7 @@ def expire_checkout(session_id: str, *, source: str = "webhook") -> Fulfilment:
         return fulfill_checkout(session_id, source=source)
     purchase = _purchase_for_session(session, source)
     if session.status == "expired" and _mark(
-        purchase, PurchaseStatus.EXPIRED, error="The checkout expired unpaid."
+        purchase, Purchase.Status.EXPIRED, error="The checkout expired unpaid."
     ):
         record(purchase, source, "Checkout expired unpaid")
     return Fulfilment(purchase.pk, "not_paid")
@@ -322,7 +323,7 @@ def expire_checkout(session_id: str, *, source: str = "webhook") -> Fulfilment:
 def _mark(purchase: Purchase, status: str, *, error: str) -> bool:
     """Move a pending purchase to an unpaid end state; False if it was no longer pending."""
     return (
-        Purchase.objects.filter(pk=purchase.pk, status=PurchaseStatus.PENDING).update(
+        Purchase.objects.filter(pk=purchase.pk, status=Purchase.Status.PENDING).update(
             status=status, payment_processing=False, error=error
         )
         == 1
@@ -452,7 +453,7 @@ def sync_refunds(charge_id: str, *, source: str = "webhook") -> Purchase:
             if not refund.counts:
                 _reverse_clawback(locked, refund.id, refund.status, source)
         locked.amount_refunded_minor = min(charge.amount_refunded, locked.amount_minor)
-        if locked.status != PurchaseStatus.DISPUTED:
+        if locked.status != Purchase.Status.DISPUTED:
             locked.status = _settled_status(charge.amount_refunded, charge.amount)
         locked.save(update_fields=["amount_refunded_minor", "status", "updated_at"])
     return locked
@@ -475,8 +476,8 @@ def _reverse_clawback(purchase: Purchase, refund_id: str, status: str, source: s
 
 def _settled_status(refunded: int, amount: int) -> str:
     if refunded <= 0:
-        return PurchaseStatus.PAID
-    return PurchaseStatus.REFUNDED if refunded >= amount else PurchaseStatus.PARTIALLY_REFUNDED
+        return Purchase.Status.PAID
+    return Purchase.Status.REFUNDED if refunded >= amount else Purchase.Status.PARTIALLY_REFUNDED
 
 
 # -- disputes ------------------------------------------------------------------------------
@@ -508,7 +509,7 @@ def sync_dispute(dispute_id: str, *, source: str = "webhook") -> Purchase:
             )
             record(locked, source, f"Dispute {dispute.id} opened: {credits} credits taken back")
         if dispute.status in DISPUTE_OPEN:
-            locked.status = PurchaseStatus.DISPUTED
+            locked.status = Purchase.Status.DISPUTED
             if account_flags.freeze_for_dispute(user, dispute.id):
                 record(locked, source, "Spending paused on the account while the dispute is open")
         elif dispute.status in DISPUTE_WON:
@@ -523,7 +524,7 @@ def sync_dispute(dispute_id: str, *, source: str = "webhook") -> Purchase:
                 record(locked, source, f"Dispute {dispute.id} won: {credits} credits given back")
             locked.status = _settled_status(locked.amount_refunded_minor, locked.amount_minor)
         else:
-            locked.status = PurchaseStatus.DISPUTED
+            locked.status = Purchase.Status.DISPUTED
             record(locked, source, f"Dispute {dispute.id} lost: the credits stay taken back")
         locked.stripe_dispute_id = dispute.id
         locked.dispute_status = dispute.status

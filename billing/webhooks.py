@@ -31,7 +31,6 @@ from billing import payments, queue, stripe_gateway
 from billing.models import StripeEvent
 
 logger = logging.getLogger(__name__)
-Status = StripeEvent.Status
 
 MAX_ATTEMPTS = 5
 # A worker that claimed an event this long ago has died; another may claim it again.
@@ -72,7 +71,7 @@ def receive(body: bytes, sig_header: str | None) -> str:
                 event_id=event["id"],
                 type=event["type"],
                 payload=event,
-                status=Status.RECEIVED if handled else Status.IGNORED,
+                status=StripeEvent.Status.RECEIVED if handled else StripeEvent.Status.IGNORED,
                 error="" if handled else "Not an event type this site acts on.",
                 processed_at=None if handled else timezone.now(),
             )
@@ -90,18 +89,20 @@ def receive(body: bytes, sig_header: str | None) -> str:
 
 def _looks_stuck(event: StripeEvent) -> bool:
     now = timezone.now()
-    if event.status == Status.RECEIVED:
+    if event.status == StripeEvent.Status.RECEIVED:
         return event.received_at < now - LOST_AFTER
-    if event.status == Status.FAILED:
+    if event.status == StripeEvent.Status.FAILED:
         return event.attempts < MAX_ATTEMPTS
     return (
-        event.status == Status.PROCESSING and bool(event.started_at) and event.started_at < now - STALE_AFTER
+        event.status == StripeEvent.Status.PROCESSING
+        and bool(event.started_at)
+        and event.started_at < now - STALE_AFTER
     )
 
 
 def _claimable(now) -> Q:
-    return Q(status__in=[Status.RECEIVED, Status.FAILED]) | Q(
-        status=Status.PROCESSING, started_at__lt=now - STALE_AFTER
+    return Q(status__in=[StripeEvent.Status.RECEIVED, StripeEvent.Status.FAILED]) | Q(
+        status=StripeEvent.Status.PROCESSING, started_at__lt=now - STALE_AFTER
     )
 
 
@@ -110,7 +111,7 @@ def process_event(event_pk: int) -> str:
     now = timezone.now()
     claimed = (
         StripeEvent.objects.filter(_claimable(now), pk=event_pk).update(
-            status=Status.PROCESSING, started_at=now, attempts=F("attempts") + 1
+            status=StripeEvent.Status.PROCESSING, started_at=now, attempts=F("attempts") + 1
         )
         == 1
     )
@@ -119,24 +120,24 @@ def process_event(event_pk: int) -> str:
     event = StripeEvent.objects.get(pk=event_pk)
     handler = HANDLERS.get(event.type)
     if handler is None:
-        return _finish(event, Status.IGNORED, "Not an event type this site acts on.")
+        return _finish(event, StripeEvent.Status.IGNORED, "Not an event type this site acts on.")
     try:
         obj = event.payload["data"]["object"]
         handler(obj)
     except payments.NotOurs as exc:
-        return _finish(event, Status.IGNORED, str(exc))
+        return _finish(event, StripeEvent.Status.IGNORED, str(exc))
     except (payments.PaymentError, stripe_gateway.GatewayError) as exc:
         logger.warning("Stripe event %s (%s) failed: %s", event.event_id, event.type, exc)
-        return _finish(event, Status.FAILED, str(exc))
+        return _finish(event, StripeEvent.Status.FAILED, str(exc))
     except Exception as exc:
         logger.exception("Stripe event %s (%s) crashed", event.event_id, event.type)
-        return _finish(event, Status.FAILED, f"{exc.__class__.__name__}: {exc}")
-    return _finish(event, Status.SUCCEEDED, "")
+        return _finish(event, StripeEvent.Status.FAILED, f"{exc.__class__.__name__}: {exc}")
+    return _finish(event, StripeEvent.Status.SUCCEEDED, "")
 
 
 def _finish(event: StripeEvent, status: str, error: str) -> str:
     # Only the worker holding the claim writes the outcome.
-    StripeEvent.objects.filter(pk=event.pk, status=Status.PROCESSING).update(
+    StripeEvent.objects.filter(pk=event.pk, status=StripeEvent.Status.PROCESSING).update(
         status=status, error=error[:2000], processed_at=timezone.now()
     )
     return status
@@ -147,8 +148,8 @@ def reprocess(event_pk: int) -> bool:
     with transaction.atomic():
         reset = (
             StripeEvent.objects.filter(pk=event_pk)
-            .exclude(status=Status.PROCESSING)
-            .update(status=Status.RECEIVED, error="", processed_at=None)
+            .exclude(status=StripeEvent.Status.PROCESSING)
+            .update(status=StripeEvent.Status.RECEIVED, error="", processed_at=None)
         )
         if reset:
             queue.process_stripe_event(event_pk)
@@ -159,9 +160,9 @@ def requeue_stuck_events() -> int:
     """Enqueue events whose task was lost, whose worker died, or that failed and may succeed now."""
     now = timezone.now()
     stuck = StripeEvent.objects.filter(
-        Q(status=Status.RECEIVED, received_at__lt=now - LOST_AFTER)
-        | Q(status=Status.PROCESSING, started_at__lt=now - STALE_AFTER)
-        | Q(status=Status.FAILED, attempts__lt=MAX_ATTEMPTS)
+        Q(status=StripeEvent.Status.RECEIVED, received_at__lt=now - LOST_AFTER)
+        | Q(status=StripeEvent.Status.PROCESSING, started_at__lt=now - STALE_AFTER)
+        | Q(status=StripeEvent.Status.FAILED, attempts__lt=MAX_ATTEMPTS)
     ).values_list("pk", flat=True)
     count = 0
     for pk in stuck[:500]:
