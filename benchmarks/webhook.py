@@ -57,7 +57,7 @@ from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from accounts.models import User  # noqa: E402
-from billing import demo_checkout, payments, stripe_gateway, webhooks  # noqa: E402
+from billing import demo_checkout, payments, stripe_api, webhooks  # noqa: E402
 from billing.models import CreditPack, DemoCheckoutSession, Purchase, StripeEvent  # noqa: E402
 
 N = int(os.environ.get("BENCH_N", "300"))
@@ -106,7 +106,7 @@ def main() -> None:
     client = Client()
 
     def post(payload: str) -> float:
-        header = stripe_gateway.signature_header(payload)
+        header = stripe_api.signature_header(payload)
         started = time.perf_counter()
         response = client.post(
             "/billing/stripe/webhook/",

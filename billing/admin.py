@@ -5,7 +5,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from billing import payments, stripe_gateway, webhooks
+from billing import payments, stripe_api, webhooks
 from billing.models import CreditAccount, CreditPack, LedgerEntry, Purchase, PurchaseLog, StripeEvent
 
 # --- Credits: read-only views of the ledger ------------------------------------------
@@ -152,7 +152,7 @@ class PurchaseAdmin(admin.ModelAdmin):
         for purchase in queryset.filter(status=Purchase.Status.REVIEW):
             try:
                 result = payments.approve_review(purchase, request.user)
-            except (payments.PaymentError, stripe_gateway.GatewayError) as exc:
+            except (payments.PaymentError, stripe_api.StripeApiError) as exc:
                 self.message_user(request, f"#{purchase.pk}: {exc}", messages.ERROR)
                 continue
             self.message_user(
@@ -180,7 +180,7 @@ class PurchaseAdmin(admin.ModelAdmin):
                 result = payments.fulfill_checkout(
                     purchase.stripe_session_id, source="admin", actor=request.user
                 )
-            except (payments.PaymentError, stripe_gateway.GatewayError) as exc:
+            except (payments.PaymentError, stripe_api.StripeApiError) as exc:
                 payments.record(purchase, "admin", f"Manual fulfilment failed: {exc}", actor=request.user)
                 self.message_user(request, f"#{purchase.pk}: {exc}", messages.ERROR)
                 continue

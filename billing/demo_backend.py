@@ -1,8 +1,8 @@
 """The demo checkout's sessions (`DemoCheckoutSession` rows), and `backend`, which answers
-`billing.stripe_gateway`'s calls in demo mode as Stripe would (create honours the
+`billing.stripe_api`'s calls in demo mode as Stripe would (create honours the
 idempotency key; retrieve reports status, payment and charge).
 
-It builds on the gateway's types, not on the gateway, so that the gateway can choose it;
+It builds on `billing.payment_types`, not on `billing.stripe_api`, so that stripe_api can choose it;
 the checkout page's actions and the signed events are in `billing.demo_checkout`.
 """
 
@@ -19,8 +19,8 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 
 from billing import queue
-from billing.gateway_types import Charge, CheckoutSession, Dispute, GatewayError, NotFound
 from billing.models import CreditPack, DemoCheckoutSession
+from billing.payment_types import Charge, CheckoutSession, Dispute, NotFound, StripeApiError
 
 
 def new_id(prefix: str) -> str:
@@ -33,7 +33,7 @@ def _origin(url: str) -> str:
 
 
 class DemoBackend:
-    """The demo's answers to `billing.stripe_gateway` (see `stripe_gateway.Backend`)."""
+    """The demo's answers to `billing.stripe_api` (see `stripe_api.Backend`)."""
 
     def create_checkout_session(self, params: dict[str, Any], *, idempotency_key: str) -> CheckoutSession:
         existing = DemoCheckoutSession.objects.filter(idempotency_key=idempotency_key).first()
@@ -73,7 +73,7 @@ class DemoBackend:
                 pk=session_id, status=DemoCheckoutSession.Status.OPEN
             ).update(status=DemoCheckoutSession.Status.EXPIRED):
                 get_session(session_id)
-                raise GatewayError("Only an open Checkout Session can be expired")
+                raise StripeApiError("Only an open Checkout Session can be expired")
             queue.deliver_demo_event(session_id, "checkout.session.expired")
         return _as_session(get_session(session_id))
 
@@ -125,7 +125,7 @@ def _line_item(item: dict[str, Any]) -> tuple[int, str, str]:
     # The demo has no Stripe price catalogue: a pack's price id stands for the pack's price.
     pack = CreditPack.objects.filter(stripe_price_id=item["price"]).first()
     if pack is None:
-        raise GatewayError(f"No such price: {item['price']}")
+        raise StripeApiError(f"No such price: {item['price']}")
     return pack.price_minor, pack.currency.lower(), f"{pack.credits:,} credits ({pack.name})"
 
 

@@ -1,7 +1,7 @@
 """The demo checkout: Stripe Checkout's part, played by our own site (STRIPE_DEMO only).
 
 It does what Stripe does and nothing more, so everything after it is production code:
-- `billing.demo_backend` serves `billing.stripe_gateway`'s functions from
+- `billing.demo_backend` serves `billing.stripe_api`'s functions from
   `DemoCheckoutSession` rows;
 - the checkout page's Pay completes the session and, like Stripe, delivers a signed
   `checkout.session.completed` event to our webhook URL from a worker (never from inside
@@ -26,7 +26,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from billing import queue, stripe_gateway
+from billing import queue, stripe_api
 from billing.demo_backend import checkout_url, get_session, new_id, success_url
 from billing.models import DemoCheckoutSession
 from kling_site.links import absolute_url
@@ -111,7 +111,7 @@ def build_event(row: DemoCheckoutSession, event_type: str) -> dict[str, Any]:
     return {
         "id": event_id(row.id, event_type),
         "object": "event",
-        "api_version": stripe_gateway.API_VERSION,
+        "api_version": stripe_api.API_VERSION,
         "created": int(time.time()),
         "livemode": False,
         "pending_webhooks": 1,
@@ -156,7 +156,7 @@ def deliver_event(session_id: str, event_type: str) -> int:
             time.sleep(attempt)
         headers = {
             "Content-Type": "application/json",
-            "Stripe-Signature": stripe_gateway.signature_header(payload),
+            "Stripe-Signature": stripe_api.signature_header(payload),
             "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks) demo checkout",
         }
         try:

@@ -292,7 +292,7 @@ class StripeEvent(models.Model):
 class DemoCheckoutSession(models.Model):
     """Demo mode's stand-in for a Stripe Checkout Session (used only when STRIPE_DEMO).
 
-    It stores what Stripe would store, in Stripe's terms, so `billing.stripe_gateway`
+    It stores what Stripe would store, in Stripe's terms, so `billing.stripe_api`
     can serve the same functions from it and the production fulfilment code runs
     unchanged. Nothing outside `billing.demo_backend` and `billing.demo_checkout` reads
     it.

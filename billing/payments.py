@@ -1,7 +1,7 @@
 """Buying credits with Stripe Checkout: start, fulfil exactly once, refunds, disputes, reconcile.
 
 Stripe is the source of truth for money. Every function here that acts on a payment
-first asks Stripe (through `billing.stripe_gateway`) for the object's current state and
+first asks Stripe (through `billing.stripe_api`) for the object's current state and
 acts on that, never on a webhook body: an event is only a hint that something changed.
 That makes replayed, reordered and concurrent events harmless, together with two guards:
 
@@ -32,9 +32,9 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from billing import account_flags, ledger, stripe_gateway
+from billing import account_flags, ledger, stripe_api
 from billing.models import CreditPack, LedgerEntry, Purchase, PurchaseLog
-from billing.stripe_gateway import CheckoutSession, GatewayError
+from billing.stripe_api import CheckoutSession, StripeApiError
 
 logger = logging.getLogger(__name__)
 
@@ -130,8 +130,8 @@ def start_checkout(user, pack_id: object, *, site_root: str) -> tuple[Purchase, 
     success_url = site_root + reverse("billing:buy_success") + "?session_id={CHECKOUT_SESSION_ID}"
     cancel_url = site_root + reverse("billing:buy_cancel") + f"?purchase={purchase.pk}"
     try:
-        session = stripe_gateway.create_checkout_session(purchase, success_url, cancel_url)
-    except GatewayError as exc:
+        session = stripe_api.create_checkout_session(purchase, success_url, cancel_url)
+    except StripeApiError as exc:
         logger.warning("Checkout for purchase %s could not start: %s", purchase.pk, exc)
         Purchase.objects.filter(pk=purchase.pk, status=Purchase.Status.PENDING).update(
             status=Purchase.Status.FAILED, error="The checkout could not start."
@@ -178,8 +178,8 @@ def cancel_checkout(purchase: Purchase) -> Purchase:
     if purchase.status != Purchase.Status.PENDING or not purchase.stripe_session_id:
         return purchase
     try:
-        session = stripe_gateway.expire_checkout_session(purchase.stripe_session_id)
-    except GatewayError as exc:
+        session = stripe_api.expire_checkout_session(purchase.stripe_session_id)
+    except StripeApiError as exc:
         logger.info("Purchase %s: session not expired on cancel: %s", purchase.pk, exc)
         return purchase
     if session.status == "expired" and _mark(purchase, Purchase.Status.EXPIRED, error="Checkout cancelled."):
@@ -197,7 +197,7 @@ def fulfill_checkout(session_id: str, *, source: str = "webhook", actor=None) ->
     Called by the webhook task, the success page, the reconciler and the admin. It
     re-retrieves the session from Stripe rather than trusting whoever called it.
     """
-    session = stripe_gateway.retrieve_checkout_session(session_id)
+    session = stripe_api.retrieve_checkout_session(session_id)
     purchase = _purchase_for_session(session, source)
     if not session.is_paid:
         if session.status == "complete" and purchase.status == Purchase.Status.PENDING:
@@ -270,7 +270,7 @@ def _credit(purchase: Purchase, session: CheckoutSession, from_statuses, *, sour
 def approve_review(purchase: Purchase, actor) -> Fulfilment:
     """Staff accept a purchase held for review: credit its pack (once), then apply any
     refund Stripe already shows, which was ignored while nothing was credited."""
-    session = stripe_gateway.retrieve_checkout_session(purchase.stripe_session_id)
+    session = stripe_api.retrieve_checkout_session(purchase.stripe_session_id)
     if not session.is_paid:
         raise PaymentError("Stripe does not show this checkout as complete")
     if not _credit(purchase, session, (Purchase.Status.REVIEW,), source="admin", actor=actor):
@@ -296,7 +296,7 @@ def reject_review(purchase: Purchase, actor, reason: str = "") -> Fulfilment:
 
 def fail_checkout(session_id: str, *, source: str = "webhook") -> Fulfilment:
     """A delayed payment failed: the purchase fails, nothing is credited."""
-    session = stripe_gateway.retrieve_checkout_session(session_id)
+    session = stripe_api.retrieve_checkout_session(session_id)
     if session.is_paid:
         return fulfill_checkout(session_id, source=source)
     purchase = _purchase_for_session(session, source)
@@ -309,7 +309,7 @@ def fail_checkout(session_id: str, *, source: str = "webhook") -> Fulfilment:
 
 def expire_checkout(session_id: str, *, source: str = "webhook") -> Fulfilment:
     """The session expired unpaid (after 24 hours, or because we closed it)."""
-    session = stripe_gateway.retrieve_checkout_session(session_id)
+    session = stripe_api.retrieve_checkout_session(session_id)
     if session.is_paid:
         return fulfill_checkout(session_id, source=source)
     purchase = _purchase_for_session(session, source)
@@ -375,7 +375,7 @@ def _purchase_for_session(session: CheckoutSession, source: str) -> Purchase:
     )
 
 
-def _purchase_for_charge(charge: stripe_gateway.Charge, source: str) -> Purchase:
+def _purchase_for_charge(charge: stripe_api.Charge, source: str) -> Purchase:
     """The purchase a charge paid for; fulfils it first if the charge got here before we did."""
     found = Purchase.objects.select_related("user").filter(stripe_charge_id=charge.id).first()
     if found is None and charge.payment_intent_id:
@@ -385,7 +385,7 @@ def _purchase_for_charge(charge: stripe_gateway.Charge, source: str) -> Purchase
             .first()
         )
     if found is None and charge.payment_intent_id:
-        session = stripe_gateway.find_checkout_session(charge.payment_intent_id)
+        session = stripe_api.find_checkout_session(charge.payment_intent_id)
         if session is not None:
             result = fulfill_checkout(session.id, source=source)
             found = Purchase.objects.select_related("user").get(pk=result.purchase_id)
@@ -404,7 +404,7 @@ def _purchase_for_charge(charge: stripe_gateway.Charge, source: str) -> Purchase
 # -- refunds -------------------------------------------------------------------------------
 
 
-def refund_clawbacks(credits: int, charge: stripe_gateway.Charge) -> list[tuple[str, int]]:
+def refund_clawbacks(credits: int, charge: stripe_api.Charge) -> list[tuple[str, int]]:
     """Credits to take back per refund id, in proportion to the money refunded.
 
     Computed on the running total in refund order, so the parts always add up to the
@@ -428,7 +428,7 @@ def sync_refunds(charge_id: str, *, source: str = "webhook") -> Purchase:
     """Claw back credits for every refund on a charge that we have not clawed back yet,
     and give back the credits of a refund that failed or was cancelled after we took them
     (key `refund:<id>:reversed`, once)."""
-    charge = stripe_gateway.retrieve_charge(charge_id)
+    charge = stripe_api.retrieve_charge(charge_id)
     purchase = _purchase_for_charge(charge, source)
     with transaction.atomic():
         # One refund or dispute change per purchase at a time; the ledger keys make the
@@ -485,8 +485,8 @@ def _settled_status(refunded: int, amount: int) -> str:
 
 def sync_dispute(dispute_id: str, *, source: str = "webhook") -> Purchase:
     """Bring a purchase in line with its dispute: open -> claw back and freeze; won -> give back."""
-    dispute = stripe_gateway.retrieve_dispute(dispute_id)
-    charge = stripe_gateway.retrieve_charge(dispute.charge_id)
+    dispute = stripe_api.retrieve_dispute(dispute_id)
+    charge = stripe_api.retrieve_charge(dispute.charge_id)
     purchase = _purchase_for_charge(charge, source)
     with transaction.atomic():
         locked = Purchase.objects.select_for_update().select_related("user").get(pk=purchase.pk)
@@ -586,9 +586,9 @@ def reconcile(days: int = RECONCILE_DAYS) -> ReconcileReport:
     report = ReconcileReport()
     since = timezone.now() - timedelta(days=days)
     try:
-        for session in stripe_gateway.list_recent_paid_sessions(since):
+        for session in stripe_api.list_recent_paid_sessions(since):
             _reconcile_session(session, report)
-    except GatewayError as exc:
+    except StripeApiError as exc:
         logger.warning("reconcile: listing paid Checkout Sessions failed: %s", exc)
         report.errors.append(f"Listing paid Checkout Sessions failed: {exc}")
     return report
@@ -605,7 +605,7 @@ def _reconcile_session(session: CheckoutSession, report: ReconcileReport) -> Non
         return
     try:
         result = fulfill_checkout(session.id, source="reconciler")
-    except (PaymentError, GatewayError) as exc:
+    except (PaymentError, StripeApiError) as exc:
         logger.warning("reconcile: %s", exc)
         report.errors.append(str(exc))
         return

@@ -24,7 +24,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from billing import demo_checkout, ledger, payments, stripe_gateway, webhooks
+from billing import demo_checkout, ledger, payments, stripe_api, webhooks
 from billing.forms import DemoCardForm
 from billing.models import CreditPack, DemoCheckoutSession, LedgerEntry, Purchase
 from kling_site import rate_limits
@@ -133,7 +133,7 @@ def buy_success(request: HttpRequest) -> HttpResponse:
         # Credit now rather than wait for the webhook; both may run at once, safely.
         try:
             payments.fulfill_checkout(session_id, source="success_page")
-        except (payments.PaymentError, stripe_gateway.GatewayError) as exc:
+        except (payments.PaymentError, stripe_api.StripeApiError) as exc:
             logger.warning("Success page could not fulfil %s yet: %s", session_id, exc)
         purchase.refresh_from_db()
     return render(request, "billing/buy_success.html", _status_context(request, purchase))
@@ -172,7 +172,7 @@ def purchases(request: HttpRequest) -> HttpResponse:
 def stripe_webhook(request: HttpRequest) -> HttpResponse:
     try:
         outcome = webhooks.receive(request.body, request.headers.get("Stripe-Signature"))
-    except stripe_gateway.InvalidWebhook as exc:
+    except stripe_api.InvalidWebhook as exc:
         # The reason goes to our log only: the answer tells a prober nothing about our checks.
         logger.warning("Refused a Stripe webhook: %s", exc)
         return JsonResponse({"error": "invalid_signature"}, status=400)

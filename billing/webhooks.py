@@ -27,7 +27,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from billing import payments, queue, stripe_gateway
+from billing import payments, queue, stripe_api
 from billing.models import StripeEvent
 
 logger = logging.getLogger(__name__)
@@ -60,10 +60,10 @@ HANDLERS: dict[str, Callable[[dict[str, Any]], object]] = {
 def receive(body: bytes, sig_header: str | None) -> str:
     """Verify and store one delivery. Returns "stored", "duplicate" or "ignored".
 
-    Raises `stripe_gateway.InvalidWebhook` (nothing stored) or a `DatabaseError` when the
+    Raises `stripe_api.InvalidWebhook` (nothing stored) or a `DatabaseError` when the
     event could not be stored.
     """
-    event = stripe_gateway.construct_event(body, sig_header)
+    event = stripe_api.construct_event(body, sig_header)
     handled = event["type"] in HANDLERS
     try:
         with transaction.atomic():
@@ -126,7 +126,7 @@ def process_event(event_pk: int) -> str:
         handler(obj)
     except payments.NotOurs as exc:
         return _finish(event, StripeEvent.Status.IGNORED, str(exc))
-    except (payments.PaymentError, stripe_gateway.GatewayError) as exc:
+    except (payments.PaymentError, stripe_api.StripeApiError) as exc:
         logger.warning("Stripe event %s (%s) failed: %s", event.event_id, event.type, exc)
         return _finish(event, StripeEvent.Status.FAILED, str(exc))
     except Exception as exc:

@@ -38,7 +38,7 @@ APPS = ("accounts", "billing", "generations", "kling_site")
 FOUNDATION = (
     "accounts.models",
     "billing.account_flags",
-    "billing.gateway_types",
+    "billing.payment_types",
     "billing.ledger",
     "billing.models",
     "billing.money",

@@ -6,7 +6,7 @@ import django_q.conf
 import pytest
 from django.test import Client
 
-from billing import stripe_gateway
+from billing import stripe_api
 from billing.models import CreditPack, Purchase
 from tests.billing.stripe_support import SESSION_ID, FakeStripe
 
@@ -22,7 +22,7 @@ def fake_stripe(monkeypatch) -> FakeStripe:
         "retrieve_charge",
         "retrieve_dispute",
     ):
-        monkeypatch.setattr(stripe_gateway, name, getattr(fake, name))
+        monkeypatch.setattr(stripe_api, name, getattr(fake, name))
     return fake
 
 

@@ -1,6 +1,6 @@
 """Helpers for the Stripe tests: sample events, signing, and an in-memory Stripe.
 
-`FakeStripe` stands in for the functions of `billing.stripe_gateway` (our seam); each
+`FakeStripe` stands in for the functions of `billing.stripe_api` (our seam); each
 test sets what Stripe would answer. Events come from the JSON samples in
 `stripe_events/`, signed the way Stripe signs them. The fixtures live in
 `stripe_fixtures.py`.
@@ -17,9 +17,9 @@ import stripe
 from django.conf import settings
 from django.test import Client
 
-from billing import ledger, stripe_gateway
+from billing import ledger, stripe_api
 from billing.models import LedgerEntry, Purchase
-from billing.stripe_gateway import Charge, CheckoutSession, Dispute, NotFound, Refund
+from billing.stripe_api import Charge, CheckoutSession, Dispute, NotFound, Refund
 
 EVENTS_DIR = Path(__file__).parent / "stripe_events"
 WEBHOOK_URL = "/billing/stripe/webhook/"
@@ -140,7 +140,7 @@ class FakeStripe:
             status=status,
         )
 
-    # -- the gateway functions -----------------------------------------------------------
+    # -- the stripe_api functions --------------------------------------------------------
     def _record(self, name: str, arg: str) -> None:
         with self._lock:
             self.calls.append((name, arg))
@@ -155,7 +155,7 @@ class FakeStripe:
         self._record("expire_checkout_session", session_id)
         session = self.retrieve_checkout_session(session_id)
         if session.status != "open":
-            raise stripe_gateway.GatewayError("Only an open session can be expired")
+            raise stripe_api.StripeApiError("Only an open session can be expired")
         self.update_session(session_id, status="expired")
         return self.sessions[session_id]
 

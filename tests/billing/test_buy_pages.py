@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from billing import ledger
 from billing.models import CreditPack, DemoCheckoutSession, Purchase
-from billing.stripe_gateway import GatewayError
+from billing.stripe_api import StripeApiError
 from tests.billing.stripe_support import RECEIPT_URL, SESSION_ID
 
 pytest_plugins = ["tests.billing.stripe_fixtures"]
@@ -77,12 +77,12 @@ def test_the_success_page_credits_right_away(alice_client, fake_stripe, purchase
 def test_the_success_page_polls_while_credits_are_on_their_way(
     alice_client, fake_stripe, purchase, monkeypatch
 ):
-    from billing import stripe_gateway
+    from billing import stripe_api
 
     def stripe_down(session_id):
-        raise GatewayError("Stripe did not answer")
+        raise StripeApiError("Stripe did not answer")
 
-    monkeypatch.setattr(stripe_gateway, "retrieve_checkout_session", stripe_down)
+    monkeypatch.setattr(stripe_api, "retrieve_checkout_session", stripe_down)
     response = alice_client.get(f"/credits/buy/success/?session_id={SESSION_ID}")
     assert response.status_code == 200
     page = response.content.decode()

@@ -215,17 +215,13 @@ def test_the_reconciler_credits_a_demo_payment_whose_event_was_lost(
 
 
 def test_the_demo_keeps_stripes_idempotency_promise(demo_mode, alice, pack):
-    from billing import stripe_gateway
+    from billing import stripe_api
 
     purchase = Purchase.objects.create(
         user=alice, pack=pack, pack_name=pack.name, credits=1200, amount_minor=2000, currency="usd"
     )
-    first = stripe_gateway.create_checkout_session(
-        purchase, "http://x/s?id={CHECKOUT_SESSION_ID}", "http://x/c"
-    )
-    again = stripe_gateway.create_checkout_session(
-        purchase, "http://x/s?id={CHECKOUT_SESSION_ID}", "http://x/c"
-    )
+    first = stripe_api.create_checkout_session(purchase, "http://x/s?id={CHECKOUT_SESSION_ID}", "http://x/c")
+    again = stripe_api.create_checkout_session(purchase, "http://x/s?id={CHECKOUT_SESSION_ID}", "http://x/c")
     assert first.id == again.id
     assert DemoCheckoutSession.objects.count() == 1
 

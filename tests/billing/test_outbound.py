@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core import mail
 from django.core.mail import get_connection
 
-from billing import stripe_gateway
+from billing import stripe_api
 from billing.models import Purchase
 from kling_site import outbound
 from tests.billing.stripe_support import load_event, post_event
@@ -73,8 +73,8 @@ def test_a_checkout_during_an_outage_is_refused_with_words_and_without_calling_s
 
 
 def test_a_refused_stripe_attempt_is_not_retried(live_stripe, every_slot_taken):
-    with pytest.raises(stripe_gateway.GatewayError, match="Payments are busy"):
-        stripe_gateway.retrieve_checkout_session("cs_test_live123")
+    with pytest.raises(stripe_api.StripeApiError, match="Payments are busy"):
+        stripe_api.retrieve_checkout_session("cs_test_live123")
     assert len(live_stripe.calls) == 0
 
 
@@ -125,10 +125,10 @@ def test_smtp_connections_use_email_timeout(settings):
 
 def test_the_worst_stripe_wait_fits_inside_gunicorns_timeout():
     gunicorn = runpy.run_path(str(Path(settings.BASE_DIR) / "gunicorn.conf.py"))
-    client = stripe_gateway._client("sk_test_kling", API)
+    client = stripe_api._client("sk_test_kling", API)
     attempts = 1 + client._requestor._options.max_network_retries
     assert attempts == 2
-    assert isinstance(client._requestor._client, stripe_gateway._CappedRequestsClient)
+    assert isinstance(client._requestor._client, stripe_api._CappedRequestsClient)
     assert client._requestor._client._timeout == settings.STRIPE_TIMEOUT
     # Each attempt a connect and a read timeout, plus stripe-python's longest back-off.
     worst = attempts * 2 * settings.STRIPE_TIMEOUT + stripe._http_client.HTTPClient.MAX_DELAY

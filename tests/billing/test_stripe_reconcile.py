@@ -5,7 +5,7 @@ from billing import ledger
 from billing.models import Purchase, StripeEvent
 from billing.schedules import RECONCILE_SCHEDULE
 from billing.schedules import ensure_schedules as ensure_stripe_schedules
-from billing.stripe_gateway import CheckoutSession
+from billing.stripe_api import CheckoutSession
 from tests.billing.stripe_support import SESSION_ID, entries_for, load_event
 
 pytest_plugins = ["tests.billing.stripe_fixtures"]
@@ -71,11 +71,11 @@ def test_it_requeues_stored_events_whose_task_was_lost(
 
     from django.utils import timezone
 
-    from billing import stripe_gateway
+    from billing import stripe_api
 
     fake_stripe.add_session(purchase)
     # Only the stored event can tell us about this payment: the list finds nothing.
-    monkeypatch.setattr(stripe_gateway, "list_recent_paid_sessions", lambda since: iter([]))
+    monkeypatch.setattr(stripe_api, "list_recent_paid_sessions", lambda since: iter([]))
     StripeEvent.objects.create(
         event_id="evt_lost",
         type="checkout.session.completed",
@@ -114,15 +114,15 @@ def test_an_operators_pause_survives_migrate(db):
 
 
 def test_a_stripe_error_while_listing_is_reported_not_raised(fake_stripe, purchase, monkeypatch):
-    from billing import payments, stripe_gateway
+    from billing import payments, stripe_api
 
     fake_stripe.add_session(purchase)
 
     def listing_breaks(since):
         yield fake_stripe.sessions[SESSION_ID]
-        raise stripe_gateway.GatewayError("Stripe is unavailable")
+        raise stripe_api.StripeApiError("Stripe is unavailable")
 
-    monkeypatch.setattr(stripe_gateway, "list_recent_paid_sessions", listing_breaks)
+    monkeypatch.setattr(stripe_api, "list_recent_paid_sessions", listing_breaks)
     report = payments.reconcile()
     assert report.credited == 1
     assert report.errors == ["Listing paid Checkout Sessions failed: Stripe is unavailable"]

@@ -77,7 +77,7 @@ def test_it_ignores_a_refund_that_failed(fake_stripe, paid_purchase):
     from dataclasses import replace
 
     from billing import payments
-    from billing.stripe_gateway import Refund
+    from billing.stripe_api import Refund
 
     charge = fake_stripe.charges[CHARGE_ID]
     fake_stripe.charges[CHARGE_ID] = replace(charge, refunds=(Refund("re_failed", 2000, "failed", 1),))
@@ -105,7 +105,7 @@ def test_it_credits_first_when_the_refund_arrives_before_the_checkout_event(
 
 
 def test_it_records_a_refund_for_a_charge_we_do_not_know(send_event, fake_stripe, alice):
-    from billing.stripe_gateway import Charge
+    from billing.stripe_api import Charge
 
     fake_stripe.charges[CHARGE_ID] = Charge(CHARGE_ID, 2000, 2000, "usd", "pi_elsewhere")
     event = send_event("charge.refunded")
@@ -119,7 +119,7 @@ def test_a_refund_that_fails_after_its_clawback_gives_the_credits_back_once(
 ):
     from dataclasses import replace
 
-    from billing.stripe_gateway import Refund
+    from billing.stripe_api import Refund
 
     fake_stripe.refund(CHARGE_ID, "re_pending", 2000)
     charge = fake_stripe.charges[CHARGE_ID]

@@ -193,7 +193,7 @@ def test_it_still_answers_200_when_the_queue_is_down(
 def test_it_records_an_event_for_an_unknown_session_as_failed(
     webhook_client, fake_stripe, alice, sync_tasks, django_capture_on_commit_callbacks
 ):
-    from billing.stripe_gateway import CheckoutSession
+    from billing.stripe_api import CheckoutSession
 
     # A session that names a purchase of ours that does not exist: staff should look.
     fake_stripe.sessions[SESSION_ID] = CheckoutSession(
@@ -217,7 +217,7 @@ def test_it_records_an_event_for_an_unknown_session_as_failed(
 def test_it_ignores_a_session_another_integration_created(
     webhook_client, fake_stripe, alice, sync_tasks, django_capture_on_commit_callbacks
 ):
-    from billing.stripe_gateway import CheckoutSession
+    from billing.stripe_api import CheckoutSession
 
     fake_stripe.sessions[SESSION_ID] = CheckoutSession(
         id=SESSION_ID, status="complete", payment_status="paid", amount_total=2000, currency="usd"

@@ -1,4 +1,4 @@
-"""The live backend of billing.stripe_gateway, checked at the HTTP seam with `responses`."""
+"""The live backend of billing.stripe_api, checked at the HTTP seam with `responses`."""
 
 from datetime import UTC, datetime
 from urllib.parse import parse_qs
@@ -7,7 +7,7 @@ import pytest
 import responses
 from responses import matchers
 
-from billing import ledger, stripe_gateway
+from billing import ledger, stripe_api
 from billing.models import Purchase
 
 pytest_plugins = ["tests.billing.stripe_fixtures"]
@@ -60,7 +60,7 @@ def test_it_creates_the_checkout_session_stripe_expects(live_stripe, alice_clien
     request = live_stripe.calls[0].request
     assert request.headers["Authorization"] == "Bearer sk_test_kling"
     assert request.headers["Idempotency-Key"] == f"purchase:{purchase.pk}"
-    assert request.headers["Stripe-Version"] == stripe_gateway.API_VERSION
+    assert request.headers["Stripe-Version"] == stripe_api.API_VERSION
     form = _form(request)
     assert form["mode"] == "payment"
     assert form["line_items[0][quantity]"] == "1"
@@ -144,7 +144,7 @@ def test_it_retrieves_a_session_with_its_charge_and_receipt(live_stripe):
             },
         ),
     )
-    session = stripe_gateway.retrieve_checkout_session("cs_test_live123")
+    session = stripe_api.retrieve_checkout_session("cs_test_live123")
     assert session.is_paid
     assert session.purchase_id == 7
     assert (session.payment_intent_id, session.payment_intent_status) == ("pi_123", "succeeded")
@@ -164,8 +164,8 @@ def test_it_reports_a_missing_session_as_not_found(live_stripe):
             }
         },
     )
-    with pytest.raises(stripe_gateway.NotFound):
-        stripe_gateway.retrieve_checkout_session("cs_nope")
+    with pytest.raises(stripe_api.NotFound):
+        stripe_api.retrieve_checkout_session("cs_nope")
 
 
 def test_it_lists_paid_sessions_across_pages(live_stripe):
@@ -202,7 +202,7 @@ def test_it_lists_paid_sessions_across_pages(live_stripe):
             "url": "/v1/checkout/sessions",
         },
     )
-    assert [s.id for s in stripe_gateway.list_recent_paid_sessions(since)] == ["cs_1", "cs_3"]
+    assert [s.id for s in stripe_api.list_recent_paid_sessions(since)] == ["cs_1", "cs_3"]
 
 
 def test_it_retrieves_a_charge_with_all_its_refunds(live_stripe):
@@ -231,7 +231,7 @@ def test_it_retrieves_a_charge_with_all_its_refunds(live_stripe):
             ],
         },
     )
-    charge = stripe_gateway.retrieve_charge("ch_123")
+    charge = stripe_api.retrieve_charge("ch_123")
     assert (charge.amount, charge.amount_refunded, charge.payment_intent_id) == (2000, 700, "pi_123")
     assert [(r.id, r.amount, r.counts) for r in charge.refunds] == [("re_1", 500, True), ("re_2", 200, True)]
 
@@ -249,7 +249,7 @@ def test_it_retrieves_a_dispute(live_stripe):
             "status": "needs_response",
         },
     )
-    dispute = stripe_gateway.retrieve_dispute("du_1")
+    dispute = stripe_api.retrieve_dispute("du_1")
     assert (dispute.charge_id, dispute.amount, dispute.status) == ("ch_123", 2000, "needs_response")
 
 
@@ -315,7 +315,7 @@ def test_it_fulfils_from_signed_events_against_the_real_api(
 
 def test_it_speaks_the_api_version_the_library_pins():
     # The request shapes above (no payment_method_types) are those of this version.
-    assert stripe_gateway.API_VERSION == "2026-10-28.endive"
+    assert stripe_api.API_VERSION == "2026-10-28.endive"
 
 
 def test_production_without_a_stripe_key_sells_nothing(settings, alice_client, pack):
@@ -368,9 +368,9 @@ def test_only_demo_mode_gets_the_demo_checkout():
 
 def test_a_stripe_request_waits_at_most_the_timeout_and_retries_once(settings):
     settings.STRIPE_TIMEOUT = 7
-    stripe_gateway._client.cache_clear()
-    client = stripe_gateway._client("sk_test_timeouts", "")
+    stripe_api._client.cache_clear()
+    client = stripe_api._client("sk_test_timeouts", "")
     # The library keeps these on its requestor; no public getter exists.
     assert client._requestor._client._timeout == 7
     assert client._requestor._options.max_network_retries == 1
-    stripe_gateway._client.cache_clear()
+    stripe_api._client.cache_clear()

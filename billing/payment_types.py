@@ -1,7 +1,7 @@
-"""What billing.stripe_gateway answers: plain objects and errors, never Stripe's.
+"""What billing.stripe_api answers: plain objects and errors, never Stripe's.
 
-In a module of their own so that a backend the gateway chooses (the demo checkout's)
-can build them without importing the gateway. Import them from `stripe_gateway`.
+In a module of their own so that a backend stripe_api chooses (the demo checkout's)
+can build them without importing stripe_api. Import them from `stripe_api`.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ PAID_STATUSES = ("paid", "no_payment_required")
 COUNTED_REFUND_STATUSES = ("succeeded", "pending", "requires_action")
 
 
-class GatewayError(Exception):
+class StripeApiError(Exception):
     """Stripe could not be reached, or refused the request. Safe to retry later."""
 
 
-class NotFound(GatewayError):
+class NotFound(StripeApiError):
     """Stripe has no such object (or not in this account and mode)."""
 
 

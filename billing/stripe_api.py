@@ -28,8 +28,8 @@ from django.conf import settings
 
 from billing import demo_backend
 
-# The rest of the site names these as stripe_gateway.X: this module is its seam to Stripe.
-from billing.gateway_types import Backend, Charge, CheckoutSession, Dispute, GatewayError, NotFound, Refund
+# The rest of the site names these as stripe_api.X: this module is its seam to Stripe.
+from billing.payment_types import Backend, Charge, CheckoutSession, Dispute, NotFound, Refund, StripeApiError
 from kling_site import outbound
 
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ def retrieve_checkout_session(session_id: str) -> CheckoutSession:
 
 
 def expire_checkout_session(session_id: str) -> CheckoutSession:
-    """Close an open session so it can no longer be paid. Raises GatewayError if it was."""
+    """Close an open session so it can no longer be paid. Raises StripeApiError if it was."""
     return _backend().expire_checkout_session(session_id)
 
 
@@ -152,7 +152,7 @@ def signature_header(payload: str, *, timestamp: int | None = None) -> str:
     )
 
 
-class NotConfigured(GatewayError):
+class NotConfigured(StripeApiError):
     """Production without STRIPE_SECRET_KEY: nothing can be bought."""
 
 
@@ -196,11 +196,11 @@ class _CappedRequestsClient(stripe.RequestsClient):
             ) from exc
 
 
-def _translate(exc: stripe.StripeError, what: str) -> GatewayError:
+def _translate(exc: stripe.StripeError, what: str) -> StripeApiError:
     if isinstance(exc, stripe.InvalidRequestError) and exc.code == "resource_missing":
         return NotFound(f"Stripe has no {what}")
     message = exc.user_message or str(exc) or exc.__class__.__name__
-    return GatewayError(f"Stripe refused or did not answer ({what}): {message}")
+    return StripeApiError(f"Stripe refused or did not answer ({what}): {message}")
 
 
 def _id(value: Any) -> str:
