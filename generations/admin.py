@@ -16,7 +16,15 @@ from django_q import admin as queue_admin
 from django_q.models import Failure, Success
 
 from generations import capabilities, media, queue, services
-from generations.models import MAX_FETCH_ATTEMPTS, UNFINISHED_STATUSES, Asset, Generation, Price, Status
+from generations.models import (
+    MAX_FETCH_ATTEMPTS,
+    UNFINISHED_STATUSES,
+    Asset,
+    Generation,
+    InputFile,
+    Price,
+    Status,
+)
 
 
 class ResultCopyFilter(admin.SimpleListFilter):
@@ -49,7 +57,32 @@ class AssetInline(admin.TabularInline):
     extra = 0
     can_delete = False
     view_on_site = False  # the file page is its owner's only
-    fields = ("kind", "index", "content_type", "size", "width", "height", "duration", "file", "source_url")
+    fields = (
+        "kind",
+        "index",
+        "content_type",
+        "size",
+        "width",
+        "height",
+        "duration",
+        "video_id",
+        "file",
+        "source_url",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class InputFileInline(admin.TabularInline):
+    """What the person gave (videos, sound, pictures Kling fetches by signed URL)."""
+
+    model = InputFile
+    extra = 0
+    can_delete = False
+    view_on_site = False
+    fields = ("field", "index", "content_type", "size", "width", "height", "duration", "file")
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None) -> bool:
@@ -89,10 +122,10 @@ class GenerationAdmin(admin.ModelAdmin):
     search_fields = ("prompt", "task_id", "owner__email")
     search_help_text = "Prompt, Kling task id, our external task id (a UUID), or the owner's email."
     date_hierarchy = "created_at"
-    inlines = [AssetInline]
+    inlines = [InputFileInline, AssetInline]
     actions = ["poll_now", "fail_and_refund", "copy_results_again"]
     fieldsets = (
-        (None, {"fields": ("owner", "kind", "status", "cost", "prompt", "params", "deleted_at")}),
+        (None, {"fields": ("owner", "kind", "status", "cost", "prompt", "params", "parent", "deleted_at")}),
         ("Model", {"fields": ("provider", "model_name", "mode", "duration", "audio")}),
         (
             "Provider",

@@ -17,9 +17,9 @@ from django import forms
 from django.core.exceptions import ValidationError
 from PIL import Image
 
-from generations import capabilities, pricing, services
+from generations import capabilities, pricing, services, uploads
 from generations.capabilities import ImageModel, VideoModel
-from generations.models import Generation, Kind
+from generations.models import Asset, Generation, Kind
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MIN_SIDE = 300
@@ -525,8 +525,199 @@ class TextToImageForm(GenerationForm):
             data["image_from"] = None
 
 
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files under one name (Kling's `image_list`): cleans to a list."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": UPLOAD_ACCEPT}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        single = super().clean
+        if isinstance(data, (list, tuple)):
+            return [single(item, initial) for item in data if item]
+        return [single(data, initial)] if data else []
+
+
+VIDEO_ACCEPT = "video/mp4,video/quicktime"
+
+
+class MotionControlForm(GenerationForm):
+    """A character picture moved like the person in a reference video (Kling's
+    `videos/motion-control`). Billed per second of output, which is as long as the video:
+    the page measures the chosen video in the browser to show the total, and the server
+    measures it again (ffmpeg) and never charges more than was shown."""
+
+    kind = Kind.MOTION_CONTROL
+    INPUT_FIELDS = ["image_url", "video_url", "prompt"]
+    OPTION_FIELDS = ["mode", "character_orientation", "keep_original_sound", "video_seconds"]
+
+    image_url = _image_field(
+        "Character picture", "JPEG or PNG, up to 10 MB, each side at least 300 px: the one who moves."
+    )
+    video_url = forms.FileField(
+        label="Motion reference video",
+        required=False,
+        help_text="MP4 or MOV, up to 100 MB, 3 to 30 s, each side 340 to 3850 px: whose moves to copy.",
+        widget=forms.ClearableFileInput(
+            attrs={"accept": VIDEO_ACCEPT, "data-measure-into": "id_video_seconds"}
+        ),
+    )
+    mode = forms.ChoiceField(label="Mode")
+    character_orientation = forms.ChoiceField(
+        label="Character faces",
+        choices=list(capabilities.CHARACTER_ORIENTATIONS.items()),
+        widget=forms.RadioSelect,
+    )
+    keep_original_sound = forms.ChoiceField(
+        label="Keep the video's sound", choices=[("yes", "Yes"), ("no", "No")], widget=forms.RadioSelect
+    )
+    # The length the browser measured: for the live price only, never trusted for the charge.
+    video_seconds = forms.FloatField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        del self.fields["negative_prompt"]
+        self.fields["prompt"].required = False
+        self.fields["prompt"].help_text = "Optional: the scene, the light, the style."
+        self.fields["prompt"].widget.attrs["placeholder"] = "On a beach at sunset, cinematic light"
+
+    def fit_to_model(self) -> None:
+        model: VideoModel = self.model
+        self.fields["mode"].choices = [(m, capabilities.MODE_LABELS[m]) for m in model.modes]
+        self._choose("mode", model.modes, model.default_mode)
+        self._choose("character_orientation", tuple(capabilities.CHARACTER_ORIENTATIONS), "video")
+        self._choose("keep_original_sound", capabilities.KEEP_ORIGINAL_SOUND, "yes")
+
+    def clean_image_url(self):
+        upload = self.cleaned_data.get("image_url")
+        if upload:
+            check_image_upload(upload)
+        return upload
+
+    def clean_video_url(self):
+        upload = self.cleaned_data.get("video_url")
+        if upload:
+            upload.media_info = uploads.check_video(upload, capabilities.MOTION_UPLOAD_LIMITS)
+        return upload
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        shown = self.data.get("expected_credits") if self.is_bound else None
+        if self.quote is not None and shown and str(shown).isdigit() and self.quote.credits > int(shown):
+            self.add_error(
+                "video_url",
+                f"This video measures {data['video_url'].media_info.duration:.1f} s, which costs "
+                f"{self.quote.credits} credits, not the {int(shown)} shown. Nothing was charged: "
+                "check the price and create it again.",
+            )
+        return data
+
+    def current_values(self) -> dict[str, Any]:
+        values = super().current_values()
+        values.pop("duration", None)
+        try:
+            seconds = float(self._raw("video_seconds") or 0)
+        except (TypeError, ValueError):
+            seconds = 0
+        values["video_seconds"] = seconds if 0 < seconds <= 3600 else None
+        return values
+
+
+class MultiImageToVideoForm(VideoForm):
+    """Up to four subject pictures in one clip (Kling's `videos/multi-image2video`)."""
+
+    kind = Kind.MULTI_IMAGE2VIDEO
+    INPUT_FIELDS = ["image_list", "prompt", "negative_prompt"]
+    OPTION_FIELDS = ["mode", "duration", "aspect_ratio"]
+
+    image_list = MultipleFileField(
+        label="Subject pictures",
+        required=False,
+        help_text=(
+            f"1 to {capabilities.MAX_SUBJECT_IMAGES} JPEG or PNG pictures (each up to 10 MB, sides at least "
+            "300 px), each cropped to its subject: Kling does not crop them."
+        ),
+    )
+    aspect_ratio = forms.ChoiceField(label="Aspect ratio")
+
+    def fit_to_model(self) -> None:
+        super().fit_to_model()
+        # Kling's multi-image endpoint takes none of these.
+        for name in ("cfg_scale", "sound", "camera_control", "camera_axis", "camera_value"):
+            self.fields.pop(name, None)
+        self.notes = []
+
+    def clean_image_list(self) -> list:
+        pictures = self.cleaned_data.get("image_list") or []
+        if len(pictures) > capabilities.MAX_SUBJECT_IMAGES:
+            raise ValidationError(
+                f"Give at most {capabilities.MAX_SUBJECT_IMAGES} subject pictures; you gave {len(pictures)}."
+            )
+        problems = []
+        for number, upload in enumerate(pictures, start=1):
+            try:
+                check_image_upload(upload)
+            except ValidationError as exc:
+                problems += [f"Picture {number} ({upload.name}): {message}" for message in exc.messages]
+        if problems:
+            raise ValidationError(problems)
+        return pictures
+
+
+class ExtendVideoForm(GenerationForm):
+    """About five more seconds of one of the person's own finished videos (Kling's
+    `videos/video-extend`, by the video's Kling id). The model and mode are the source's."""
+
+    kind = Kind.VIDEO_EXTEND
+    INPUT_FIELDS = ["video_id", "prompt", "negative_prompt"]
+    OPTION_FIELDS: ClassVar[list[str]] = []
+
+    video_id = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        del self.fields["model_name"]
+        self.fields["prompt"].required = False
+        self.fields["prompt"].help_text = "Optional: what happens next."
+        self.fields["prompt"].widget.attrs["placeholder"] = "She turns and walks towards the sea"
+        self.extend_source: Asset | None = None
+        self.extend_problem = ""
+        if self.user is not None:
+            try:
+                self.extend_source = services.extend_source(self.user, str(self._raw("video_id") or ""))
+            except ValidationError as exc:
+                self.extend_problem = " ".join(exc.message_dict.get("video_id", []))
+        if self.extend_source is not None:
+            self.model = capabilities.get(self.kind, self.extend_source.generation.model_name) or self.model
+
+    def fit_to_model(self) -> None:
+        return None
+
+    def clean(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        if self.extend_source is None:
+            self.add_error("video_id" if "video_id" in self.fields else None, self.extend_problem)
+            return data
+        data["source_asset"] = self.extend_source
+        return super().clean()
+
+    def current_values(self) -> dict[str, Any]:
+        if self.extend_source is None:
+            return {"model_name": ""}
+        source = self.extend_source.generation
+        return {"model_name": source.model_name, "mode": source.mode, "video_id": self.extend_source.video_id}
+
+
 FORMS: dict[str, type[GenerationForm]] = {
     Kind.TEXT2IMAGE: TextToImageForm,
     Kind.TEXT2VIDEO: TextToVideoForm,
     Kind.IMAGE2VIDEO: ImageToVideoForm,
+    Kind.MOTION_CONTROL: MotionControlForm,
+    Kind.MULTI_IMAGE2VIDEO: MultiImageToVideoForm,
+    Kind.VIDEO_EXTEND: ExtendVideoForm,
 }

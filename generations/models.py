@@ -322,7 +322,8 @@ class InputFile(models.Model):
     duration = models.FloatField(null=True, blank=True, help_text="Seconds (videos and audio).")
 
     class Meta:
-        ordering = ["generation", "field", "index"]
+        # By the column, not the relation: ordering by `generation` would join its table.
+        ordering = ["generation_id", "field", "index"]
         constraints = [
             models.UniqueConstraint(fields=["generation", "field", "index"], name="input_file_unique")
         ]

@@ -26,6 +26,7 @@ from django.http import (
     StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -113,6 +114,7 @@ def _create_context(request: HttpRequest, kind: str, form: GenerationForm, **ext
         "price_problem": problem,
         "balance": balance,
         "short_by": max(0, quote.credits - balance) if quote else 0,
+        "per_second": kind in capabilities.PER_SECOND_KINDS,
         **extra,
     }
 
@@ -152,6 +154,9 @@ def create(request: HttpRequest, kind_slug: str) -> HttpResponse:
             if source.kind != kind:
                 return redirect(source.remix_url)
             initial = services.remix_initial(source)
+        if kind == Kind.VIDEO_EXTEND:
+            # "Extend" on a video's page opens this with that video (Kling's id) chosen.
+            initial["video_id"] = request.GET.get("video_id", "")[:64]
         form = form_class(initial=initial, user=request.user)
     context = _create_context(request, kind, form, insufficient=insufficient)
     return render(request, "generations/create.html", context)
@@ -346,15 +351,56 @@ def parameters(generation: Generation) -> list[tuple[str, str]]:
         rows.append(("Reference", capabilities.IMAGE_REFERENCE_LABELS.get(params["image_reference"], "")))
     if "image_fidelity" in params:
         rows.append(("Reference strength", f"{params['image_fidelity']:g}"))
+    if params.get("character_orientation"):
+        rows.append(
+            (
+                "Character faces",
+                capabilities.CHARACTER_ORIENTATIONS.get(params["character_orientation"], "").split(" (")[0],
+            )
+        )
+    if params.get("keep_original_sound"):
+        rows.append(("Video's sound", "Kept" if params["keep_original_sound"] == "yes" else "Dropped"))
+    if generation.kind in capabilities.PER_SECOND_KINDS and generation.duration:
+        rows.append(("Billed length", f"{generation.duration} seconds"))
+    if params.get("video_id"):
+        rows.append(("Kling video id", params["video_id"]))
     if params.get("negative_prompt"):
         rows.append(("Negative prompt", params["negative_prompt"]))
     return rows
 
 
+def extend_url(generation: Generation, assets: list[Asset]) -> str:
+    """The create page for extending this generation's video, when Kling could extend it."""
+    video = next((a for a in assets if a.kind == Asset.Kind.VIDEO and a.video_id), None)
+    if (
+        video is None
+        or generation.status != Status.SUCCEEDED
+        or capabilities.get(Kind.VIDEO_EXTEND, generation.model_name) is None
+        or not providers.offers(capabilities.product_for(Kind.VIDEO_EXTEND))
+    ):
+        return ""
+    path = reverse("generations:create", args=[KIND_SLUGS[Kind.VIDEO_EXTEND]])
+    return path + "?" + urlencode({"video_id": video.video_id})
+
+
+def extension_chain(generation: Generation) -> dict[str, Any]:
+    """What this video continues and what continues it: the owner's own, not deleted."""
+    own = Generation.objects.owned_by(generation.owner_id)
+    parent = own.filter(pk=generation.parent_id).first() if generation.parent_id else None
+    extensions = []
+    if generation.status == Status.SUCCEEDED and generation.is_video:
+        extensions = list(own.filter(parent=generation).order_by("created_at"))
+    return {"parent": parent, "extensions": extensions}
+
+
 def _detail_context(generation: Generation) -> dict[str, Any]:
+    assets = list(generation.assets.all())
     return {
         "generation": generation,
-        "assets": list(generation.assets.all()),
+        "assets": assets,
+        "inputs": list(generation.inputs.all()),
+        "extend_url": extend_url(generation, assets),
+        **extension_chain(generation),
         "progress": services.progress_for([generation]).get(generation.pk),
         "timeline": timeline(generation),
         "parameters": parameters(generation),

@@ -115,7 +115,7 @@ class Migration(migrations.Migration):
                 ),
             ],
             options={
-                "ordering": ["generation", "field", "index"],
+                "ordering": ["generation_id", "field", "index"],
                 "constraints": [
                     models.UniqueConstraint(fields=("generation", "field", "index"), name="input_file_unique")
                 ],

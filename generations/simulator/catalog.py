@@ -7,8 +7,17 @@ from decimal import Decimal
 TEXT2VIDEO = "videos/text2video"
 IMAGE2VIDEO = "videos/image2video"
 IMAGES = "images/generations"
-PRODUCTS = (TEXT2VIDEO, IMAGE2VIDEO, IMAGES)
+MOTION_CONTROL = "videos/motion-control"
+MULTI_IMAGE2VIDEO = "videos/multi-image2video"
+VIDEO_EXTEND = "videos/video-extend"
+PRODUCTS = (TEXT2VIDEO, IMAGE2VIDEO, IMAGES, MOTION_CONTROL, MULTI_IMAGE2VIDEO, VIDEO_EXTEND)
 VIDEO_PRODUCTS = (TEXT2VIDEO, IMAGE2VIDEO)
+# Products whose output videos are drawn with the product's name and the right length.
+LABELLED_PRODUCTS = {
+    MOTION_CONTROL: "Motion control",
+    MULTI_IMAGE2VIDEO: "Multi-image to video",
+    VIDEO_EXTEND: "Video extension",
+}
 
 MODELS = {
     TEXT2VIDEO: (
@@ -32,9 +41,30 @@ MODELS = {
         "kling-v3",
     ),
     IMAGES: ("kling-v1", "kling-v1-5", "kling-v2", "kling-v2-new", "kling-v2-1", "kling-v3"),
+    MOTION_CONTROL: ("kling-v2-6", "kling-v3"),
+    MULTI_IMAGE2VIDEO: ("kling-v1-6",),
 }
 # Kling's documented default when `model_name` is empty (also what the ignored `model` alias gets).
 DEFAULT_MODEL = "kling-v1"
+DEFAULT_MODELS = {MOTION_CONTROL: "kling-v2-6", MULTI_IMAGE2VIDEO: "kling-v1-6"}
+
+# Motion control (section 3.8): the reference video's limits by character_orientation.
+MOTION_MIN_SECONDS = 3.0
+MOTION_MAX_SECONDS = {"image": 10.0, "video": 30.0}
+MOTION_UNITS_PER_SECOND = {
+    "kling-v2-6": {"std": Decimal("0.5"), "pro": Decimal("0.8")},
+    "kling-v3": {"std": Decimal("0.9"), "pro": Decimal("1.2")},
+}
+# The length assumed for a reference video the simulator does not fetch (not under SITE_URL).
+UNFETCHED_VIDEO_SECONDS = 5.0
+MAX_SUBJECT_IMAGES = 4
+# Video extension (section 3.4): Kling's own videos of the last 30 days, of these models,
+# about 5 s more a call, 3 minutes in all; units per call.
+EXTENDABLE_MODELS = ("kling-v1", "kling-v1-5", "kling-v1-6")
+EXTEND_SECONDS = 5
+EXTEND_MAX_TOTAL_SECONDS = 180
+EXTEND_SOURCE_DAYS = 30
+EXTEND_UNITS = {"kling-v1": {"std": "1", "pro": "3.5"}, "kling-v1-5": {"std": "2", "pro": "3.5"}}
 
 PROMPT_LIMIT = 2500
 VIDEO_ASPECT_RATIOS = ("16:9", "9:16", "1:1")
@@ -96,6 +126,11 @@ def units(
     reference_image: bool = False,
 ) -> Decimal:
     """`final_unit_deduction` of a successful task, in Kling's units."""
+    if product == MOTION_CONTROL:
+        rates = MOTION_UNITS_PER_SECOND.get(model, MOTION_UNITS_PER_SECOND["kling-v2-6"])
+        return rates.get(mode, rates["std"]) * Decimal(duration)
+    if product == VIDEO_EXTEND:
+        return Decimal(EXTEND_UNITS.get(model, EXTEND_UNITS["kling-v1-5"]).get(mode, "2"))
     if package(product) == "image":
         text, image = _PER_IMAGE.get(model, ("4", "8"))
         return Decimal(image if reference_image else text) * n

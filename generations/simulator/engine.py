@@ -236,10 +236,13 @@ class CreateRequest:
     voice: bool = False
     external_task_id: str = ""
     callback_url: str = ""
+    parent: SimTask | None = None
+    failure_message: str = ""  # accepted, but the task will fail with this (as Kling does)
 
 
-def validate(product: str, body: Any, faults: SimFaults) -> CreateRequest:
-    """The create request Kling would accept, or the SimError Kling would answer."""
+def validate(product: str, body: Any, faults: SimFaults, owner: str = "") -> CreateRequest:
+    """The create request Kling would accept, or the SimError Kling would answer. `owner`
+    is who asks: a video extension may only continue one of their own videos."""
     if not isinstance(body, dict):
         raise SimError(400, 1200, "Invalid request parameters: the body must be a JSON object")
     request = CreateRequest(
@@ -254,7 +257,13 @@ def validate(product: str, body: Any, faults: SimFaults) -> CreateRequest:
         isinstance(watermark, dict) and isinstance(watermark.get("enabled"), bool)
     ):
         raise _bad('watermark_info must be {"enabled": true|false}')
-    if product in catalog.VIDEO_PRODUCTS:
+    if product == catalog.MOTION_CONTROL:
+        _motion_control_fields(request, body)
+    elif product == catalog.MULTI_IMAGE2VIDEO:
+        _multi_image_fields(request, body)
+    elif product == catalog.VIDEO_EXTEND:
+        _extend_fields(request, body, owner)
+    elif product in catalog.VIDEO_PRODUCTS:
         _video_fields(request, body)
     else:
         _image_fields(request, body)
@@ -262,8 +271,10 @@ def validate(product: str, body: Any, faults: SimFaults) -> CreateRequest:
 
 
 def _model(product: str, body: dict, faults: SimFaults) -> str:
+    if product == catalog.VIDEO_EXTEND:
+        return ""  # an extension takes its source video's model (see _extend_fields)
     # `model` is not a Kling field: like Kling, ignore it (and fall back to the default model).
-    model = _string(body, "model_name") or catalog.DEFAULT_MODEL
+    model = _string(body, "model_name") or catalog.DEFAULT_MODELS.get(product, catalog.DEFAULT_MODEL)
     if model in faults.discontinued:
         raise SimError(404, 1203, f"The model '{model}' has been discontinued and is no longer available.")
     if model not in catalog.MODELS[product]:
@@ -273,7 +284,8 @@ def _model(product: str, body: dict, faults: SimFaults) -> str:
 
 def _prompt(product: str, body: dict) -> str:
     prompt = _string(body, "prompt")
-    if product != catalog.IMAGE2VIDEO and not prompt.strip():
+    optional = (catalog.IMAGE2VIDEO, catalog.MOTION_CONTROL, catalog.VIDEO_EXTEND)
+    if product not in optional and not prompt.strip():
         raise _bad("prompt is required")
     if len(prompt) > catalog.PROMPT_LIMIT:
         raise _bad(f"prompt must be at most {catalog.PROMPT_LIMIT} characters")
@@ -325,6 +337,124 @@ def _video_fields(request: CreateRequest, body: dict) -> None:
         if body.get("camera_control") is not None and last is not None:
             raise _bad("image_tail and camera_control cannot be used together")
         request.images_usable = first is not False and last is not False
+
+
+def _required_choice(body: dict, name: str, allowed: tuple[str, ...]) -> str:
+    if body.get(name) in (None, ""):
+        raise _bad(f"{name} is required")
+    return _choice(body, name, allowed, "")
+
+
+def _seconds_text(seconds: float) -> str:
+    """A duration as Kling writes it: "5", "5.2"."""
+    return format(Decimal(str(round(seconds, 1))).normalize(), "f")
+
+
+def _motion_control_fields(request: CreateRequest, body: dict) -> None:
+    request.mode = _required_choice(body, "mode", ("std", "pro"))
+    orientation = _required_choice(body, "character_orientation", tuple(catalog.MOTION_MAX_SECONDS))
+    _choice(body, "keep_original_sound", ("yes", "no"), "yes")
+    image = _image(body, "image_url")
+    if image is None:
+        raise _bad("image_url is required")
+    video_url = _string(body, "video_url")
+    if not video_url:
+        raise _bad("video_url is required")
+    if not video_url.startswith(("http://", "https://")):
+        raise _bad("video_url must be an http(s) URL")
+    seconds, size = _reference_video(video_url)
+    if seconds is None:
+        # Like Kling: accepted, and the task fails once the file turns out unusable.
+        request.failure_message = "Failed to read the video from video_url"
+        seconds = catalog.UNFETCHED_VIDEO_SECONDS
+    if seconds < catalog.MOTION_MIN_SECONDS:
+        raise _bad(f"video_url: the video must be at least {catalog.MOTION_MIN_SECONDS:g} seconds long")
+    limit = catalog.MOTION_MAX_SECONDS[orientation]
+    if seconds > limit:
+        raise _bad(
+            f"video_url: the video must be at most {limit:g} seconds long when character_orientation is {orientation}"
+        )
+    request.duration = _seconds_text(seconds)
+    width, height = size
+    request.aspect_ratio = "9:16" if height > width else ("1:1" if height == width else "16:9")
+    request.images_usable = image is not False
+
+
+def _reference_video(url: str) -> tuple[float | None, tuple[int, int]]:
+    """The length (and size) of a video the simulator may fetch: only from SITE_URL, like
+    its callbacks, so it never reaches into other networks; other URLs are assumed to hold
+    a clip of UNFETCHED_VIDEO_SECONDS. None when the fetch or the file fails."""
+    if not callback_allowed(url):
+        return catalog.UNFETCHED_VIDEO_SECONDS, (16, 9)
+    from generations.uploads import probe_path
+
+    try:
+        response = _callback_session().get(url, timeout=(3, 20), allow_redirects=False)
+    except requests.RequestException:
+        return None, (16, 9)
+    if response.status_code != 200 or len(response.content) > 100 * 1024 * 1024:
+        return None, (16, 9)
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".video") as handle:
+        handle.write(response.content)
+        handle.flush()
+        info = probe_path(handle.name)
+    if info is None or not info.video_codec or info.duration is None:
+        return None, (16, 9)
+    return info.duration, (info.width or 16, info.height or 9)
+
+
+def _multi_image_fields(request: CreateRequest, body: dict) -> None:
+    model = request.model_name
+    request.mode = _choice(body, "mode", ("std", "pro"), "std")
+    if "duration" in body and not isinstance(body["duration"], str):
+        raise _bad('duration must be a string such as "5"')
+    request.duration = _choice(body, "duration", catalog.durations(model), "5")
+    request.aspect_ratio = _choice(body, "aspect_ratio", catalog.VIDEO_ASPECT_RATIOS, "16:9")
+    images = body.get("image_list")
+    if images in (None, []):
+        raise _bad("image_list is required")
+    if not isinstance(images, list) or not all(isinstance(item, dict) for item in images):
+        raise _bad('image_list must be a list of {"image": ...} objects')
+    if len(images) > catalog.MAX_SUBJECT_IMAGES:
+        raise _bad(f"image_list must have at most {catalog.MAX_SUBJECT_IMAGES} items")
+    usable = True
+    for position, item in enumerate(images):
+        checked = _image(item, "image")
+        if checked is None:
+            raise _bad(f"image_list[{position}].image is required")
+        usable = usable and checked
+    request.images_usable = usable
+
+
+def _extend_fields(request: CreateRequest, body: dict, owner: str) -> None:
+    video_id = _string(body, "video_id")
+    if not video_id:
+        raise _bad("video_id is required")
+    _unit_float(body, "cfg_scale")
+    # Our video ids are the task id and the video's index ("<task_id>0").
+    parent = (
+        SimTask.objects.filter(created_by=owner, task_id=video_id[:-1], outcome=SimTask.SUCCEED)
+        .exclude(package="image")
+        .first()
+        if video_id.endswith("0")
+        else None
+    )
+    if parent is None or parent.status_at() != SimTask.SUCCEED:
+        raise _bad(f"video_id {video_id} not found")
+    if now_ms() - parent.finish_ms > catalog.EXTEND_SOURCE_DAYS * 24 * 3600 * 1000:
+        raise _bad(f"video_id {video_id} has expired: videos can be extended within 30 days")
+    if parent.model_name not in catalog.EXTENDABLE_MODELS:
+        raise _bad(f"video_id {video_id}: videos made with {parent.model_name} cannot be extended")
+    total = float(parent.duration or 0) + catalog.EXTEND_SECONDS
+    if total > catalog.EXTEND_MAX_TOTAL_SECONDS:
+        raise _bad("video_id: the total duration after extension must not exceed 3 minutes")
+    request.model_name = parent.model_name
+    request.mode = parent.mode or "std"
+    request.aspect_ratio = parent.aspect_ratio or "16:9"
+    request.duration = _seconds_text(total)
+    request.parent = parent
 
 
 def _image_fields(request: CreateRequest, body: dict) -> None:
@@ -400,6 +530,7 @@ def create_task(request: CreateRequest, faults: SimFaults, base_url: str, owner:
             outcome=outcome,
             failure_message=failure,
             units=units if outcome == SimTask.SUCCEED else Decimal(0),
+            parent=request.parent,
         )
         if task.callback_url:
             schedule_callbacks(task, faults)
@@ -408,6 +539,8 @@ def create_task(request: CreateRequest, faults: SimFaults, base_url: str, owner:
 
 def _outcome(request: CreateRequest, faults: SimFaults) -> tuple[str, str]:
     """How the task will end: (outcome, failure message)."""
+    if request.failure_message:
+        return SimTask.FAILED, request.failure_message
     if not request.images_usable:
         return SimTask.FAILED, IMAGE_PROBLEM
     if "[sim:fail]" in request.prompt or roll(faults.rate_failed_task):
@@ -465,7 +598,7 @@ def find_task(product: str, reference: str, owner: str) -> SimTask | None:
 
 def list_tasks(product: str, owner: str, page: int, page_size: int) -> list[SimTask]:
     start = (page - 1) * page_size
-    mine = SimTask.objects.filter(created_by=owner, product=product)
+    mine = SimTask.objects.filter(created_by=owner, product=product).select_related("parent")
     return list(mine.order_by("-created_ms", "-id")[start : start + page_size])
 
 
@@ -487,7 +620,7 @@ def task_object(
         "task_id": task.task_id,
         "task_status": status,
         "task_status_msg": task.failure_message if status == SimTask.FAILED else "",
-        "task_info": {"external_task_id": task.external_task_id} if task.external_task_id else {},
+        "task_info": _task_info(task, faults),
         "task_result": {},
         "watermark_info": {"enabled": False},
         "created_at": task.created_ms,
@@ -518,6 +651,18 @@ def task_object(
     elif status == SimTask.FAILED:
         data["final_unit_deduction"] = "0"
     return data
+
+
+def _task_info(task: SimTask, faults: SimFaults) -> dict[str, Any]:
+    info: dict[str, Any] = {"external_task_id": task.external_task_id} if task.external_task_id else {}
+    if task.parent is not None:
+        parent = task.parent
+        info["parent_video"] = {
+            "id": f"{parent.task_id}0",
+            "url": cdn_url(parent, "video", 0, f"{parent.task_id}.mp4", faults.url_ttl_seconds),
+            "duration": parent.duration,
+        }
+    return info
 
 
 def created_object(task: SimTask) -> dict[str, Any]:
@@ -573,6 +718,12 @@ def media_path(token: str):
     task = SimTask.objects.filter(task_id=task_id).first()
     if task is None or task.status_at() != SimTask.SUCCEED:
         raise SimError(404, 0, "Not Found")
+    label = catalog.LABELLED_PRODUCTS.get(task.product)
+    if kind == "video" and label:
+        seconds = float(task.duration or catalog.UNFETCHED_VIDEO_SECONDS)
+        return media.labelled_video_file(
+            task.aspect_ratio, variant_for(task.prompt), seconds, label
+        ), "video/mp4"
     if kind == "video":
         return media.video_file(task.aspect_ratio, variant_for(task.prompt)), "video/mp4"
     if kind == "cover":

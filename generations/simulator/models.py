@@ -42,7 +42,9 @@ class SimTask(models.Model):
     external_task_id = models.CharField(max_length=128, blank=True)
     model_name = models.CharField(max_length=32)
     mode = models.CharField(max_length=8, blank=True)
-    duration = models.CharField(max_length=4, blank=True)
+    duration = models.CharField(
+        max_length=8, blank=True, help_text="Seconds of output, as Kling writes them."
+    )
     aspect_ratio = models.CharField(max_length=8, blank=True)
     sound = models.CharField(max_length=4, blank=True)
     resolution = models.CharField(max_length=4, blank=True)
@@ -58,6 +60,8 @@ class SimTask(models.Model):
     outcome = models.CharField(max_length=8, default=SUCCEED)
     failure_message = models.CharField(max_length=500, blank=True)
     units = models.DecimalField(max_digits=10, decimal_places=3)
+    # Video extension: the task whose video this one continues (`task_info.parent_video`).
+    parent = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
 
     class Meta:
         ordering = ["-created_ms", "-id"]

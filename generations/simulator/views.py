@@ -98,7 +98,7 @@ def _create(request: HttpRequest, faults: SimFaults, owner: str, product: str) -
         body = json.loads(request.body or b"null")
     except ValueError:
         raise SimError(400, 1200, "Invalid request parameters: the body is not JSON") from None
-    create = engine.validate(product, body, faults)
+    create = engine.validate(product, body, faults, owner)
     if roll(faults.rate_1303):
         raise SimError(429, 1303, "parallel task over resource pack limit")
     base_url = request.build_absolute_uri(reverse("kling_sim:index"))

@@ -38,6 +38,27 @@
     if (event.persisted) document.querySelectorAll("form[data-submitting]").forEach(release);
   });
 
+  // A video chosen for a kind billed per second: measure its length here, so the price
+  // shown follows it (the server measures it again before charging, and never charges
+  // more than was shown).
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    if (!(input instanceof HTMLInputElement) || !input.dataset.measureInto) return;
+    var file = input.files && input.files[0];
+    if (!file) return;
+    var video = document.createElement("video");
+    var url = URL.createObjectURL(file);
+    video.preload = "metadata";
+    video.onloadedmetadata = function () {
+      var target = document.getElementById(input.dataset.measureInto);
+      URL.revokeObjectURL(url);
+      if (!target || !isFinite(video.duration)) return;
+      target.value = video.duration.toFixed(2);
+      target.dispatchEvent(new Event("change", { bubbles: true }));
+    };
+    video.src = url;
+  });
+
   // Close the phone menu with Escape.
   document.addEventListener("keydown", function (event) {
     var toggle = document.getElementById("nav-toggle");
