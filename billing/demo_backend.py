@@ -94,7 +94,7 @@ class DemoBackend:
         row = DemoCheckoutSession.objects.filter(charge_id=charge_id).exclude(charge_id="").first()
         if row is None:
             raise NotFound(f"The demo checkout has no charge {charge_id}")
-        # The demo takes no real money, so it never refunds any.
+        # The demo takes no real money, so Stripe never refunds any of it.
         return Charge(
             id=row.charge_id,
             amount=row.amount_total,

@@ -133,7 +133,7 @@ def _redact_events(purchases) -> int:
     objects = [value for values in ids.values() for value in values]
     if not objects:
         return 0
-    # Refund and dispute events name the charge; charge events name the payment intent.
+    # Stripe refund and dispute events name the charge; charge events name the payment intent.
     events = StripeEvent.objects.filter(
         Q(payload__data__object__id__in=objects)
         | Q(payload__data__object__charge__in=ids["stripe_charge_id"])

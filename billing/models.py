@@ -62,7 +62,8 @@ class LedgerEntry(models.Model):
     kind = models.CharField(max_length=16, choices=Kind.choices)
     # The UNIQUE key makes every retry safe: a redelivered task, webhook or double click
     # collapses to the entry that already exists. Examples: "gen:42:charge",
-    # "gen:42:refund", "checkout:cs_test_...", "refund:re_...".
+    # "gen:42:refund", "checkout:cs_test_...", "refund:re_..." (the clawback for a Stripe
+    # refund; stored keys keep that form).
     idempotency_key = models.CharField(max_length=200, unique=True)
     generation = models.ForeignKey(
         "generations.Generation",

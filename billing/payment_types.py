@@ -12,9 +12,9 @@ from datetime import datetime
 from typing import Any, Protocol
 
 PAID_STATUSES = ("paid", "no_payment_required")
-# Refunds that move (or are moving) money back to the customer. A refund that later
-# fails or is cancelled stops counting.
-COUNTED_REFUND_STATUSES = ("succeeded", "pending", "requires_action")
+# Stripe refunds that move (or are moving) money back to the customer, so their credits
+# are clawed back. A Stripe refund that later fails or is cancelled stops counting.
+COUNTED_STRIPE_REFUND_STATUSES = ("succeeded", "pending", "requires_action")
 
 
 class StripeApiError(Exception):
@@ -58,7 +58,7 @@ class CheckoutSession:
 
 
 @dataclass(frozen=True)
-class Refund:
+class StripeRefund:
     id: str
     amount: int
     status: str
@@ -66,7 +66,7 @@ class Refund:
 
     @property
     def counts(self) -> bool:
-        return self.status in COUNTED_REFUND_STATUSES
+        return self.status in COUNTED_STRIPE_REFUND_STATUSES
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ class Charge:
     currency: str
     payment_intent_id: str = ""
     receipt_url: str = ""
-    refunds: tuple[Refund, ...] = ()
+    stripe_refunds: tuple[StripeRefund, ...] = ()
 
 
 @dataclass(frozen=True)

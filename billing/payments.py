@@ -1,4 +1,4 @@
-"""Buying credits with Stripe Checkout: start, fulfil exactly once, refunds, disputes, reconcile.
+"""Buying credits with Stripe Checkout: start, fulfil exactly once, clawbacks, disputes, reconcile.
 
 Stripe is the source of truth for money. Every function here that acts on a payment
 first asks Stripe (through `billing.stripe_api`) for the object's current state and
@@ -7,12 +7,12 @@ That makes replayed, reordered and concurrent events harmless, together with two
 
 - a purchase moves to "paid" by a conditional UPDATE that succeeds once, in the same
   transaction as its ledger entry;
-- every ledger entry has an idempotency key (`checkout:<session>`, `refund:<refund>`,
+- every ledger entry has an idempotency key (`checkout:<session>`, `refund:<Stripe refund>`,
   `dispute:<dispute>:open`, `dispute:<dispute>:won`), so even a second writer that got
   past the first guard posts nothing.
 
 Policy decisions:
-- Refunds claw back credits in proportion to the money refunded, even when that takes
+- Stripe refunds claw back credits in proportion to the money refunded, even when that takes
   the balance below zero: the money went back, so the credits go too. A negative balance
   blocks new generations until the person buys more.
 - An opened dispute claws back the disputed share and freezes spending. Won: the credits
@@ -268,8 +268,8 @@ def _credit(purchase: Purchase, session: CheckoutSession, from_statuses, *, sour
 
 
 def approve_review(purchase: Purchase, actor) -> Fulfilment:
-    """Staff accept a purchase held for review: credit its pack (once), then apply any
-    refund Stripe already shows, which was ignored while nothing was credited."""
+    """Staff accept a purchase held for review: credit its pack (once), then claw back
+    for any Stripe refund already shown, which was ignored while nothing was credited."""
     session = stripe_api.retrieve_checkout_session(purchase.stripe_session_id)
     if not session.is_paid:
         raise PaymentError("Stripe does not show this checkout as complete")
@@ -278,13 +278,13 @@ def approve_review(purchase: Purchase, actor) -> Fulfilment:
     record(purchase, "admin", "Approved after review", actor)
     purchase.refresh_from_db()
     if purchase.stripe_charge_id:
-        sync_refunds(purchase.stripe_charge_id, source="admin")
+        sync_clawbacks(purchase.stripe_charge_id, source="admin")
     return Fulfilment(purchase.pk, "credited")
 
 
 def reject_review(purchase: Purchase, actor, reason: str = "") -> Fulfilment:
     """Staff refuse a purchase held for review: nothing is ever credited for it (refund
-    the payment in Stripe if there was one)."""
+    the payment in Stripe if there was one: money only, there are no credits to claw back)."""
     error = reason.strip() or "This purchase was not accepted. Please contact us."
     if not Purchase.objects.filter(pk=purchase.pk, status=Purchase.Status.REVIEW).update(
         status=Purchase.Status.REJECTED, error=error[:255]
@@ -401,44 +401,48 @@ def _purchase_for_charge(charge: stripe_api.Charge, source: str) -> Purchase:
     return found
 
 
-# -- refunds -------------------------------------------------------------------------------
+# -- clawbacks for Stripe refunds ----------------------------------------------------------
+# A Stripe refund sends money back to the buyer, so we take the credits back (a clawback).
+# Our own `ledger.refund` is the other direction: credits back for a failed generation.
+# The ledger keys keep their stored form, `refund:<Stripe refund id>` (data, not a name).
 
 
-def refund_clawbacks(credits: int, charge: stripe_api.Charge) -> list[tuple[str, int]]:
-    """Credits to take back per refund id, in proportion to the money refunded.
+def clawbacks_by_stripe_refund(credits: int, charge: stripe_api.Charge) -> list[tuple[str, int]]:
+    """Credits to take back per Stripe refund id, in proportion to the money refunded.
 
-    Computed on the running total in refund order, so the parts always add up to the
-    whole: two half refunds of a 1,200-credit pack take exactly 1,200 credits, and
+    Computed on the running total in Stripe refund order, so the parts always add up to
+    the whole: two half refunds of a 1,200-credit pack take exactly 1,200 credits, and
     rounding (down, in the buyer's favour) never loses or invents a credit. The result
-    depends only on the charge's refunds, so replays compute the same amounts.
+    depends only on the charge's Stripe refunds, so replays compute the same amounts.
     """
     if charge.amount <= 0:
         return []
     result = []
-    refunded = 0
-    for refund in sorted((r for r in charge.refunds if r.counts), key=lambda r: (r.created, r.id)):
-        before = credits * min(refunded, charge.amount) // charge.amount
-        refunded += refund.amount
-        after = credits * min(refunded, charge.amount) // charge.amount
-        result.append((refund.id, after - before))
+    money_back = 0
+    counted = (r for r in charge.stripe_refunds if r.counts)
+    for stripe_refund in sorted(counted, key=lambda r: (r.created, r.id)):
+        before = credits * min(money_back, charge.amount) // charge.amount
+        money_back += stripe_refund.amount
+        after = credits * min(money_back, charge.amount) // charge.amount
+        result.append((stripe_refund.id, after - before))
     return result
 
 
-def sync_refunds(charge_id: str, *, source: str = "webhook") -> Purchase:
-    """Claw back credits for every refund on a charge that we have not clawed back yet,
-    and give back the credits of a refund that failed or was cancelled after we took them
-    (key `refund:<id>:reversed`, once)."""
+def sync_clawbacks(charge_id: str, *, source: str = "webhook") -> Purchase:
+    """Claw back credits for every Stripe refund on a charge that we have not clawed back
+    yet, and give back the credits of a Stripe refund that failed or was cancelled after
+    we took them (key `refund:<id>:reversed`, once)."""
     charge = stripe_api.retrieve_charge(charge_id)
     purchase = _purchase_for_charge(charge, source)
     with transaction.atomic():
-        # One refund or dispute change per purchase at a time; the ledger keys make the
+        # One clawback or dispute change per purchase at a time; the ledger keys make the
         # entries idempotent, the lock keeps the status consistent with them.
         locked = Purchase.objects.select_for_update().select_related("user").get(pk=purchase.pk)
         if locked.paid_at is None:
-            record(locked, source, f"Refund on {charge.id} ignored: this purchase was never credited")
+            record(locked, source, f"Stripe refund on {charge.id} ignored: this purchase was never credited")
             return locked
-        for refund_id, credits in refund_clawbacks(locked.credits, charge):
-            key = f"refund:{refund_id}"
+        for stripe_refund_id, credits in clawbacks_by_stripe_refund(locked.credits, charge):
+            key = f"refund:{stripe_refund_id}"
             if credits <= 0 or LedgerEntry.objects.filter(idempotency_key=key).exists():
                 continue
             ledger.clawback(
@@ -446,12 +450,14 @@ def sync_refunds(charge_id: str, *, source: str = "webhook") -> Purchase:
                 credits,
                 key=key,
                 purchase=locked,
-                memo=f"Refund {refund_id} of {locked.pack_name}",
+                memo=f"Clawback for Stripe refund {stripe_refund_id} of {locked.pack_name}",
             )
-            record(locked, source, f"Refund {refund_id}: {credits} credits taken back")
-        for refund in charge.refunds:
-            if not refund.counts:
-                _reverse_clawback(locked, refund.id, refund.status, source)
+            record(
+                locked, source, f"Clawback for Stripe refund {stripe_refund_id}: {credits} credits taken back"
+            )
+        for stripe_refund in charge.stripe_refunds:
+            if not stripe_refund.counts:
+                _reverse_clawback(locked, stripe_refund.id, stripe_refund.status, source)
         locked.amount_refunded_minor = min(charge.amount_refunded, locked.amount_minor)
         if locked.status != Purchase.Status.DISPUTED:
             locked.status = _settled_status(charge.amount_refunded, charge.amount)
@@ -459,25 +465,33 @@ def sync_refunds(charge_id: str, *, source: str = "webhook") -> Purchase:
     return locked
 
 
-def _reverse_clawback(purchase: Purchase, refund_id: str, status: str, source: str) -> None:
+def _reverse_clawback(purchase: Purchase, stripe_refund_id: str, status: str, source: str) -> None:
     taken = (
-        LedgerEntry.objects.filter(idempotency_key=f"refund:{refund_id}")
+        LedgerEntry.objects.filter(idempotency_key=f"refund:{stripe_refund_id}")
         .values_list("amount", flat=True)
         .first()
     )
-    key = f"refund:{refund_id}:reversed"
+    key = f"refund:{stripe_refund_id}:reversed"
     if not taken or _posted(key):
         return
     ledger.credit_purchase(
-        purchase.user, -taken, key=key, purchase=purchase, memo=f"Refund {refund_id} {status}: credits back"
+        purchase.user,
+        -taken,
+        key=key,
+        purchase=purchase,
+        memo=f"Stripe refund {stripe_refund_id} {status}: clawback given back",
     )
-    record(purchase, source, f"Refund {refund_id} {status}: {-taken} credits given back")
+    record(
+        purchase,
+        source,
+        f"Stripe refund {stripe_refund_id} {status}: {-taken} clawed-back credits given back",
+    )
 
 
-def _settled_status(refunded: int, amount: int) -> str:
-    if refunded <= 0:
+def _settled_status(money_refunded: int, amount: int) -> str:
+    if money_refunded <= 0:
         return Purchase.Status.PAID
-    return Purchase.Status.REFUNDED if refunded >= amount else Purchase.Status.PARTIALLY_REFUNDED
+    return Purchase.Status.REFUNDED if money_refunded >= amount else Purchase.Status.PARTIALLY_REFUNDED
 
 
 # -- disputes ------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ CHECK_LEDGER_SCHEDULE = "billing.check_ledger"
 RECONCILE_SCHEDULE = "billing: reconcile Stripe checkouts"
 RECONCILE_EVERY_MINUTES = 15
 REQUEUE_EVENTS_SCHEDULE = "billing: requeue stuck Stripe events"
-# Refund and dispute events lost in our own queue come back within minutes, whatever
+# Stripe refund and dispute events lost in our own queue come back within minutes, whatever
 # the reconciler's listing of checkouts covers.
 REQUEUE_EVERY_MINUTES = 5
 

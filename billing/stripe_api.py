@@ -29,7 +29,15 @@ from django.conf import settings
 from billing import demo_backend
 
 # The rest of the site names these as stripe_api.X: this module is its seam to Stripe.
-from billing.payment_types import Backend, Charge, CheckoutSession, Dispute, NotFound, Refund, StripeApiError
+from billing.payment_types import (
+    Backend,
+    Charge,
+    CheckoutSession,
+    Dispute,
+    NotFound,
+    StripeApiError,
+    StripeRefund,
+)
 from kling_site import outbound
 
 if TYPE_CHECKING:
@@ -113,7 +121,7 @@ def find_checkout_session(payment_intent_id: str) -> CheckoutSession | None:
 
 
 def retrieve_charge(charge_id: str) -> Charge:
-    """A charge with all its refunds."""
+    """A charge with all its Stripe refunds."""
     return _backend().retrieve_charge(charge_id)
 
 
@@ -281,7 +289,7 @@ class _LiveBackend:
         try:
             charge = self.client.v1.charges.retrieve(charge_id).to_dict()
             # Charges stopped embedding their refunds in API 2022-11-15: list them.
-            refunds = [
+            stripe_refunds = [
                 r.to_dict()
                 for r in self.client.v1.refunds.list(
                     params={"charge": charge_id, "limit": 100}
@@ -296,14 +304,14 @@ class _LiveBackend:
             currency=(charge.get("currency") or "").lower(),
             payment_intent_id=_id(charge.get("payment_intent")),
             receipt_url=charge.get("receipt_url") or "",
-            refunds=tuple(
-                Refund(
+            stripe_refunds=tuple(
+                StripeRefund(
                     id=r["id"],
                     amount=int(r.get("amount") or 0),
                     status=r.get("status") or "",
                     created=int(r.get("created") or 0),
                 )
-                for r in refunds
+                for r in stripe_refunds
             ),
         )
 

@@ -47,11 +47,11 @@ HANDLERS: dict[str, Callable[[dict[str, Any]], object]] = {
     ),
     "checkout.session.async_payment_failed": lambda obj: payments.fail_checkout(obj["id"], source="webhook"),
     "checkout.session.expired": lambda obj: payments.expire_checkout(obj["id"], source="webhook"),
-    "charge.refunded": lambda obj: payments.sync_refunds(obj["id"], source="webhook"),
-    # A refund that fails (or is cancelled) after we took its credits back gives them back.
-    "refund.failed": lambda obj: payments.sync_refunds(obj["charge"], source="webhook"),
-    "refund.updated": lambda obj: payments.sync_refunds(obj["charge"], source="webhook"),
-    "charge.refund.updated": lambda obj: payments.sync_refunds(obj["charge"], source="webhook"),
+    "charge.refunded": lambda obj: payments.sync_clawbacks(obj["id"], source="webhook"),
+    # A Stripe refund that fails (or is cancelled) after its clawback gives the credits back.
+    "refund.failed": lambda obj: payments.sync_clawbacks(obj["charge"], source="webhook"),
+    "refund.updated": lambda obj: payments.sync_clawbacks(obj["charge"], source="webhook"),
+    "charge.refund.updated": lambda obj: payments.sync_clawbacks(obj["charge"], source="webhook"),
     "charge.dispute.created": lambda obj: payments.sync_dispute(obj["id"], source="webhook"),
     "charge.dispute.closed": lambda obj: payments.sync_dispute(obj["id"], source="webhook"),
 }

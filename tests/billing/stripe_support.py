@@ -19,7 +19,7 @@ from django.test import Client
 
 from billing import ledger, stripe_api
 from billing.models import LedgerEntry, Purchase
-from billing.stripe_api import Charge, CheckoutSession, Dispute, NotFound, Refund
+from billing.stripe_api import Charge, CheckoutSession, Dispute, NotFound, StripeRefund
 
 EVENTS_DIR = Path(__file__).parent / "stripe_events"
 WEBHOOK_URL = "/billing/stripe/webhook/"
@@ -122,11 +122,13 @@ class FakeStripe:
             Charge(CHARGE_ID, session.amount_total, 0, session.currency, PAYMENT_INTENT_ID, RECEIPT_URL),
         )
 
-    def refund(self, charge_id: str, refund_id: str, amount: int, created: int = 1763785000) -> None:
+    def stripe_refund(self, charge_id: str, refund_id: str, amount: int, created: int = 1763785000) -> None:
         charge = self.charges[charge_id]
-        refunds = (*charge.refunds, Refund(refund_id, amount, "succeeded", created))
+        stripe_refunds = (*charge.stripe_refunds, StripeRefund(refund_id, amount, "succeeded", created))
         self.charges[charge_id] = replace(
-            charge, refunds=refunds, amount_refunded=sum(r.amount for r in refunds if r.counts)
+            charge,
+            stripe_refunds=stripe_refunds,
+            amount_refunded=sum(r.amount for r in stripe_refunds if r.counts),
         )
 
     def dispute(self, status: str, *, amount: int | None = None, dispute_id: str = DISPUTE_ID) -> None:

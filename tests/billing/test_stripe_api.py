@@ -205,7 +205,7 @@ def test_it_lists_paid_sessions_across_pages(live_stripe):
     assert [s.id for s in stripe_api.list_recent_paid_sessions(since)] == ["cs_1", "cs_3"]
 
 
-def test_it_retrieves_a_charge_with_all_its_refunds(live_stripe):
+def test_it_retrieves_a_charge_with_all_its_stripe_refunds(live_stripe):
     live_stripe.get(
         f"{API}/v1/charges/ch_123",
         json={
@@ -233,7 +233,10 @@ def test_it_retrieves_a_charge_with_all_its_refunds(live_stripe):
     )
     charge = stripe_api.retrieve_charge("ch_123")
     assert (charge.amount, charge.amount_refunded, charge.payment_intent_id) == (2000, 700, "pi_123")
-    assert [(r.id, r.amount, r.counts) for r in charge.refunds] == [("re_1", 500, True), ("re_2", 200, True)]
+    assert [(r.id, r.amount, r.counts) for r in charge.stripe_refunds] == [
+        ("re_1", 500, True),
+        ("re_2", 200, True),
+    ]
 
 
 def test_it_retrieves_a_dispute(live_stripe):

@@ -35,7 +35,7 @@ EVENTS = [
 def _final_stripe_state(fake_stripe, purchase) -> None:
     """Paid, then refunded 5.00 of 20.00, then disputed for the other 15.00 and won."""
     fake_stripe.add_session(purchase)
-    fake_stripe.refund(CHARGE_ID, "re_3TestRefund00000001", 500)
+    fake_stripe.stripe_refund(CHARGE_ID, "re_3TestRefund00000001", 500)
     fake_stripe.dispute("won", amount=1500)
 
 
