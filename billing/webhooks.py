@@ -23,6 +23,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -34,7 +35,10 @@ logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 # A worker that claimed an event this long ago has died; another may claim it again.
-STALE_AFTER = timedelta(minutes=10)
+# django-q stops any task after Q_CLUSTER["timeout"] seconds, so a claim older than that
+# (plus a margin for the clock and the commit) has nobody behind it: waiting longer only
+# delays the credits, refunds and disputes of a worker killed mid-task.
+STALE_AFTER = timedelta(seconds=settings.Q_CLUSTER["timeout"] + 30)
 # An event still "received" this long after arrival lost its task (broker down).
 LOST_AFTER = timedelta(minutes=2)
 

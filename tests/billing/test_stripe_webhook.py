@@ -287,3 +287,26 @@ def test_it_takes_over_an_event_whose_worker_died(fake_stripe, purchase):
     )
     assert webhooks.process_event(event.pk) == "succeeded"
     assert ledger.balance_of(purchase.user) == 1200
+
+
+def test_it_takes_over_an_event_soon_after_its_worker_was_killed(fake_stripe, purchase, settings):
+    """A worker killed with -9 mid-task leaves its claim behind; once no task could still be
+    running (django-q's timeout has passed), the next delivery or sweep processes it, rather
+    than leaving a dispute or refund unapplied for many minutes."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    fake_stripe.add_session(purchase)
+    timeout = settings.Q_CLUSTER["timeout"]
+    event = StripeEvent.objects.create(
+        event_id="evt_killed_worker",
+        type="checkout.session.completed",
+        payload=load_event("checkout.session.completed"),
+        status="processing",
+        attempts=1,
+        started_at=timezone.now() - timedelta(seconds=timeout + 60),
+    )
+    assert webhooks.requeue_stuck_events() == 1
+    assert webhooks.process_event(event.pk) == "succeeded"
+    assert ledger.balance_of(purchase.user) == 1200
