@@ -255,3 +255,20 @@ def test_starting_checkouts_is_rate_limited(demo_mode, alice_client, alice, pack
     response = alice_client.post("/credits/buy/", {"pack": pack.pk}, follow=True)
     assert "Too many checkouts started" in response.content.decode()
     assert Purchase.objects.filter(user=alice).count() == 3
+
+
+def test_it_starts_a_checkout_while_the_cache_is_down(demo_mode, alice_client, alice, pack, monkeypatch):
+    # The per-person checkout rate limit lives in the cache; Redis restarting must not make
+    # the buy page answer 500. The cap on open checkouts (in the database) still applies.
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from kling_site import rate_limits
+
+    def cache_down(*args, **kwargs):
+        raise RedisConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(rate_limits.cache, "add", cache_down)
+    monkeypatch.setattr(rate_limits.cache, "incr", cache_down)
+    response = alice_client.post("/credits/buy/", {"pack": pack.pk})
+    assert response.status_code == 303
+    assert Purchase.objects.filter(user=alice).count() == 1
