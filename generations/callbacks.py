@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 from generations import queue, services
 from generations.models import TERMINAL_STATUSES, Generation, Status
 from generations.providers import webhook_signature
+from kling_site.cache_errors import CACHE_ERRORS
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +61,14 @@ def kling_callback(request: HttpRequest, generation_id: int, token: str) -> Http
             logger.warning("callback for generation %s: bad or stale signature", generation_id)
             return HttpResponseBadRequest("invalid signature")
         # A delivery seen in the last ten minutes is a replay or a retry: already handled.
-        if not cache.add(f"generations:webhook:{request.headers['webhook-id']}", 1, 600):
+        # Without the cache (Redis restarting) it is handled again, which is harmless: a
+        # callback is only a hint, and looking the task up is idempotent.
+        try:
+            first = cache.add(f"generations:webhook:{request.headers['webhook-id']}", 1, 600)
+        except CACHE_ERRORS as exc:
+            logger.warning("callback for generation %s: replay check skipped: %s", generation_id, exc)
+            first = True
+        if not first:
             return HttpResponse("ok")
 
     if generation.status in TERMINAL_STATUSES:

@@ -205,3 +205,25 @@ def test_it_accepts_callbacks_signed_by_the_simulator_s_signer(
             post(client, path, body, **webhook_signature.headers(secret, "msg_ok", body)).status_code == 200
         )
     assert Generation.objects.get(pk=generation.pk).status == Status.SUCCEEDED
+
+
+def test_it_handles_a_signed_callback_while_the_cache_is_down(
+    generation, fake, commit, client, settings, monkeypatch
+):
+    # Redis restarting must not turn Kling's callback into a 500 (and a retry storm):
+    # without the replay marker the hint is simply handled.
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from generations import callbacks
+
+    def cache_down(*args, **kwargs):
+        raise RedisConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    settings.KLING_WEBHOOK_SECRET = SECRET
+    monkeypatch.setattr(callbacks.cache, "add", cache_down)
+    fake.succeed(generation.task_id)
+    body = json.dumps({"task_id": generation.task_id, "task_status": "succeed"}).encode()
+    with commit():
+        response = post(client, generation.callback_path(), body, **signed_headers(body, msg_id="msg_down"))
+    assert response.status_code == 200
+    assert Generation.objects.get(pk=generation.pk).status == Status.SUCCEEDED
