@@ -4,9 +4,11 @@ this authentication class is ours, and it reads the key through accounts.api_key
 
 from __future__ import annotations
 
-from rest_framework import authentication, exceptions
+from rest_framework import authentication, exceptions, permissions
 
 from accounts import api_keys
+from accounts.models import PersonalAPIKey
+from billing.models import CreditAccount
 
 KEYWORDS = ("bearer", "api-key")
 
@@ -39,3 +41,18 @@ class APIKeyAuthentication(authentication.BaseAuthentication):
     def authenticate_header(self, request) -> str:
         # Makes DRF answer 401 (not 403) with WWW-Authenticate when no credentials came.
         return 'Bearer realm="api"'
+
+
+class AccountUsable(permissions.BasePermission):
+    """Signed in, and the credit account is not frozen (a key of a frozen account is
+    refused by APIKeyAuthentication already; this covers the browser's session too)."""
+
+    def has_permission(self, request, view) -> bool:
+        if not (request.user and request.user.is_authenticated):
+            return False
+        if (
+            not isinstance(request.auth, PersonalAPIKey)
+            and CreditAccount.objects.filter(user=request.user, is_frozen=True).exists()
+        ):
+            raise AccountFrozen()
+        return True

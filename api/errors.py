@@ -121,6 +121,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         message = str(exc.detail)
     if isinstance(exc, exceptions.Throttled):
         message = f"Too many requests; try again in {exc.wait:.0f} s." if exc.wait else "Too many requests."
+    if not code and isinstance(exc.get_codes(), str):
+        code = exc.get_codes()
     if response.status_code == 401 and not code:
         code = "authentication_failed"
     response.data = body(code or "error", message, details)

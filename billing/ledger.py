@@ -279,6 +279,11 @@ def grant_or_deduct(user, amount: int, *, key: str, reason: str, created_by) -> 
     return adjust(user, amount, key=key, reason=reason, created_by=created_by)
 
 
+def history(user):
+    """The person's ledger entries, newest first (read-only: for pages, CSV and the API)."""
+    return LedgerEntry.objects.filter(account__user=user).order_by("-created_at", "-id")
+
+
 def balance_of(user) -> int:
     """The cached balance; 0 for someone who has no account yet (reading creates nothing)."""
     balance = CreditAccount.objects.filter(user=user).values_list("balance", flat=True).order_by().first()

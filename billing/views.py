@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from billing import demo_checkout, ledger, payments, stripe_api, webhooks
 from billing.forms import DemoCardForm
-from billing.models import CreditPack, DemoCheckoutSession, LedgerEntry, Purchase
+from billing.models import CreditPack, DemoCheckoutSession, Purchase
 from kling_site import rate_limits
 
 logger = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ HISTORY_PAGE_SIZE = 25
 
 
 def _history(user):
-    return LedgerEntry.objects.filter(account__user=user)
+    return ledger.history(user)
 
 
 @login_required

@@ -10,6 +10,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("account/", include("accounts.urls")),
+    path("api/", include("api.urls")),
     path("", include("billing.urls")),
     path("", include("generations.urls")),
 ]

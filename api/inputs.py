@@ -1,0 +1,164 @@
+"""Files in JSON requests: an https URL we fetch, or Base64 (plain or a data: URI).
+
+Either becomes an uploaded file handed to the same form fields the pages use, so every
+check on its content (generations.forms.check_image_upload, generations.uploads) is the
+pages' own. Fetching a URL is where a request from outside makes us call out, so it is
+careful: https only, no credentials in the URL, every address the host resolves to must
+be public (no loopback, private, link-local or reserved ranges; checked again on each of
+at most MAX_REDIRECTS redirects), a byte cap enforced while streaming, and an overall time
+limit. A name can still resolve differently between our check and the connection (DNS
+rebinding); the addresses refused then are those the check refused, at worst one fetch
+late, the same trade-off generations.media makes for result downloads.
+
+Unlike generations.media.resolves_privately, nothing is exempt here: in demo mode that
+function lets the site's own host through (the simulator serves results from it), which
+must never apply to an address a client chose.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import re
+import socket
+import time
+from urllib.parse import urljoin, urlsplit
+
+import requests
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import TemporaryUploadedFile
+
+from generations.media import sniff
+
+MB = 1024 * 1024
+IMAGE_MAX_BYTES = 10 * MB
+VIDEO_MAX_BYTES = 100 * MB
+FETCH_TIMEOUT = (5, 10)  # connect, read between bytes
+FETCH_SECONDS = 20  # the whole download, redirects included
+MAX_REDIRECTS = 3
+CHUNK = 256 * 1024
+_DATA_URI = re.compile(r"^data:([\w.+-]+/[\w.+-]+)?(?:;[\w-]+=[\w.-]+)*;base64,", re.IGNORECASE)
+_EXTENSIONS = {
+    "image/png": "png",
+    "image/jpeg": "jpg",
+    "image/webp": "webp",
+    "video/mp4": "mp4",
+    "video/quicktime": "mov",
+}
+
+
+class FetchRefused(ValidationError):
+    """A URL we will not fetch, or could not: the message says which and why."""
+
+
+def host_is_private(host: str) -> bool:
+    """Whether any address `host` resolves to is not a public one. An unresolvable name
+    counts as not private: the fetch then fails on its own."""
+    try:
+        infos = socket.getaddrinfo(host, 443, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError, OSError):
+        return False
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        if not address.is_global or address.is_multicast:
+            return True
+    return False
+
+
+def _check_url(url: str) -> None:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
+    except ValueError:
+        raise FetchRefused("This is not a valid URL.") from None
+    if parts.scheme != "https":
+        raise FetchRefused("Give an https:// URL.")
+    if parts.username or parts.password or not parts.hostname:
+        raise FetchRefused("Give an https:// URL with a host name and no user name or password in it.")
+    if host_is_private(parts.hostname):
+        raise FetchRefused(f"{parts.hostname} is a private or local address; give a public URL.")
+
+
+def fetch(url: str, max_bytes: int, *, deadline: float | None = None) -> TemporaryUploadedFile:
+    """Download `url` into a temporary uploaded file, or raise FetchRefused."""
+    deadline = deadline or time.monotonic() + FETCH_SECONDS
+    for _ in range(MAX_REDIRECTS + 1):
+        _check_url(url)
+        try:
+            response = requests.get(url, stream=True, timeout=FETCH_TIMEOUT, allow_redirects=False)
+        except requests.RequestException:
+            raise FetchRefused(f"{urlsplit(url).hostname} could not be reached.") from None
+        if not response.is_redirect:
+            break
+        location = response.headers.get("Location", "")
+        response.close()
+        url = urljoin(url, location)
+    else:
+        raise FetchRefused(f"The URL redirected more than {MAX_REDIRECTS} times.")
+
+    with response:
+        if response.status_code != 200:
+            raise FetchRefused(f"{urlsplit(url).hostname} answered HTTP {response.status_code}.")
+        length = response.headers.get("Content-Length", "")
+        if length.isdigit() and int(length) > max_bytes:
+            raise FetchRefused(f"The file is {int(length) / MB:.1f} MB; the most is {max_bytes // MB} MB.")
+        declared = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        upload = TemporaryUploadedFile("download", declared or "application/octet-stream", 0, None)
+        size = 0
+        try:
+            for chunk in response.iter_content(CHUNK):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise FetchRefused(f"The file is larger than {max_bytes // MB} MB, the most accepted.")
+                if time.monotonic() > deadline:
+                    raise FetchRefused(f"The download took longer than {FETCH_SECONDS} s.")
+                upload.write(chunk)
+        except requests.RequestException:
+            upload.close()
+            raise FetchRefused("The download was interrupted.") from None
+        except BaseException:
+            upload.close()
+            raise
+    upload.size = size
+    _name(upload, urlsplit(url).path.rsplit("/", 1)[-1])
+    return upload
+
+
+def decode(value: str, max_bytes: int) -> TemporaryUploadedFile:
+    """Base64 (or a data: URI) as a temporary uploaded file, or raise ValidationError."""
+    match = _DATA_URI.match(value)
+    payload = value[match.end() :] if match else value
+    payload = re.sub(r"\s+", "", payload)
+    if len(payload) > (max_bytes + 2) // 3 * 4 + 4:
+        raise ValidationError(f"The file is larger than {max_bytes // MB} MB, the most accepted.")
+    try:
+        data = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValidationError("This is neither an https:// URL nor valid Base64.") from None
+    if not data:
+        raise ValidationError("The file is empty.")
+    upload = TemporaryUploadedFile(
+        "upload", match.group(1) if match and match.group(1) else "", len(data), None
+    )
+    upload.write(data)
+    _name(upload, "")
+    return upload
+
+
+def to_upload(value: str, max_bytes: int) -> TemporaryUploadedFile:
+    """A JSON file value as an upload: a URL is fetched, anything else read as Base64."""
+    if re.match(r"^[a-z][a-z0-9+.-]*://", value, re.IGNORECASE):
+        return fetch(value.strip(), max_bytes)
+    return decode(value, max_bytes)
+
+
+def _name(upload: TemporaryUploadedFile, name: str) -> None:
+    upload.seek(0)
+    kind = sniff(upload.read(16))
+    upload.seek(0)
+    ext = _EXTENSIONS.get(kind, "")
+    stem = re.sub(r"[^\w.-]", "", name.rsplit(".", 1)[0])[:40] or "input"
+    upload.name = f"{stem}.{ext}" if ext else stem
+    if kind:
+        upload.content_type = kind

@@ -1,0 +1,17 @@
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from api import views
+
+app_name = "api"
+urlpatterns = [
+    path("", views.guide, name="guide"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("v1/models", views.ModelsView.as_view(), name="models"),
+    path("v1/quote", views.QuoteView.as_view(), name="quote"),
+    path("v1/generations", views.GenerationListView.as_view(), name="generations"),
+    path("v1/generations/<int:generation_id>", views.GenerationDetailView.as_view(), name="generation"),
+    path("v1/credits", views.CreditsView.as_view(), name="credits"),
+    path("v1/files/<str:token>", views.signed_file, name="file"),
+]
