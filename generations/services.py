@@ -34,6 +34,7 @@ from generations.models import (
     Status,
     WaitReason,
 )
+from kling_site.cache_errors import CACHE_ERRORS
 
 logger = logging.getLogger(__name__)
 
@@ -591,7 +592,11 @@ def estimates_for(keys: Iterable[tuple[str, str, str]]) -> dict[tuple[str, str, 
     cache has none. Never a database query: pages with many live cards call this on
     every poll."""
     keys = set(keys)
-    cached = cache.get_many([_estimate_key(*key) for key in keys])
+    try:
+        cached = cache.get_many([_estimate_key(*key) for key in keys])
+    except CACHE_ERRORS:
+        # Redis restarting: the published averages will do until it is back.
+        cached = {}
     return {key: cached.get(_estimate_key(*key)) or TYPICAL_SECONDS[key[0]] for key in keys}
 
 

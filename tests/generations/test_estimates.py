@@ -167,3 +167,21 @@ def test_it_is_scheduled_and_an_operators_pause_survives_migrate(db):
     create_schedules(sender=None)
     assert Schedule.objects.filter(name=ESTIMATES_SCHEDULE).count() == 1
     assert Schedule.objects.get(name=ESTIMATES_SCHEDULE).repeats == 0
+
+
+def test_it_shows_a_live_card_while_the_cache_is_down(alice, client, monkeypatch):
+    # Redis restarting must not turn every poll of a live card into a 500: the estimate
+    # falls back to Kling's published average.
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    def cache_down(*args, **kwargs):
+        raise RedisConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    running = live_run(alice)
+    client.force_login(alice)
+    monkeypatch.setattr(services.cache, "get_many", cache_down)
+    response = client.get(f"/generations/{running.pk}/status/", headers=HTMX)
+    assert response.status_code == 200
+    assert 'class="progress-bar"' in response.content.decode()
+    estimate = services.estimates_for([("text2video", "kling-v2-6", "pro")])
+    assert estimate == {("text2video", "kling-v2-6", "pro"): services.TYPICAL_SECONDS["text2video"]}
