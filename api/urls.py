@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from api import views
@@ -14,4 +14,5 @@ urlpatterns = [
     path("v1/generations/<int:generation_id>", views.GenerationDetailView.as_view(), name="generation"),
     path("v1/credits", views.CreditsView.as_view(), name="credits"),
     path("v1/files/<str:token>", views.signed_file, name="file"),
+    re_path(r"^v1/(?P<rest>.*)$", views.unknown_endpoint),
 ]

@@ -18,6 +18,7 @@ from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -521,3 +522,9 @@ def guide(request: HttpRequest) -> HttpResponse:
         "create_rate": settings.API_CREATE_RATE_PER_MINUTE or "any number",
     }
     return render(request, "api/guide.html", context)
+
+
+@csrf_exempt  # it changes nothing; without this a DELETE would get Django's HTML 403
+def unknown_endpoint(request: HttpRequest, rest: str = "") -> JsonResponse:
+    """Any other path under /api/v1/ (or an id that is not a number): JSON, like every answer."""
+    return JsonResponse(errors.body("not_found", "No such endpoint or object."), status=404)
