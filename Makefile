@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test install install-dev migrate lint benchmarks clean
+.PHONY: run test install install-dev migrate lint benchmarks soak clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -40,6 +40,11 @@ test: install-dev
 
 lint: install-dev
 	$(VENV)/bin/ruff check .
+
+# The chaos soak (docs/soak.md): SOAK_MINUTES=30 make soak, or SOAK_ARGS="--short --seed 42".
+SOAK_MINUTES ?= 10
+soak: install-dev
+	nice -n 10 $(PY) scripts/soak.py --minutes $(SOAK_MINUTES) $(SOAK_ARGS)
 
 benchmarks: install-dev
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
