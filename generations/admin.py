@@ -153,7 +153,7 @@ class GenerationAdmin(admin.ModelAdmin):
                     "submitted_at",
                     "started_at",
                     "finished_at",
-                    "next_poll_at",
+                    "due_at",
                     "deadline_at",
                     "notified_at",
                 )

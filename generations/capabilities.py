@@ -27,12 +27,19 @@ PRODUCTS = {
     Kind.MOTION_CONTROL: "videos/motion-control",
     Kind.MULTI_IMAGE2VIDEO: "videos/multi-image2video",
     Kind.VIDEO_EXTEND: "videos/video-extend",
+    Kind.TEXT2AUDIO: "audio/text-to-audio",
+    Kind.VIDEO2AUDIO: "audio/video-to-audio",
+    Kind.AVATAR: "videos/avatar/image2video",
 }
 
 # Kinds billed per second of output (their Price rows hold credits per second).
-PER_SECOND_KINDS = frozenset({Kind.MOTION_CONTROL})
+PER_SECOND_KINDS = frozenset({Kind.MOTION_CONTROL, Kind.AVATAR})
 # Kinds whose prompt may be empty: an input says what to show.
-PROMPT_OPTIONAL_KINDS = frozenset({Kind.IMAGE2VIDEO, Kind.MOTION_CONTROL, Kind.VIDEO_EXTEND})
+PROMPT_OPTIONAL_KINDS = frozenset(
+    {Kind.IMAGE2VIDEO, Kind.MOTION_CONTROL, Kind.VIDEO_EXTEND, Kind.VIDEO2AUDIO, Kind.AVATAR}
+)
+# Kinds priced per call whatever their options (one Price row per model and mode).
+PER_CALL_KINDS = frozenset({Kind.VIDEO_EXTEND, Kind.TEXT2AUDIO, Kind.VIDEO2AUDIO})
 
 MODE_LABELS = {"std": "Standard", "pro": "Professional", "4k": "4K"}
 VIDEO_ASPECT_RATIOS = ("16:9", "9:16", "1:1")
@@ -132,6 +139,17 @@ EXTEND_MAX_TOTAL_SECONDS = 180
 EXTEND_ADDS_SECONDS = 5
 EXTEND_SOURCE_DAYS = 30
 
+# Audio (section 3.10): text to audio makes 3.0-10.0 s (one decimal) from a prompt of at
+# most 200 characters; video to audio dubs a video of 3.0-20.0 s, by upload or by the
+# Kling id of one of the person's own videos, with two optional prompts of 200 each.
+AUDIO_PROMPT_LIMIT = 200
+TEXT_TO_AUDIO_SECONDS = (3.0, 10.0)
+VIDEO_TO_AUDIO_LIMITS = VideoLimits(3, 20, min_side=1, max_side=8192)
+
+# Avatar (section 3.9): a portrait speaks a sound file of 2-300 s (MP3, WAV, M4A or AAC, at
+# most 5 MB); the video is as long as the sound and billed per second.
+AVATAR_SOUND_LIMITS = AudioLimits(2, 300)
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -217,7 +235,22 @@ class ImageModel:
     is_video = False
 
 
-Capability = VideoModel | ImageModel
+@dataclass(frozen=True)
+class AudioModel:
+    """Kling's audio products take no model or mode: one entry stands for them in the table."""
+
+    name: str
+    label: str
+    prompt_limit: int = AUDIO_PROMPT_LIMIT
+    negative_prompt_limit: int = 0
+    modes: tuple[str, ...] = ()
+    durations: tuple[int, ...] = ()
+    aspect_ratios: tuple[str, ...] = ()
+
+    is_video = False
+
+
+Capability = VideoModel | ImageModel | AudioModel
 
 _STD_PRO = ("std", "pro")
 _CLIPS = (5, 10)
@@ -245,6 +278,12 @@ _MOTION_MODELS = (
 )
 # Extension: the model and mode are the source video's; each call adds about 5 s.
 _EXTEND_MODELS = tuple(replace(m, durations=(EXTEND_ADDS_SECONDS,)) for m in (_V1_6, _V1_5, _V1))
+
+
+KLING_AUDIO = AudioModel("kling-audio", "Kling audio")
+# Avatar takes no model either, but std and pro modes; `durations` are the whole seconds
+# (rounded up) of sound it may speak.
+KLING_AVATAR = VideoModel("kling-avatar", "Kling Avatar", _STD_PRO, tuple(range(2, 301)))
 
 _IMAGE_MODELS = (
     ImageModel(
@@ -316,6 +355,9 @@ TABLE: dict[str, dict[str, Capability]] = {
     Kind.MOTION_CONTROL: _by_name(_MOTION_MODELS),
     Kind.MULTI_IMAGE2VIDEO: _by_name([_V1_6]),
     Kind.VIDEO_EXTEND: _by_name(_EXTEND_MODELS),
+    Kind.TEXT2AUDIO: _by_name([KLING_AUDIO]),
+    Kind.VIDEO2AUDIO: _by_name([KLING_AUDIO]),
+    Kind.AVATAR: _by_name([KLING_AVATAR]),
 }
 
 
@@ -552,10 +594,67 @@ def _check_extend(model: VideoModel, values: Mapping[str, Any]) -> dict[str, str
     return errors
 
 
+def _check_text_to_audio(model: AudioModel, values: Mapping[str, Any]) -> dict[str, str]:
+    low, high = TEXT_TO_AUDIO_SECONDS
+    seconds = values.get("duration")
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not low <= seconds <= high:
+        return {"duration": f"Sound lasts between {low:g} and {high:g} seconds."}
+    if round(float(seconds), 1) != float(seconds):
+        return {"duration": "Give the length to a tenth of a second, such as 4.5."}
+    return {}
+
+
+def _check_video_to_audio(model: AudioModel, values: Mapping[str, Any]) -> dict[str, str]:
+    errors = {}
+    for name, label in (("sound_effect_prompt", "sound effects"), ("bgm_prompt", "music")):
+        text = values.get(name) or ""
+        if len(text) > AUDIO_PROMPT_LIMIT:
+            errors[name] = (
+                f"Describe the {label} in up to {AUDIO_PROMPT_LIMIT} characters; this has {len(text):,}."
+            )
+    has_upload, has_id = bool(values.get("video")), bool(values.get("video_id"))
+    if has_upload == has_id:
+        errors["video_url"] = (
+            "Give one video: upload it or choose one of yours, not both."
+            if has_upload
+            else "Upload a video of 3 to 20 seconds, or choose one of your finished videos."
+        )
+    seconds = values.get("video_seconds")
+    low, high = VIDEO_TO_AUDIO_LIMITS.min_seconds, VIDEO_TO_AUDIO_LIMITS.max_seconds
+    if seconds is not None and not low <= float(seconds) <= high:
+        errors["video_url" if has_upload else "video_id"] = (
+            f"This video is {float(seconds):.1f} s long; Kling adds sound to videos of {low:g} to {high:g} s."
+        )
+    return errors
+
+
+def _check_avatar(model: VideoModel, values: Mapping[str, Any]) -> dict[str, str]:
+    errors = _check_mode(model, values)
+    if values.get("negative_prompt"):
+        errors["negative_prompt"] = "Avatar takes no negative prompt."
+    if not values.get("image"):
+        errors["image"] = "Upload a picture of the face that speaks."
+    seconds = values.get("output_seconds")
+    limits = AVATAR_SOUND_LIMITS
+    if not values.get("sound_file"):
+        errors["sound_file"] = "Upload the sound file to speak."
+    elif seconds is None:
+        errors["sound_file"] = "We could not tell how long this sound file is."
+    elif not limits.min_seconds <= float(seconds) <= limits.max_seconds:
+        errors["sound_file"] = (
+            f"This sound file is {float(seconds):.1f} s long; it needs to be between "
+            f"{limits.min_seconds:g} s and {limits.max_seconds / 60:g} min."
+        )
+    return errors
+
+
 _KIND_CHECKS = {
+    Kind.AVATAR: _check_avatar,
     Kind.MOTION_CONTROL: _check_motion_control,
     Kind.MULTI_IMAGE2VIDEO: _check_multi_image,
     Kind.VIDEO_EXTEND: _check_extend,
+    Kind.TEXT2AUDIO: _check_text_to_audio,
+    Kind.VIDEO2AUDIO: _check_video_to_audio,
 }
 
 
@@ -635,7 +734,17 @@ def summary_rows() -> list[dict[str, Any]]:
                 else "from the input",
                 "prompt_limit": model.prompt_limit,
             }
-            if isinstance(model, VideoModel):
+            if isinstance(model, AudioModel):
+                row.update(
+                    modes="—",
+                    durations="3-10 s" if kind == Kind.TEXT2AUDIO else "from the video (3-20 s)",
+                    sound="—",
+                    camera="—",
+                    end_frame="—",
+                    cfg_scale="—",
+                    extras="no model or mode: one price per call",
+                )
+            elif isinstance(model, VideoModel):
                 row.update(
                     modes=", ".join(MODE_LABELS[m] for m in model.modes) or "none",
                     durations=_durations_text(model.durations),

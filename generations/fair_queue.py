@@ -37,7 +37,7 @@ def slots_in_use_by_owner(owner_ids) -> dict[int, int]:
 
 
 def in_turn(queryset: QuerySet[Generation], limit: int) -> list[tuple[int, datetime | None]]:
-    """Up to `limit` (pk, next_poll_at) of `queryset` in fair order.
+    """Up to `limit` (pk, due_at) of `queryset` in fair order.
 
     Each owner's k-th oldest job ranks as k plus the slots that owner already uses, so
     turns alternate between people and whoever has least running goes first.
@@ -51,7 +51,7 @@ def in_turn(queryset: QuerySet[Generation], limit: int) -> list[tuple[int, datet
             )
         )
         .filter(turn__lte=limit)
-        .values_list("pk", "owner_id", "created_at", "next_poll_at", "turn")
+        .values_list("pk", "owner_id", "created_at", "due_at", "turn")
     )
     rows = list(ranked)
     used = slots_in_use_by_owner({row[1] for row in rows})

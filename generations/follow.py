@@ -1,7 +1,7 @@
 """Following generations at the provider: submit, check, and the poll sweep.
 
 Every function here claims the rows it works on before calling the provider (a
-conditional UPDATE that moves `next_poll_at` forward, which doubles as a lease), never
+conditional UPDATE that moves `due_at` forward, which doubles as a lease), never
 holds a database transaction open across an HTTP request, and changes status only through
 `services.transition()`. So any number of workers, callbacks and sweeps can run at once:
 the worst a race can do is repeat a lookup.
@@ -133,9 +133,9 @@ def submit(generation_id: int) -> None:
     now = timezone.now()
     claimed = (
         Generation.objects.filter(pk=generation_id, status=Status.QUEUED)
-        .filter(Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now))
+        .filter(Q(due_at__isnull=True) | Q(due_at__lte=now))
         # Held for queue.task_lease(): a second submit starts only once this one has ended.
-        .update(next_poll_at=now + queue.task_lease())
+        .update(due_at=now + queue.task_lease())
     )
     if not claimed:
         return
@@ -234,7 +234,7 @@ def _fail_unconfirmed(generation: Generation) -> None:
 
 def _wait(generation: Generation, reason: str, seconds: float) -> None:
     Generation.objects.filter(pk=generation.pk, status=Status.QUEUED).update(
-        wait_reason=reason, next_poll_at=timezone.now() + timedelta(seconds=seconds)
+        wait_reason=reason, due_at=timezone.now() + timedelta(seconds=seconds)
     )
 
 
@@ -247,7 +247,7 @@ def _accepted(generation: Generation, task: ProviderTask) -> None:
         Status.SUBMITTED,
         task_id=task.task_id,
         maybe_created=False,
-        next_poll_at=now + timedelta(seconds=poll_base_seconds()),
+        due_at=now + timedelta(seconds=poll_base_seconds()),
         # Kling's time counts from here: waiting in our own queue does not eat into it.
         deadline_at=now + timedelta(minutes=settings.GENERATION_DEADLINE_MINUTES),
     )
@@ -326,6 +326,7 @@ def apply_task(generation: Generation, task: ProviderTask) -> None:
             result_media=[
                 {
                     "kind": m.kind,
+                    # Images keep Kling's index; a video and its sound are told apart by position.
                     "index": m.index if m.kind == "image" else i,
                     "url": m.url,
                     "duration": m.duration,
@@ -351,7 +352,7 @@ def apply_task(generation: Generation, task: ProviderTask) -> None:
         services.transition(generation.pk, [Status.SUBMITTED], Status.PROCESSING)
     now = timezone.now()
     Generation.objects.filter(pk=generation.pk, status__in=IN_FLIGHT_STATUSES).update(
-        next_poll_at=now + poll_interval(generation, now)
+        due_at=now + poll_interval(generation, now)
     )
 
 
@@ -363,7 +364,7 @@ def refresh(generation_id: int) -> None:
     # Not exclusive on purpose: a callback should not wait for a sweep holding the row, and
     # a repeated lookup with compare-and-set transitions is harmless.
     Generation.objects.filter(pk=generation_id, status__in=IN_FLIGHT_STATUSES).update(
-        next_poll_at=timezone.now() + POLL_LEASE
+        due_at=timezone.now() + POLL_LEASE
     )
     if not limiter.try_take_request():
         _poll_soon(generation.pk)
@@ -379,7 +380,7 @@ def refresh(generation_id: int) -> None:
 
 def _poll_soon(generation_id: int, delay: float = 0) -> None:
     Generation.objects.filter(pk=generation_id, status__in=IN_FLIGHT_STATUSES).update(
-        next_poll_at=timezone.now() + timedelta(seconds=delay)
+        due_at=timezone.now() + timedelta(seconds=delay)
     )
 
 
@@ -399,7 +400,7 @@ class SweepReport:
 
 
 def _due(now: datetime) -> Q:
-    return Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now)
+    return Q(due_at__isnull=True) | Q(due_at__lte=now)
 
 
 def claim_due(product: str, now: datetime, limit: int = LIST_PAGE_SIZE) -> list[Generation]:
@@ -407,22 +408,22 @@ def claim_due(product: str, now: datetime, limit: int = LIST_PAGE_SIZE) -> list[
 
     PostgreSQL: SELECT ... FOR UPDATE SKIP LOCKED, so concurrent sweeps split the work
     instead of queueing behind each other. SQLite has no row locks: each row is claimed by
-    a conditional UPDATE on the `next_poll_at` value we read, which only one sweep can win.
+    a conditional UPDATE on the `due_at` value we read, which only one sweep can win.
     """
     due = Generation.objects.filter(product=product, status__in=IN_FLIGHT_STATUSES).filter(_due(now))
-    ordered = due.order_by(F("next_poll_at").asc(nulls_first=True), "pk")
+    ordered = due.order_by(F("due_at").asc(nulls_first=True), "pk")
     lease = now + POLL_LEASE
     with transaction.atomic():
         if connection.features.has_select_for_update_skip_locked:
             ids = list(ordered.select_for_update(skip_locked=True).values_list("pk", flat=True)[:limit])
-            Generation.objects.filter(pk__in=ids).update(next_poll_at=lease)
+            Generation.objects.filter(pk__in=ids).update(due_at=lease)
         else:
             ids = [
                 pk
-                for pk, due_at in ordered.values_list("pk", "next_poll_at")[:limit]
-                if Generation.objects.filter(
-                    pk=pk, status__in=IN_FLIGHT_STATUSES, next_poll_at=due_at
-                ).update(next_poll_at=lease)
+                for pk, due_at in ordered.values_list("pk", "due_at")[:limit]
+                if Generation.objects.filter(pk=pk, status__in=IN_FLIGHT_STATUSES, due_at=due_at).update(
+                    due_at=lease
+                )
             ]
     return list(Generation.objects.filter(pk__in=ids).order_by("pk"))
 
@@ -512,7 +513,7 @@ def _poll_product(
 def _resubmit_due(now: datetime) -> int:
     """Queued work whose wait is over, or whose submit task never ran."""
     due = Generation.objects.filter(status=Status.QUEUED).filter(
-        Q(next_poll_at__lte=now) | Q(next_poll_at__isnull=True, created_at__lte=now - LOST_TASK_GRACE)
+        Q(due_at__lte=now) | Q(due_at__isnull=True, created_at__lte=now - LOST_TASK_GRACE)
     )
     # In turn across owners, a few per pass: more would only find the limiter full.
     turns = fair_queue.in_turn(due, max(settings.KLING_MAX_CONCURRENCY, 1) * 2)
@@ -525,9 +526,7 @@ def _refetch_due(now: datetime) -> int:
     due = (
         Generation.objects.unsaved_results()
         .filter(fetch_attempts__lt=MAX_FETCH_ATTEMPTS)
-        .filter(
-            Q(next_poll_at__lte=now) | Q(next_poll_at__isnull=True, finished_at__lte=now - LOST_TASK_GRACE)
-        )
+        .filter(Q(due_at__lte=now) | Q(due_at__isnull=True, finished_at__lte=now - LOST_TASK_GRACE))
         .order_by("finished_at", "pk")
         .values_list("pk", flat=True)
     )

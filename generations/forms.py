@@ -546,13 +546,41 @@ class MultipleFileField(forms.FileField):
 VIDEO_ACCEPT = "video/mp4,video/quicktime"
 
 
-class MotionControlForm(GenerationForm):
+class PerSecondPrice:
+    """For kinds billed per second of an input's length: the page measured the file in the
+    browser and posted the total it showed (`expected_credits`); the server's own ffmpeg
+    measurement must not cost more, or nothing is charged and the person is told."""
+
+    MEASURED_FIELD: ClassVar[str]
+    SECONDS_FIELD: ClassVar[str]
+
+    def check_price_shown(self, data: dict[str, Any]) -> None:
+        shown = self.data.get("expected_credits") if self.is_bound else None
+        if self.quote is not None and shown and str(shown).isdigit() and self.quote.credits > int(shown):
+            seconds = data[self.MEASURED_FIELD].media_info.duration
+            self.add_error(
+                self.MEASURED_FIELD,
+                f"This file measures {seconds:.1f} s, which costs {self.quote.credits} credits, not the "
+                f"{int(shown)} shown. Nothing was charged: check the price and create it again.",
+            )
+
+    def measured_seconds(self) -> float | None:
+        try:
+            seconds = float(self._raw(self.SECONDS_FIELD) or 0)
+        except (TypeError, ValueError):
+            return None
+        return seconds if 0 < seconds <= 3600 else None
+
+
+class MotionControlForm(PerSecondPrice, GenerationForm):
     """A character picture moved like the person in a reference video (Kling's
     `videos/motion-control`). Billed per second of output, which is as long as the video:
     the page measures the chosen video in the browser to show the total, and the server
     measures it again (ffmpeg) and never charges more than was shown."""
 
     kind = Kind.MOTION_CONTROL
+    MEASURED_FIELD = "video_url"
+    SECONDS_FIELD = "video_seconds"
     INPUT_FIELDS = ["image_url", "video_url", "prompt"]
     OPTION_FIELDS = ["mode", "character_orientation", "keep_original_sound", "video_seconds"]
 
@@ -607,24 +635,78 @@ class MotionControlForm(GenerationForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        shown = self.data.get("expected_credits") if self.is_bound else None
-        if self.quote is not None and shown and str(shown).isdigit() and self.quote.credits > int(shown):
-            self.add_error(
-                "video_url",
-                f"This video measures {data['video_url'].media_info.duration:.1f} s, which costs "
-                f"{self.quote.credits} credits, not the {int(shown)} shown. Nothing was charged: "
-                "check the price and create it again.",
-            )
+        self.check_price_shown(data)
         return data
 
     def current_values(self) -> dict[str, Any]:
         values = super().current_values()
         values.pop("duration", None)
-        try:
-            seconds = float(self._raw("video_seconds") or 0)
-        except (TypeError, ValueError):
-            seconds = 0
-        values["video_seconds"] = seconds if 0 < seconds <= 3600 else None
+        values["output_seconds"] = self.measured_seconds()
+        return values
+
+
+class AvatarForm(PerSecondPrice, GenerationForm):
+    """A portrait that speaks a sound file (Kling's `videos/avatar/image2video`), billed per
+    second of the sound, which is how long the video lasts."""
+
+    kind = Kind.AVATAR
+    MEASURED_FIELD = "sound_file"
+    SECONDS_FIELD = "sound_seconds"
+    INPUT_FIELDS = ["image", "sound_file", "prompt"]
+    OPTION_FIELDS = ["mode", "sound_seconds"]
+
+    image = _image_field(
+        "Portrait", "JPEG or PNG, up to 10 MB, each side at least 300 px: the face that speaks."
+    )
+    sound_file = forms.FileField(
+        label="Sound to speak",
+        required=False,
+        help_text="MP3, WAV, M4A or AAC, up to 5 MB, 2 s to 5 min.",
+        widget=forms.ClearableFileInput(
+            attrs={
+                "accept": "audio/mpeg,audio/wav,audio/mp4,audio/aac",
+                "data-measure-into": "id_sound_seconds",
+            }
+        ),
+    )
+    mode = forms.ChoiceField(label="Mode")
+    sound_seconds = forms.FloatField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["model_name"].widget = forms.HiddenInput()
+        self.fields["model_name"].help_text = ""
+        del self.fields["negative_prompt"]
+        self.fields["prompt"].required = False
+        self.fields["prompt"].help_text = "Optional: expression, gestures, setting."
+        self.fields["prompt"].widget.attrs["placeholder"] = "Smiling, nodding now and then"
+
+    def fit_to_model(self) -> None:
+        model: VideoModel = self.model
+        self.fields["mode"].choices = [(m, capabilities.MODE_LABELS[m]) for m in model.modes]
+        self._choose("mode", model.modes, model.default_mode)
+
+    def clean_image(self):
+        upload = self.cleaned_data.get("image")
+        if upload:
+            check_image_upload(upload)
+        return upload
+
+    def clean_sound_file(self):
+        upload = self.cleaned_data.get("sound_file")
+        if upload:
+            upload.media_info = uploads.check_audio(upload, capabilities.AVATAR_SOUND_LIMITS)
+        return upload
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        self.check_price_shown(data)
+        return data
+
+    def current_values(self) -> dict[str, Any]:
+        values = super().current_values()
+        values.pop("duration", None)
+        values["output_seconds"] = self.measured_seconds()
         return values
 
 
@@ -713,6 +795,108 @@ class ExtendVideoForm(GenerationForm):
         return {"model_name": source.model_name, "mode": source.mode, "video_id": self.extend_source.video_id}
 
 
+class AudioForm(GenerationForm):
+    """Kling's audio products take no model: the one table entry rides along hidden."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["model_name"].widget = forms.HiddenInput()
+        self.fields["model_name"].help_text = ""
+        del self.fields["negative_prompt"]
+
+    def fit_to_model(self) -> None:
+        return None
+
+
+class TextToAudioForm(AudioForm):
+    """A sound of 3 to 10 seconds from a description (Kling's `audio/text-to-audio`)."""
+
+    kind = Kind.TEXT2AUDIO
+    INPUT_FIELDS = ["prompt"]
+    OPTION_FIELDS = ["duration"]
+
+    duration = forms.FloatField(
+        label="Length in seconds",
+        min_value=capabilities.TEXT_TO_AUDIO_SECONDS[0],
+        max_value=capabilities.TEXT_TO_AUDIO_SECONDS[1],
+        step_size=0.1,
+        widget=forms.NumberInput(attrs={"step": "0.1"}),
+        help_text="From 3 to 10, to a tenth of a second.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["prompt"].widget.attrs["placeholder"] = "Rain on a tin roof, distant thunder"
+        self.fields[
+            "prompt"
+        ].help_text = f"What it sounds like, in up to {capabilities.AUDIO_PROMPT_LIMIT} characters."
+        if self._raw("duration") in (None, ""):
+            self._set("duration", 5.0)
+
+
+class VideoToAudioForm(AudioForm):
+    """Sound effects and music for a video (Kling's `audio/video-to-audio`): an upload, or
+    one of the person's own finished videos by its Kling id ("Add sound" on its page)."""
+
+    kind = Kind.VIDEO2AUDIO
+    INPUT_FIELDS = ["video_id", "video_url", "sound_effect_prompt", "bgm_prompt"]
+    OPTION_FIELDS = ["asmr_mode"]
+
+    video_id = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
+    video_url = forms.FileField(
+        label="Video",
+        required=False,
+        help_text="MP4 or MOV, up to 100 MB, 3 to 20 s.",
+        widget=forms.ClearableFileInput(attrs={"accept": VIDEO_ACCEPT}),
+    )
+    sound_effect_prompt = forms.CharField(
+        label="Sound effects",
+        required=False,
+        max_length=capabilities.AUDIO_PROMPT_LIMIT,
+        widget=_textarea(2, "Footsteps on gravel, wind in the trees"),
+        help_text=f"Optional, up to {capabilities.AUDIO_PROMPT_LIMIT} characters.",
+    )
+    bgm_prompt = forms.CharField(
+        label="Music",
+        required=False,
+        max_length=capabilities.AUDIO_PROMPT_LIMIT,
+        widget=_textarea(2, "A calm piano melody"),
+        help_text=f"Optional, up to {capabilities.AUDIO_PROMPT_LIMIT} characters.",
+    )
+    asmr_mode = forms.BooleanField(label="ASMR mode", required=False, help_text="Close, detailed sound.")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        del self.fields["prompt"]
+        self.video_source: Asset | None = None
+        raw = str(self._raw("video_id") or "")
+        if raw and self.user is not None:
+            try:
+                self.video_source = services.own_video(self.user, raw)
+            except ValidationError:
+                self.video_source = None
+
+    def clean_video_url(self):
+        upload = self.cleaned_data.get("video_url")
+        if upload:
+            upload.media_info = uploads.check_video(upload, capabilities.VIDEO_TO_AUDIO_LIMITS)
+        return upload
+
+    def clean(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        data["prompt"] = ""
+        if data.get("video_id") and not data.get("video_url"):
+            if self.video_source is None:
+                self.add_error(
+                    None, "Choose one of your own finished videos of the last 30 days, or upload one."
+                )
+                return data
+            data["source_asset"] = self.video_source
+        elif data.get("video_url"):
+            data["video_id"] = ""  # an upload replaces a chosen video
+        return super().clean()
+
+
 FORMS: dict[str, type[GenerationForm]] = {
     Kind.TEXT2IMAGE: TextToImageForm,
     Kind.TEXT2VIDEO: TextToVideoForm,
@@ -720,4 +904,7 @@ FORMS: dict[str, type[GenerationForm]] = {
     Kind.MOTION_CONTROL: MotionControlForm,
     Kind.MULTI_IMAGE2VIDEO: MultiImageToVideoForm,
     Kind.VIDEO_EXTEND: ExtendVideoForm,
+    Kind.TEXT2AUDIO: TextToAudioForm,
+    Kind.VIDEO2AUDIO: VideoToAudioForm,
+    Kind.AVATAR: AvatarForm,
 }

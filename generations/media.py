@@ -36,11 +36,18 @@ from generations.models import MAX_FETCH_ATTEMPTS, Asset, Generation, Status
 
 logger = logging.getLogger(__name__)
 
-MAX_BYTES = {Asset.Kind.IMAGE: 30 * 1024 * 1024, Asset.Kind.VIDEO: 300 * 1024 * 1024}
+MAX_BYTES = {
+    Asset.Kind.IMAGE: 30 * 1024 * 1024,
+    Asset.Kind.VIDEO: 300 * 1024 * 1024,
+    Asset.Kind.AUDIO: 50 * 1024 * 1024,
+}
 ALLOWED_TYPES = {
     Asset.Kind.IMAGE: {"image/png", "image/jpeg", "image/webp"},
     Asset.Kind.VIDEO: {"video/mp4", "video/quicktime"},
+    Asset.Kind.AUDIO: {"audio/mpeg", "audio/wav"},
 }
+# What a host may declare for sound that the bytes then show to be one of ours.
+AUDIO_ALIASES = {"audio/mp3", "audio/x-wav", "audio/wave"}
 # Declared types that say nothing either way; the bytes decide.
 NEUTRAL_TYPES = {"", "application/octet-stream", "binary/octet-stream"}
 TIMEOUT = (5, 30)  # connect, read (between bytes)
@@ -109,6 +116,11 @@ def sniff(head: bytes) -> str:
         return "image/webp"
     if head[4:8] == b"ftyp":
         return "video/quicktime" if head[8:10] == b"qt" else "video/mp4"
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "audio/wav"
+    # An ID3 tag, or an MPEG audio frame sync (11 set bits; a JPEG's FF D8 is not one).
+    if head.startswith(b"ID3") or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+        return "audio/mpeg"
     return ""
 
 
@@ -147,7 +159,7 @@ def download(url: str, kind: str, *, deadline: float | None = None) -> Download:
         if response.status_code != 200:
             raise MediaError(f"the media host answered HTTP {response.status_code}")
         declared = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
-        if declared not in NEUTRAL_TYPES and declared not in ALLOWED_TYPES[kind]:
+        if declared not in NEUTRAL_TYPES | AUDIO_ALIASES and declared not in ALLOWED_TYPES[kind]:
             raise MediaError(f"unexpected content type {declared!r} for a {kind}")
         length = response.headers.get("Content-Length", "")
         if length.isdigit() and int(length) > cap:
@@ -229,12 +241,30 @@ def _first_frame(path: str, at: float) -> tuple[dict, bytes | None]:
         reader.close()
 
 
+def output_kind(item: dict) -> str:
+    return {"video": Asset.Kind.VIDEO, "audio": Asset.Kind.AUDIO}.get(item.get("kind"), Asset.Kind.IMAGE)
+
+
+def describe_audio(path: str) -> float | None:
+    """The length of a sound file (ffmpeg); raises MediaError if it holds no sound."""
+    from generations.uploads import probe_path
+
+    info = probe_path(path)
+    if info is None or not info.audio_codec:
+        raise MediaError("not a readable sound file")
+    return info.duration
+
+
 def store_output(generation: Generation, item: dict, *, deadline: float | None = None) -> Asset:
-    kind = Asset.Kind.VIDEO if item.get("kind") == "video" else Asset.Kind.IMAGE
+    kind = output_kind(item)
     index = int(item.get("index") or 0)
     fetched = download(item["url"], kind, deadline=deadline)
     with fetched.file:
-        if kind == Asset.Kind.VIDEO:
+        if kind == Asset.Kind.AUDIO:
+            width, height, thumbnail = None, None, b""
+            duration = describe_audio(fetched.file.name) or item.get("duration")
+            ext = "wav" if fetched.content_type == "audio/wav" else "mp3"
+        elif kind == Asset.Kind.VIDEO:
             width, height, duration, thumbnail = describe_video(fetched.file.name, item.get("duration"))
             duration = duration or item.get("duration")
             ext = "mp4" if fetched.content_type == "video/mp4" else "mov"
@@ -256,7 +286,8 @@ def store_output(generation: Generation, item: dict, *, deadline: float | None =
         )
         fetched.file.seek(0)
         asset.file.save(f"{kind}-{index}.{ext}", File(fetched.file), save=False)
-        asset.thumbnail.save(f"{kind}-{index}-thumb.jpg", ContentFile(thumbnail), save=False)
+        if thumbnail:
+            asset.thumbnail.save(f"{kind}-{index}-thumb.jpg", ContentFile(thumbnail), save=False)
         asset.save()
     return asset
 
@@ -270,7 +301,7 @@ def _missing_outputs(generation: Generation) -> list[dict]:
             asset.delete()  # the row outlived its file: copy it again
     missing = []
     for item in generation.result_media:
-        kind = Asset.Kind.VIDEO if item.get("kind") == "video" else Asset.Kind.IMAGE
+        kind = output_kind(item)
         if (kind, int(item.get("index") or 0)) not in have:
             missing.append(item)
     return missing
@@ -282,9 +313,9 @@ def store_results(generation_id: int) -> None:
     claimed = (
         Generation.objects.unsaved_results()
         .filter(pk=generation_id, fetch_attempts__lt=MAX_FETCH_ATTEMPTS)
-        .filter(Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now))
+        .filter(Q(due_at__isnull=True) | Q(due_at__lte=now))
         # queue.task_lease() outlasts the task, so two copies never overlap.
-        .update(next_poll_at=now + queue.task_lease(), fetch_attempts=F("fetch_attempts") + 1)
+        .update(due_at=now + queue.task_lease(), fetch_attempts=F("fetch_attempts") + 1)
     )
     if not claimed:
         return
@@ -301,7 +332,7 @@ def store_results(generation_id: int) -> None:
             errors.append(f"{item.get('kind')} {item.get('index', 0)}: {exc}")
     if not errors:
         Generation.objects.filter(pk=generation_id).update(
-            assets_saved_at=timezone.now(), fetch_error="", next_poll_at=None
+            assets_saved_at=timezone.now(), fetch_error="", due_at=None
         )
         queue.notify_finished(generation_id)
         return
@@ -315,7 +346,7 @@ def store_results(generation_id: int) -> None:
     )
     Generation.objects.filter(pk=generation_id).update(
         fetch_error="; ".join(errors)[:2000],
-        next_poll_at=None
+        due_at=None
         if gave_up
         else now + timedelta(seconds=max(backoff_seconds(generation.fetch_attempts), 5)),
     )
@@ -326,7 +357,7 @@ def store_results(generation_id: int) -> None:
 def copy_again(generation_id: int) -> bool:
     """Staff: copy whatever outputs we are missing (their files lost, or attempts used up)."""
     changed = Generation.objects.filter(pk=generation_id, status=Status.SUCCEEDED).update(
-        assets_saved_at=None, fetch_attempts=0, fetch_error="", next_poll_at=None
+        assets_saved_at=None, fetch_attempts=0, fetch_error="", due_at=None
     )
     if changed:
         queue.fetch_results(generation_id)

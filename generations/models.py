@@ -25,6 +25,9 @@ class Kind(models.TextChoices):
     MOTION_CONTROL = "motion_control", "Motion control"
     MULTI_IMAGE2VIDEO = "multi_image2video", "Multi-image to video"
     VIDEO_EXTEND = "video_extend", "Extend a video"
+    TEXT2AUDIO = "text2audio", "Text to audio"
+    VIDEO2AUDIO = "video2audio", "Video to audio"
+    AVATAR = "avatar", "Avatar"
 
 
 class Status(models.TextChoices):
@@ -50,6 +53,9 @@ KIND_SLUGS = {
     Kind.MOTION_CONTROL: "motion-control",
     Kind.MULTI_IMAGE2VIDEO: "multi-image-to-video",
     Kind.VIDEO_EXTEND: "extend-video",
+    Kind.TEXT2AUDIO: "text-to-audio",
+    Kind.VIDEO2AUDIO: "video-to-audio",
+    Kind.AVATAR: "avatar",
 }
 
 
@@ -135,10 +141,12 @@ class Generation(models.Model):
     submitted_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    # When the sweep next acts on this row: a poll while in flight, a submit retry while
-    # queued, a copy retry while results are unsaved. A worker that claims the row moves it
-    # forward first, which doubles as a lease: if the worker dies, the row comes due again.
-    next_poll_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # When a worker may next act on this row, whatever the act is: submit (queued: the
+    # retry after a wait), poll (in flight), copy results (succeeded, results unsaved).
+    # NULL is due now. Claiming the row moves it forward by the claim's lease first, so
+    # no other worker acts meanwhile and, if the claimer dies, the row comes due again.
+    # One column on purpose: every claim is a compare-and-set on this one value.
+    due_at = models.DateTimeField(null=True, blank=True, db_index=True)
     deadline_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
 
@@ -148,7 +156,7 @@ class Generation(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["owner", "-created_at"], name="generation_owner_recent"),
-            models.Index(fields=["status", "next_poll_at"], name="generation_poll_queue"),
+            models.Index(fields=["status", "due_at"], name="generation_due_queue"),
             # services.refresh_estimates: the newest successes of one model and mode.
             models.Index(
                 fields=["kind", "model_name", "mode", "status", "finished_at"],
@@ -197,7 +205,12 @@ class Generation(models.Model):
 
     @property
     def is_video(self) -> bool:
-        return self.kind != Kind.TEXT2IMAGE
+        return self.kind not in (Kind.TEXT2IMAGE, Kind.TEXT2AUDIO)
+
+    @property
+    def is_audio(self) -> bool:
+        """Whether its result is sound alone."""
+        return self.kind == Kind.TEXT2AUDIO
 
     @property
     def is_saving_results(self) -> bool:
@@ -248,6 +261,8 @@ class Generation(models.Model):
         )
         if asset.content_type == "image/webp":
             ext = "webp"
+        if asset.kind == Asset.Kind.AUDIO:
+            ext = "wav" if asset.content_type == "audio/wav" else "mp3"
         suffix = f"-{asset.index + 1}" if self.kind == Kind.TEXT2IMAGE and self.params.get("n", 1) > 1 else ""
         return "-".join(p for p in ("kling", self.kind_slug, str(self.pk), words) if p) + suffix + "." + ext
 
@@ -262,6 +277,7 @@ class Asset(models.Model):
     class Kind(models.TextChoices):
         IMAGE = "image", "Image"
         VIDEO = "video", "Video"
+        AUDIO = "audio", "Audio"
 
     generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="assets")
     kind = models.CharField(max_length=8, choices=Kind.choices)

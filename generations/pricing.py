@@ -45,12 +45,18 @@ MOTION_UNITS_PER_SECOND: dict[str, dict[str, Decimal]] = {
     "kling-v2-6": {"std": _D("0.5"), "pro": _D("0.8")},
     "kling-v3": {"std": _D("0.9"), "pro": _D("1.2")},
 }
+AVATAR_UNITS_PER_SECOND: dict[str, dict[str, Decimal]] = {
+    "kling-avatar": {"std": _D("0.4"), "pro": _D("0.8")},
+}
 # Video extension: units per call, by the source's model and mode (section 10.1).
 EXTEND_UNITS: dict[str, dict[str, Decimal]] = {
     "kling-v1": {"std": _D("1"), "pro": _D("3.5")},
     "kling-v1-5": {"std": _D("2"), "pro": _D("3.5")},
     "kling-v1-6": {"std": _D("2"), "pro": _D("3.5")},
 }
+
+# Text to audio and video to audio: 0.25 units a call (section 10.2).
+AUDIO_UNITS_PER_CALL = _D("0.25")
 
 
 class NotOffered(Exception):
@@ -106,7 +112,11 @@ def default_price_rows() -> list[dict[str, Any]]:
                             }
                         )
     # Per second of output (motion control) and per call (extension): no duration.
-    for kind, table in ((Kind.MOTION_CONTROL, MOTION_UNITS_PER_SECOND), (Kind.VIDEO_EXTEND, EXTEND_UNITS)):
+    for kind, table in (
+        (Kind.MOTION_CONTROL, MOTION_UNITS_PER_SECOND),
+        (Kind.AVATAR, AVATAR_UNITS_PER_SECOND),
+        (Kind.VIDEO_EXTEND, EXTEND_UNITS),
+    ):
         for model in capabilities.models_for(kind, include_disabled=True):
             for mode in model.modes:
                 rows.append(
@@ -119,6 +129,18 @@ def default_price_rows() -> list[dict[str, Any]]:
                         "credits": video_credits(table[model.name][mode]),
                     }
                 )
+    for kind in (Kind.TEXT2AUDIO, Kind.VIDEO2AUDIO):
+        for model in capabilities.models_for(kind, include_disabled=True):
+            rows.append(
+                {
+                    "kind": str(kind),
+                    "model_name": model.name,
+                    "mode": "",
+                    "duration": None,
+                    "audio": None,
+                    "credits": video_credits(AUDIO_UNITS_PER_CALL),
+                }
+            )
     for model in capabilities.models_for(Kind.TEXT2IMAGE, include_disabled=True):
         rows.append(
             {
@@ -156,10 +178,12 @@ def quote(kind: str, values: dict[str, Any]) -> Quote:
         raise NotOffered(f"{model_name or 'This model'} is not offered.")
     if kind in capabilities.PER_SECOND_KINDS:
         return _per_second_quote(kind, model, values)
-    if kind == Kind.VIDEO_EXTEND:
+    if kind in capabilities.PER_CALL_KINDS:
         price = find_price(kind, model_name, values.get("mode") or "", None, False)
         if price is None:
-            raise NotOffered(f"Extending {model.label} videos is not offered at the moment.", "video_id")
+            if kind == Kind.VIDEO_EXTEND:
+                raise NotOffered(f"Extending {model.label} videos is not offered at the moment.", "video_id")
+            raise NotOffered(f"{Kind(kind).label} is not offered at the moment.")
         return Quote(credits=price.credits, unit_credits=price.credits)
     if isinstance(model, VideoModel):
         mode = values.get("mode") or ""
@@ -195,11 +219,12 @@ def billed_seconds(seconds: float | None) -> int:
 
 def _per_second_quote(kind: str, model: VideoModel, values: dict[str, Any]) -> Quote:
     """Credits per second (the Price row) times the output's whole seconds: for motion
-    control the output is as long as the reference video (`video_seconds`, measured)."""
+    control the output is as long as the reference video, for an avatar as the sound
+    (`output_seconds`, measured)."""
     mode = values.get("mode") or ""
     price = find_price(kind, model.name, mode, None, False)
     if price is None:
         what = f"{model.label} {capabilities.MODE_LABELS.get(mode, '')}".strip()
         raise NotOffered(f"{what} is not offered at the moment. Choose other options.", "mode")
-    seconds = billed_seconds(values.get("video_seconds"))
+    seconds = billed_seconds(values.get("output_seconds"))
     return Quote(credits=price.credits * seconds, unit_credits=price.credits, seconds=seconds)

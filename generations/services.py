@@ -47,6 +47,11 @@ TYPICAL_SECONDS = {
     Kind.MOTION_CONTROL: 319,
     Kind.MULTI_IMAGE2VIDEO: 319,
     Kind.VIDEO_EXTEND: 320,
+    # Not published: our guess until the site has its own history.
+    Kind.TEXT2AUDIO: 60,
+    Kind.VIDEO2AUDIO: 90,
+    # Kling's change log: avatar went from about an hour to ten minutes and more.
+    Kind.AVATAR: 600,
 }
 # The estimates come from the last ESTIMATE_SAMPLE successes of each model and mode within
 # ESTIMATE_WINDOW, recomputed every ESTIMATE_REFRESH_MINUTES by a schedule. They stay in
@@ -94,10 +99,34 @@ def request_values(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
             video=bool(video),
             video_seconds=info.duration if info is not None else None,
         )
-        # The output is as long as the reference video: billed by its whole seconds.
-        values["duration"] = pricing.billed_seconds(values["video_seconds"]) or None
+    if kind == Kind.AVATAR:
+        sound = data.get("sound_file")
+        info = getattr(sound, "media_info", None)
+        values.update(sound_file=bool(sound), video_seconds=info.duration if info is not None else None)
+    if kind in capabilities.PER_SECOND_KINDS:
+        # The output is as long as its input (the reference video, the sound): billed by
+        # that input's whole seconds.
+        values["output_seconds"] = values["video_seconds"]
+        values["duration"] = pricing.billed_seconds(values["output_seconds"]) or None
     if kind == Kind.MULTI_IMAGE2VIDEO:
         values["image_list"] = len(data.get("image_list") or [])
+    if kind in (Kind.TEXT2AUDIO, Kind.VIDEO2AUDIO):
+        # Kling's audio products take no model: one entry of the table stands for them.
+        values["model_name"] = data.get("model_name") or capabilities.KLING_AUDIO.name
+        values["mode"] = ""
+    if kind == Kind.VIDEO2AUDIO:
+        video = data.get("video_url")
+        source = data.get("source_asset")
+        info = getattr(video, "media_info", None)
+        values.update(
+            video=bool(video),
+            video_id=data.get("video_id") or "",
+            sound_effect_prompt=data.get("sound_effect_prompt") or "",
+            bgm_prompt=data.get("bgm_prompt") or "",
+            video_seconds=info.duration
+            if info is not None
+            else (source.duration if source is not None else None),
+        )
     if kind == Kind.VIDEO_EXTEND:
         values["video_id"] = data.get("video_id") or ""
         source = data.get("source_asset")
@@ -112,21 +141,32 @@ def request_values(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
 def measure_inputs(kind: str, data: dict[str, Any]) -> None:
     """Measure uploads a price depends on, when no form did it already (API callers):
     raises ValidationError for the field, before anything is charged."""
-    if kind == Kind.MOTION_CONTROL:
-        video = data.get("video_url")
-        if video and not isinstance(video, str) and getattr(video, "media_info", None) is None:
-            try:
-                video.media_info = uploads.check_video(video, capabilities.MOTION_UPLOAD_LIMITS)
-            except ValidationError as exc:
-                raise ValidationError({"video_url": exc.messages}) from None
+    sound = data.get("sound_file")
+    if (
+        kind == Kind.AVATAR
+        and sound
+        and not isinstance(sound, str)
+        and getattr(sound, "media_info", None) is None
+    ):
+        try:
+            sound.media_info = uploads.check_audio(sound, capabilities.AVATAR_SOUND_LIMITS)
+        except ValidationError as exc:
+            raise ValidationError({"sound_file": exc.messages}) from None
+    limits = {
+        Kind.MOTION_CONTROL: capabilities.MOTION_UPLOAD_LIMITS,
+        Kind.VIDEO2AUDIO: capabilities.VIDEO_TO_AUDIO_LIMITS,
+    }.get(kind)
+    video = data.get("video_url")
+    if limits and video and not isinstance(video, str) and getattr(video, "media_info", None) is None:
+        try:
+            video.media_info = uploads.check_video(video, limits)
+        except ValidationError as exc:
+            raise ValidationError({"video_url": exc.messages}) from None
 
 
-def extend_source(user, video_id: str) -> Asset:
-    """The finished video of `user`'s own that `video_id` (Kling's id) names, if Kling can
-    still extend it; otherwise ValidationError on `video_id` saying why, before any charge.
-
-    Kling extends its own videos of the last 30 days (models 1.0 to 1.6), by about 5 s a
-    call, up to 3 minutes in all (docs/kling.md section 3.4)."""
+def own_video(user, video_id: str, *, use: str = "reuses") -> Asset:
+    """The finished video of `user`'s own that `video_id` (Kling's id) names, while Kling
+    still knows it (30 days); otherwise ValidationError on `video_id` saying why."""
     video_id = (video_id or "").strip()
     asset = (
         Asset.objects.select_related("generation")
@@ -141,28 +181,38 @@ def extend_source(user, video_id: str) -> Asset:
         if video_id
         else None
     )
-
-    def refuse(message: str) -> ValidationError:
-        return ValidationError({"video_id": [message]}, code="extend_source")
-
     if asset is None:
-        raise refuse("Choose one of your own finished videos to extend.")
+        raise _refuse_source("Choose one of your own finished videos.")
+    made = asset.generation.finished_at or asset.generation.created_at
+    if timezone.now() - made > timedelta(days=capabilities.EXTEND_SOURCE_DAYS):
+        raise _refuse_source(
+            f"Kling {use} videos for {capabilities.EXTEND_SOURCE_DAYS} days after they are made; "
+            f"this one is from {made:%d %B %Y}."
+        )
+    return asset
+
+
+def _refuse_source(message: str) -> ValidationError:
+    return ValidationError({"video_id": [message]}, code="video_source")
+
+
+def extend_source(user, video_id: str) -> Asset:
+    """The finished video of `user`'s own that `video_id` (Kling's id) names, if Kling can
+    still extend it; otherwise ValidationError on `video_id` saying why, before any charge.
+
+    Kling extends its own videos of the last 30 days (models 1.0 to 1.6), by about 5 s a
+    call, up to 3 minutes in all (docs/kling.md section 3.4)."""
+    asset = own_video(user, video_id, use="extends")
     source = asset.generation
     if capabilities.get(Kind.VIDEO_EXTEND, source.model_name) is None:
         models = ", ".join(m.label for m in capabilities.models_for(Kind.VIDEO_EXTEND))
-        raise refuse(
+        raise _refuse_source(
             f"Kling extends videos made with {models} only; this one was made with {source.model_name}."
-        )
-    made = source.finished_at or source.created_at
-    if timezone.now() - made > timedelta(days=capabilities.EXTEND_SOURCE_DAYS):
-        raise refuse(
-            f"Kling extends videos for {capabilities.EXTEND_SOURCE_DAYS} days after they are made; "
-            f"this one is from {made:%d %B %Y}."
         )
     length = asset.duration or float(source.duration or 0)
     limit = capabilities.EXTEND_MAX_TOTAL_SECONDS
     if length + capabilities.EXTEND_ADDS_SECONDS > limit:
-        raise refuse(
+        raise _refuse_source(
             f"This video is already {length:.0f} s long; Kling extends videos up to {limit // 60} minutes in all."
         )
     return asset
@@ -235,7 +285,32 @@ def _extend_params(data: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _text_to_audio_params(data: Mapping[str, Any]) -> dict[str, Any]:
+    # No model_name: Kling's audio products have none. `duration` is a number here.
+    return {"prompt": data["prompt"], "duration": round(float(data["duration"]), 1)}
+
+
+def _video_to_audio_params(data: Mapping[str, Any]) -> dict[str, Any]:
+    # `video_url` (an upload) is added at submit, as a signed URL; else Kling's video_id.
+    source = data.get("source_asset")
+    return {
+        "video_id": source.video_id if source is not None else "",
+        "sound_effect_prompt": data.get("sound_effect_prompt") or "",
+        "bgm_prompt": data.get("bgm_prompt") or "",
+        "asmr_mode": bool(data.get("asmr_mode")),
+    }
+
+
+def _avatar_params(data: Mapping[str, Any]) -> dict[str, Any]:
+    # No model_name (Kling's avatar has none); `image` (Base64) and `sound_file` (a signed
+    # URL) are added at submit.
+    return {"prompt": data.get("prompt") or "", "mode": data["mode"]}
+
+
 _KIND_PARAMS = {
+    Kind.AVATAR: _avatar_params,
+    Kind.TEXT2AUDIO: _text_to_audio_params,
+    Kind.VIDEO2AUDIO: _video_to_audio_params,
     Kind.MOTION_CONTROL: _motion_control_params,
     Kind.MULTI_IMAGE2VIDEO: _multi_image_params,
     Kind.VIDEO_EXTEND: _extend_params,
@@ -247,6 +322,10 @@ def _save_inputs(generation: Generation, kind: str, data: Mapping[str, Any]) -> 
     files: list[tuple[str, int, Any]] = []
     if kind == Kind.MOTION_CONTROL:
         files = [("image_url", 0, data.get("image_url")), ("video_url", 0, data.get("video_url"))]
+    elif kind == Kind.VIDEO2AUDIO:
+        files = [("video_url", 0, data.get("video_url"))]
+    elif kind == Kind.AVATAR:
+        files = [("sound_file", 0, data.get("sound_file"))]
     elif kind == Kind.MULTI_IMAGE2VIDEO:
         files = [("image_list", i, upload) for i, upload in enumerate(data.get("image_list") or [])]
     for field, index, upload in files:
@@ -289,6 +368,8 @@ def create_generation(user, kind: str, cleaned_data: Mapping[str, Any], client_t
     measure_inputs(kind, cleaned_data)
     if kind == Kind.VIDEO_EXTEND:
         cleaned_data["source_asset"] = extend_source(user, cleaned_data.get("video_id") or "")
+    if kind == Kind.VIDEO2AUDIO and cleaned_data.get("video_id"):
+        cleaned_data["source_asset"] = own_video(user, cleaned_data["video_id"])
     values = request_values(kind, cleaned_data)
     errors = capabilities.validate(kind, values)
     if errors:
@@ -402,7 +483,7 @@ def transition(generation_id: int, from_statuses: Iterable[str], to_status: str,
         updates.setdefault("wait_reason", "")
     if to_status in TERMINAL_STATUSES:
         updates.setdefault("finished_at", now)
-        updates.setdefault("next_poll_at", None)
+        updates.setdefault("due_at", None)
 
     with transaction.atomic():
         changed = Generation.objects.filter(pk=generation_id, status__in=from_statuses).update(**updates)
@@ -435,7 +516,7 @@ def start_next_waiting() -> None:
         return
     ((pk, due),) = turns
     # Conditional, so only one of several releases racing here moves it.
-    if Generation.objects.filter(pk=pk, status=Status.QUEUED, next_poll_at=due).update(next_poll_at=None):
+    if Generation.objects.filter(pk=pk, status=Status.QUEUED, due_at=due).update(due_at=None):
         queue.submit(pk)
 
 

@@ -59,6 +59,9 @@ KIND_BLURBS = {
     Kind.MOTION_CONTROL: "Make the character in a picture move like the person in a video of up to 30 s.",
     Kind.MULTI_IMAGE2VIDEO: "Put up to four subjects from your pictures into one short film.",
     Kind.VIDEO_EXTEND: "Continue one of your finished videos by about five seconds.",
+    Kind.TEXT2AUDIO: "Describe a sound and get 3 to 10 seconds of it, as MP3 and WAV.",
+    Kind.AVATAR: "Make a portrait speak your sound file, up to five minutes.",
+    Kind.VIDEO2AUDIO: "Add sound effects and music to a video of 3 to 20 seconds.",
 }
 
 
@@ -97,6 +100,8 @@ def choose_kind(request: HttpRequest) -> HttpResponse:
                 "per": "image"
                 if kind == Kind.TEXT2IMAGE
                 else ("second" if kind in capabilities.PER_SECOND_KINDS else "clip"),
+                # Sound: one price a call, whatever its length.
+                **({"per": "sound"} if kind in (Kind.TEXT2AUDIO, Kind.VIDEO2AUDIO) else {}),
             }
         )
     return render(request, "generations/choose.html", {"kinds": kinds})
@@ -154,8 +159,8 @@ def create(request: HttpRequest, kind_slug: str) -> HttpResponse:
             if source.kind != kind:
                 return redirect(source.remix_url)
             initial = services.remix_initial(source)
-        if kind == Kind.VIDEO_EXTEND:
-            # "Extend" on a video's page opens this with that video (Kling's id) chosen.
+        if kind in (Kind.VIDEO_EXTEND, Kind.VIDEO2AUDIO):
+            # "Extend" / "Add sound" on a video's page opens this with that video (Kling's id).
             initial["video_id"] = request.GET.get("video_id", "")[:64]
         form = form_class(initial=initial, user=request.user)
     context = _create_context(request, kind, form, insufficient=insufficient)
@@ -364,6 +369,12 @@ def parameters(generation: Generation) -> list[tuple[str, str]]:
         rows.append(("Billed length", f"{generation.duration} seconds"))
     if params.get("video_id"):
         rows.append(("Kling video id", params["video_id"]))
+    if params.get("sound_effect_prompt"):
+        rows.append(("Sound effects", params["sound_effect_prompt"]))
+    if params.get("bgm_prompt"):
+        rows.append(("Music", params["bgm_prompt"]))
+    if "asmr_mode" in params:
+        rows.append(("ASMR mode", "On" if params["asmr_mode"] else "Off"))
     if params.get("negative_prompt"):
         rows.append(("Negative prompt", params["negative_prompt"]))
     return rows
@@ -380,6 +391,26 @@ def extend_url(generation: Generation, assets: list[Asset]) -> str:
     ):
         return ""
     path = reverse("generations:create", args=[KIND_SLUGS[Kind.VIDEO_EXTEND]])
+    return path + "?" + urlencode({"video_id": video.video_id})
+
+
+def add_sound_url(generation: Generation, assets: list[Asset]) -> str:
+    """The video to audio page for this generation's video, when Kling could dub it."""
+    limits = capabilities.VIDEO_TO_AUDIO_LIMITS
+    video = next(
+        (
+            a
+            for a in assets
+            if a.kind == Asset.Kind.VIDEO
+            and a.video_id
+            and a.duration
+            and limits.min_seconds <= a.duration <= limits.max_seconds
+        ),
+        None,
+    )
+    if video is None or not providers.offers(capabilities.product_for(Kind.VIDEO2AUDIO)):
+        return ""
+    path = reverse("generations:create", args=[KIND_SLUGS[Kind.VIDEO2AUDIO]])
     return path + "?" + urlencode({"video_id": video.video_id})
 
 
@@ -400,6 +431,7 @@ def _detail_context(generation: Generation) -> dict[str, Any]:
         "assets": assets,
         "inputs": list(generation.inputs.all()),
         "extend_url": extend_url(generation, assets),
+        "add_sound_url": add_sound_url(generation, assets),
         **extension_chain(generation),
         "progress": services.progress_for([generation]).get(generation.pk),
         "timeline": timeline(generation),

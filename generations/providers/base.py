@@ -26,7 +26,7 @@ class TaskStatus:
 @dataclass(frozen=True)
 class ProviderMedia:
     url: str
-    kind: str  # "video" or "image"
+    kind: str  # "video", "image" or "audio"
     index: int = 0
     duration: float | None = None
     cover_url: str = ""

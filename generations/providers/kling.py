@@ -141,7 +141,8 @@ def legacy_body(request: GenerationRequest) -> dict[str, Any]:
         body["model_name"] = model
     if "mode" in body:
         body["mode"] = _MODE_ALIASES.get(str(body["mode"]).lower(), body["mode"])
-    if "duration" in body:
+    # Text to audio takes its length as a number (3.0-10.0); every other product as a string.
+    if "duration" in body and request.product != "audio/text-to-audio":
         duration = body["duration"]
         if isinstance(duration, float) and duration.is_integer():
             duration = int(duration)
@@ -222,6 +223,25 @@ def _media(result: dict[str, Any], request_id: str) -> tuple[ProviderMedia, ...]
                     id=str(item.get("id") or ""),
                 )
             )
+    # Audio products: `audios[]{id, url_mp3, url_wav, duration_mp3, duration_wav}` (TTS: `url`).
+    audios = result.get("audios") or []
+    if not isinstance(audios, list):
+        raise errors.bad_response("task_result.audios is not a list", request_id=request_id)
+    for position, item in enumerate(audios):
+        url = (
+            item.get("url_mp3") or item.get("url") or item.get("url_wav") if isinstance(item, dict) else None
+        )
+        if not isinstance(url, str) or not url:
+            raise errors.bad_response(f"task_result.audios[{position}] has no url", request_id=request_id)
+        media.append(
+            ProviderMedia(
+                url=url,
+                kind="audio",
+                index=position,
+                duration=to_float(item.get("duration_mp3") if "url_mp3" in item else item.get("duration")),
+                id=str(item.get("id") or ""),
+            )
+        )
     return tuple(media)
 
 

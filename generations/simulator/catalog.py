@@ -10,13 +10,29 @@ IMAGES = "images/generations"
 MOTION_CONTROL = "videos/motion-control"
 MULTI_IMAGE2VIDEO = "videos/multi-image2video"
 VIDEO_EXTEND = "videos/video-extend"
-PRODUCTS = (TEXT2VIDEO, IMAGE2VIDEO, IMAGES, MOTION_CONTROL, MULTI_IMAGE2VIDEO, VIDEO_EXTEND)
+TEXT2AUDIO = "audio/text-to-audio"
+VIDEO2AUDIO = "audio/video-to-audio"
+AVATAR = "videos/avatar/image2video"
+AUDIO_PRODUCTS = (TEXT2AUDIO, VIDEO2AUDIO)
+PRODUCTS = (
+    TEXT2VIDEO,
+    IMAGE2VIDEO,
+    IMAGES,
+    MOTION_CONTROL,
+    MULTI_IMAGE2VIDEO,
+    VIDEO_EXTEND,
+    TEXT2AUDIO,
+    VIDEO2AUDIO,
+    AVATAR,
+)
 VIDEO_PRODUCTS = (TEXT2VIDEO, IMAGE2VIDEO)
 # Products whose output videos are drawn with the product's name and the right length.
 LABELLED_PRODUCTS = {
     MOTION_CONTROL: "Motion control",
     MULTI_IMAGE2VIDEO: "Multi-image to video",
     VIDEO_EXTEND: "Video extension",
+    VIDEO2AUDIO: "Video to audio",
+    AVATAR: "Avatar",
 }
 
 MODELS = {
@@ -65,6 +81,16 @@ EXTEND_SECONDS = 5
 EXTEND_MAX_TOTAL_SECONDS = 180
 EXTEND_SOURCE_DAYS = 30
 EXTEND_UNITS = {"kling-v1": {"std": "1", "pro": "3.5"}, "kling-v1-5": {"std": "2", "pro": "3.5"}}
+# Audio (section 3.10): no model; prompts of at most 200 characters; 0.25 units a call.
+AUDIO_PROMPT_LIMIT = 200
+TEXT_TO_AUDIO_SECONDS = (3.0, 10.0)
+VIDEO_TO_AUDIO_SECONDS = (3.0, 20.0)
+AUDIO_UNITS = Decimal("0.25")
+# Avatar (section 3.9): no model; a sound file of 2-300 s; billed per second of output.
+AVATAR_SOUND_SECONDS = (2.0, 300.0)
+AVATAR_UNITS_PER_SECOND = {"std": Decimal("0.4"), "pro": Decimal("0.8")}
+# The length assumed for a sound file the simulator does not fetch (not under SITE_URL).
+UNFETCHED_SOUND_SECONDS = 5.0
 
 PROMPT_LIMIT = 2500
 VIDEO_ASPECT_RATIOS = ("16:9", "9:16", "1:1")
@@ -87,7 +113,9 @@ def sound_allowed(model: str, mode: str) -> bool:
 
 
 def package(product: str) -> str:
-    return "image" if product.startswith("images/") else "video"
+    if product.startswith("images/"):
+        return "image"
+    return "audio" if product.startswith("audio/") else "video"
 
 
 # Units per 5-second clip for the per-clip models (section 10.1); 10 s is double.
@@ -129,6 +157,10 @@ def units(
     if product == MOTION_CONTROL:
         rates = MOTION_UNITS_PER_SECOND.get(model, MOTION_UNITS_PER_SECOND["kling-v2-6"])
         return rates.get(mode, rates["std"]) * Decimal(duration)
+    if product in AUDIO_PRODUCTS:
+        return AUDIO_UNITS
+    if product == AVATAR:
+        return AVATAR_UNITS_PER_SECOND.get(mode, AVATAR_UNITS_PER_SECOND["std"]) * Decimal(duration)
     if product == VIDEO_EXTEND:
         return Decimal(EXTEND_UNITS.get(model, EXTEND_UNITS["kling-v1-5"]).get(mode, "2"))
     if package(product) == "image":

@@ -263,6 +263,12 @@ def validate(product: str, body: Any, faults: SimFaults, owner: str = "") -> Cre
         _multi_image_fields(request, body)
     elif product == catalog.VIDEO_EXTEND:
         _extend_fields(request, body, owner)
+    elif product == catalog.TEXT2AUDIO:
+        _text_to_audio_fields(request, body)
+    elif product == catalog.AVATAR:
+        _avatar_fields(request, body)
+    elif product == catalog.VIDEO2AUDIO:
+        _video_to_audio_fields(request, body, owner)
     elif product in catalog.VIDEO_PRODUCTS:
         _video_fields(request, body)
     else:
@@ -271,8 +277,8 @@ def validate(product: str, body: Any, faults: SimFaults, owner: str = "") -> Cre
 
 
 def _model(product: str, body: dict, faults: SimFaults) -> str:
-    if product == catalog.VIDEO_EXTEND:
-        return ""  # an extension takes its source video's model (see _extend_fields)
+    if product in (catalog.VIDEO_EXTEND, catalog.AVATAR) or product in catalog.AUDIO_PRODUCTS:
+        return ""  # audio has no model; an extension takes its source video's (_extend_fields)
     # `model` is not a Kling field: like Kling, ignore it (and fall back to the default model).
     model = _string(body, "model_name") or catalog.DEFAULT_MODELS.get(product, catalog.DEFAULT_MODEL)
     if model in faults.discontinued:
@@ -284,7 +290,13 @@ def _model(product: str, body: dict, faults: SimFaults) -> str:
 
 def _prompt(product: str, body: dict) -> str:
     prompt = _string(body, "prompt")
-    optional = (catalog.IMAGE2VIDEO, catalog.MOTION_CONTROL, catalog.VIDEO_EXTEND)
+    optional = (
+        catalog.IMAGE2VIDEO,
+        catalog.MOTION_CONTROL,
+        catalog.VIDEO_EXTEND,
+        catalog.VIDEO2AUDIO,
+        catalog.AVATAR,
+    )
     if product not in optional and not prompt.strip():
         raise _bad("prompt is required")
     if len(prompt) > catalog.PROMPT_LIMIT:
@@ -386,20 +398,13 @@ def _reference_video(url: str) -> tuple[float | None, tuple[int, int]]:
     a clip of UNFETCHED_VIDEO_SECONDS. None when the fetch or the file fails."""
     if not callback_allowed(url):
         return catalog.UNFETCHED_VIDEO_SECONDS, (16, 9)
-    from generations.uploads import probe_path
-
     try:
         response = _callback_session().get(url, timeout=(3, 20), allow_redirects=False)
     except requests.RequestException:
         return None, (16, 9)
     if response.status_code != 200 or len(response.content) > 100 * 1024 * 1024:
         return None, (16, 9)
-    import tempfile
-
-    with tempfile.NamedTemporaryFile(suffix=".video") as handle:
-        handle.write(response.content)
-        handle.flush()
-        info = probe_path(handle.name)
+    info = _probe_bytes(response.content)
     if info is None or not info.video_codec or info.duration is None:
         return None, (16, 9)
     return info.duration, (info.width or 16, info.height or 9)
@@ -428,23 +433,126 @@ def _multi_image_fields(request: CreateRequest, body: dict) -> None:
     request.images_usable = usable
 
 
-def _extend_fields(request: CreateRequest, body: dict, owner: str) -> None:
-    video_id = _string(body, "video_id")
-    if not video_id:
-        raise _bad("video_id is required")
-    _unit_float(body, "cfg_scale")
-    # Our video ids are the task id and the video's index ("<task_id>0").
+def _avatar_fields(request: CreateRequest, body: dict) -> None:
+    request.mode = _choice(body, "mode", ("std", "pro"), "std")
+    image = _image(body, "image")
+    if image is None:
+        raise _bad("image is required")
+    audio_id, sound = _string(body, "audio_id"), _string(body, "sound_file")
+    if bool(audio_id) == bool(sound):
+        raise _bad("exactly one of audio_id and sound_file is required")
+    if audio_id:
+        raise _bad(f"audio_id {audio_id} not found")  # the simulator makes no speech to refer to
+    if sound.startswith("data:"):
+        raise _bad("sound_file: Base64 audio must not carry a data: prefix")
+    seconds = _sound_seconds(sound)
+    if seconds is None:
+        raise _bad("sound_file: audio format is invalid (use mp3, wav, m4a or aac)")
+    low, high = catalog.AVATAR_SOUND_SECONDS
+    if not low <= seconds <= high:
+        raise _bad(f"sound_file: the audio must be {low:g} to {high:g} seconds long")
+    request.duration = _seconds_text(seconds)
+    request.aspect_ratio = "1:1"
+    request.images_usable = image is not False
+
+
+def _sound_seconds(sound: str) -> float | None:
+    """The length of a sound file given by URL (fetched only under SITE_URL; other URLs are
+    assumed to last UNFETCHED_SOUND_SECONDS) or as raw Base64; None when unreadable."""
+    if sound.startswith(("http://", "https://")):
+        if not callback_allowed(sound):
+            return catalog.UNFETCHED_SOUND_SECONDS
+        try:
+            response = _callback_session().get(sound, timeout=(3, 20), allow_redirects=False)
+        except requests.RequestException:
+            return None
+        if response.status_code != 200:
+            return None
+        content = response.content
+    else:
+        try:
+            content = base64.b64decode(sound, validate=True)
+        except (binascii.Error, ValueError):
+            return None
+    if len(content) > 5 * 1024 * 1024:
+        return None
+    info = _probe_bytes(content)
+    return info.duration if info is not None and info.audio_codec and not info.video_codec else None
+
+
+def _probe_bytes(content: bytes):
+    import tempfile
+
+    from generations.uploads import probe_path
+
+    with tempfile.NamedTemporaryFile(suffix=".media") as handle:
+        handle.write(content)
+        handle.flush()
+        return probe_path(handle.name)
+
+
+def _text_to_audio_fields(request: CreateRequest, body: dict) -> None:
+    if len(request.prompt) > catalog.AUDIO_PROMPT_LIMIT:
+        raise _bad(f"prompt must be at most {catalog.AUDIO_PROMPT_LIMIT} characters")
+    low, high = catalog.TEXT_TO_AUDIO_SECONDS
+    seconds = body.get("duration", 5.0)
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not low <= seconds <= high:
+        raise _bad(f"duration must be a number from {low:g} to {high:g}")
+    if round(seconds, 1) != seconds:
+        raise _bad("duration supports one decimal place at most")
+    request.duration = _seconds_text(float(seconds))
+
+
+def _video_to_audio_fields(request: CreateRequest, body: dict, owner: str) -> None:
+    for name in ("sound_effect_prompt", "bgm_prompt"):
+        if len(_string(body, name)) > catalog.AUDIO_PROMPT_LIMIT:
+            raise _bad(f"{name} must be at most {catalog.AUDIO_PROMPT_LIMIT} characters")
+    if body.get("asmr_mode") is not None and not isinstance(body["asmr_mode"], bool):
+        raise _bad("asmr_mode must be true or false")
+    video_id, video_url = _string(body, "video_id"), _string(body, "video_url")
+    if bool(video_id) == bool(video_url):
+        raise _bad("exactly one of video_id and video_url is required")
+    if video_id:
+        parent = _own_video(video_id, owner)
+        seconds = float(parent.duration or 0)
+        request.parent = parent
+        request.aspect_ratio = parent.aspect_ratio or "16:9"
+    else:
+        if not video_url.startswith(("http://", "https://")):
+            raise _bad("video_url must be an http(s) URL")
+        seconds, (width, height) = _reference_video(video_url)
+        if seconds is None:
+            request.failure_message = "Failed to read the video from video_url"
+            seconds = catalog.UNFETCHED_VIDEO_SECONDS
+        request.aspect_ratio = "9:16" if height > width else ("1:1" if height == width else "16:9")
+    low, high = catalog.VIDEO_TO_AUDIO_SECONDS
+    if not low <= seconds <= high:
+        raise _bad(f"the video must be {low:g} to {high:g} seconds long")
+    request.duration = _seconds_text(seconds)
+
+
+def _own_video(video_id: str, owner: str) -> SimTask:
+    """The owner's succeeded video task a video id names ("<task_id>0"), within 30 days."""
     parent = (
-        SimTask.objects.filter(created_by=owner, task_id=video_id[:-1], outcome=SimTask.SUCCEED)
-        .exclude(package="image")
-        .first()
+        SimTask.objects.filter(
+            created_by=owner, task_id=video_id[:-1], outcome=SimTask.SUCCEED, package="video"
+        ).first()
         if video_id.endswith("0")
         else None
     )
     if parent is None or parent.status_at() != SimTask.SUCCEED:
         raise _bad(f"video_id {video_id} not found")
     if now_ms() - parent.finish_ms > catalog.EXTEND_SOURCE_DAYS * 24 * 3600 * 1000:
-        raise _bad(f"video_id {video_id} has expired: videos can be extended within 30 days")
+        raise _bad(f"video_id {video_id} has expired: videos can be reused within 30 days")
+    return parent
+
+
+def _extend_fields(request: CreateRequest, body: dict, owner: str) -> None:
+    video_id = _string(body, "video_id")
+    if not video_id:
+        raise _bad("video_id is required")
+    _unit_float(body, "cfg_scale")
+    parent = _own_video(video_id, owner)
     if parent.model_name not in catalog.EXTENDABLE_MODELS:
         raise _bad(f"video_id {video_id}: videos made with {parent.model_name} cannot be extended")
     total = float(parent.duration or 0) + catalog.EXTEND_SECONDS
@@ -629,7 +737,9 @@ def task_object(
     if status == SimTask.SUCCEED:
         data["final_unit_deduction"] = catalog.format_units(task.units)
         ttl = faults.url_ttl_seconds
-        if task.package == "video":
+        if task.package == "audio":
+            data["task_result"] = _audio_result(task, ttl)
+        elif task.package == "video":
             url = cdn_url(task, "video", 0, f"{task.task_id}.mp4", ttl)
             data["task_result"] = {
                 "videos": [
@@ -651,6 +761,27 @@ def task_object(
     elif status == SimTask.FAILED:
         data["final_unit_deduction"] = "0"
     return data
+
+
+def _audio_result(task: SimTask, ttl: int) -> dict[str, Any]:
+    """`audios[]` with MP3 and WAV of the task's length; video to audio also the dubbed video."""
+    result: dict[str, Any] = {
+        "audios": [
+            {
+                "id": f"{task.task_id}a0",
+                "url_mp3": cdn_url(task, "audio_mp3", 0, f"{task.task_id}.mp3", ttl),
+                "url_wav": cdn_url(task, "audio_wav", 0, f"{task.task_id}.wav", ttl),
+                "duration_mp3": task.duration,
+                "duration_wav": task.duration,
+            }
+        ]
+    }
+    if task.product == catalog.VIDEO2AUDIO:
+        url = cdn_url(task, "video", 0, f"{task.task_id}.mp4", ttl)
+        result["videos"] = [
+            {"id": f"{task.task_id}0", "url": url, "watermark_url": url, "duration": task.duration}
+        ]
+    return result
 
 
 def _task_info(task: SimTask, faults: SimFaults) -> dict[str, Any]:
@@ -718,6 +849,12 @@ def media_path(token: str):
     task = SimTask.objects.filter(task_id=task_id).first()
     if task is None or task.status_at() != SimTask.SUCCEED:
         raise SimError(404, 0, "Not Found")
+    if kind in ("audio_mp3", "audio_wav") and task.package == "audio":
+        seconds = float(task.duration or 5)
+        fmt = kind.removeprefix("audio_")
+        return media.audio_file(
+            seconds, fmt, variant_for(task.prompt)
+        ), "audio/mpeg" if fmt == "mp3" else "audio/wav"
     label = catalog.LABELLED_PRODUCTS.get(task.product)
     if kind == "video" and label:
         seconds = float(task.duration or catalog.UNFETCHED_VIDEO_SECONDS)

@@ -255,6 +255,32 @@ def encode_mp4(frames: list[Image.Image], fps: int = VIDEO_FPS) -> bytes:
         return target.read_bytes()
 
 
+def audio_file(seconds: float, fmt: str, variant: int) -> Path:
+    """A tone `seconds` long (its pitch by variant), as MP3 or WAV."""
+    import imageio_ffmpeg
+
+    seconds = max(0.5, round(float(seconds), 1))
+    fmt = "wav" if fmt == "wav" else "mp3"
+    path = cache_dir() / f"audio-{variant}-{seconds}.{fmt}"
+    if not path.exists():
+        with tempfile.TemporaryDirectory() as tmp:
+            target = Path(tmp) / f"out.{fmt}"
+            command = [
+                imageio_ffmpeg.get_ffmpeg_exe(),
+                "-y",
+                "-loglevel",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                f"sine=frequency={220 + 55 * variant}:duration={seconds}",
+                str(target),
+            ]
+            subprocess.run(command, check=True, capture_output=True, timeout=60)  # noqa: S603 (fixed arguments)
+            _atomic_write(path, target.read_bytes())
+    return path
+
+
 def video_file(aspect_ratio: str, variant: int) -> Path:
     aspect_ratio = aspect_ratio if aspect_ratio in VIDEO_SIZES else "16:9"
     path = cache_dir() / f"video-{aspect_ratio.replace(':', 'x')}-{variant}.mp4"

@@ -22,8 +22,8 @@ def test_it_creates_a_key_calls_the_api_and_sees_the_generation(
     people,
     prices,
     live_server,
-    subscriptions,
-    screenshot,  # noqa: F811
+    subscriptions,  # noqa: F811
+    screenshot,
 ):
     person = people.make_person("alice@example.org", welcome=False)
     ledger.grant(person, 200, key="e2e:api")

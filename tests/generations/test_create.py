@@ -40,7 +40,7 @@ def test_the_chooser_offers_the_three_kinds_with_a_starting_price(alice_client, 
         assert f'href="/generate/{slug}/"' in page
     assert "From 1 credit per image" in page
     assert "From 15 credits per clip" in page  # kling-v2-5-turbo / 2.6 std 5 s
-    assert alice_client.get("/generate/text-to-audio/").status_code == 404
+    assert alice_client.get("/generate/no-such-kind/").status_code == 404
 
 
 def test_the_form_offers_what_the_default_model_supports(alice_client, db):

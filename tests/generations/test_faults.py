@@ -45,7 +45,7 @@ def test_it_waits_and_retries_after_1303(create, fake, commit, clock, slots):
     generation = create()
     assert generation.status == Status.QUEUED
     assert generation.wait_reason == WaitReason.RETRY
-    assert generation.next_poll_at > timezone.now()
+    assert generation.due_at > timezone.now()
     assert not generation.maybe_created  # 1303 means nothing was created
     assert generation.pk not in slots.holders  # our slot went back while we wait
 
@@ -103,7 +103,7 @@ def test_it_looks_first_after_a_worker_died_mid_submit(create, fake, commit, clo
     # answer: the task exists, the row is still queued with its lease running out.
     generation = create()
     Generation.objects.filter(pk=generation.pk).update(
-        status=Status.QUEUED, task_id="", submitted_at=None, maybe_created=True, next_poll_at=timezone.now()
+        status=Status.QUEUED, task_id="", submitted_at=None, maybe_created=True, due_at=timezone.now()
     )
     generation = retry_submit(commit, generation, clock)
     assert generation.status == Status.SUBMITTED
@@ -274,7 +274,7 @@ def test_a_copy_gives_up_after_its_attempts_and_staff_can_restart_it(
             follow.sweep()
     generation.refresh_from_db()
     assert generation.fetch_attempts == MAX_FETCH_ATTEMPTS
-    assert generation.next_poll_at is None and not generation.is_live
+    assert generation.due_at is None and not generation.is_live
     assert generation.status == Status.SUCCEEDED
     assert entries(generation) == [("charge", -25)]
 

@@ -26,19 +26,19 @@ def test_it_has_a_default_price_for_every_new_combination(db):
 
 def test_it_prices_motion_control_by_the_measured_seconds_rounded_up(db):
     quote = pricing.quote(
-        Kind.MOTION_CONTROL, {"model_name": "kling-v3", "mode": "pro", "video_seconds": 9.01}
+        Kind.MOTION_CONTROL, {"model_name": "kling-v3", "mode": "pro", "output_seconds": 9.01}
     )
     assert (quote.credits, quote.unit_credits, quote.seconds) == (120, 12, 10)
     assert quote.description == "10 s x 12 credits a second"
     exact = pricing.quote(
-        Kind.MOTION_CONTROL, {"model_name": "kling-v2-6", "mode": "std", "video_seconds": 4.0}
+        Kind.MOTION_CONTROL, {"model_name": "kling-v2-6", "mode": "std", "output_seconds": 4.0}
     )
     assert exact.credits == 20
 
 
 def test_it_follows_an_operators_price_change(db):
     Price.objects.filter(kind=Kind.MOTION_CONTROL, model_name="kling-v3", mode="std").update(credits=20)
-    quote = pricing.quote(Kind.MOTION_CONTROL, {"model_name": "kling-v3", "mode": "std", "video_seconds": 3})
+    quote = pricing.quote(Kind.MOTION_CONTROL, {"model_name": "kling-v3", "mode": "std", "output_seconds": 3})
     assert quote.credits == 60
 
 
@@ -148,3 +148,35 @@ def test_it_offers_the_new_kinds_with_the_simulator_and_kling(alice_client):
         assert f'id="kind-{slug}"' in page
         assert alice_client.get(f"/generate/{slug}/").status_code == 200
     assert "From 5 credits per second" in page
+
+
+def test_it_prices_each_sound_by_the_call(db):
+    for kind in (Kind.TEXT2AUDIO, Kind.VIDEO2AUDIO):
+        assert Price.objects.get(kind=kind, model_name="kling-audio").credits == 3
+        assert pricing.quote(kind, {"model_name": "kling-audio", "duration": 9.5}).credits == 3
+
+
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        ({"duration": 2.9}, "duration"),
+        ({"duration": 10.1}, "duration"),
+        ({"duration": 4.55}, "duration"),
+        ({"duration": True}, "duration"),
+        ({"prompt": "x" * 201}, "prompt"),
+    ],
+)
+def test_it_explains_what_text_to_audio_refuses(values, field):
+    base = {"model_name": "kling-audio", "prompt": "Rain", "duration": 5.0}
+    assert field in capabilities.validate(Kind.TEXT2AUDIO, {**base, **values})
+    assert capabilities.validate(Kind.TEXT2AUDIO, base) == {}
+
+
+def test_it_takes_one_video_to_dub_not_two_or_none():
+    base = {"model_name": "kling-audio", "prompt": ""}
+    assert "video_url" in capabilities.validate(Kind.VIDEO2AUDIO, base)
+    assert "video_url" in capabilities.validate(Kind.VIDEO2AUDIO, {**base, "video": True, "video_id": "1"})
+    assert "video_url" in capabilities.validate(
+        Kind.VIDEO2AUDIO, {**base, "video": True, "video_seconds": 25.0}
+    )
+    assert capabilities.validate(Kind.VIDEO2AUDIO, {**base, "video_id": "1", "video_seconds": 5.0}) == {}

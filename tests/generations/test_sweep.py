@@ -70,7 +70,7 @@ def test_it_polls_old_tasks_less_often(many, fake, commit, clock):
         follow.sweep()
     generation.refresh_from_db()
     # Ten minutes old: next look in a minute (a tenth of its age), not every pass.
-    wait = (generation.next_poll_at - timezone.now()).total_seconds()
+    wait = (generation.due_at - timezone.now()).total_seconds()
     assert 50 < wait <= 61
     clock.shift(timedelta(seconds=20))
     with commit():
@@ -206,7 +206,7 @@ def test_it_waits_for_the_request_budget(many, fake, commit, clock, slots):
     assert fake.count("list") == 0 and fake.count("get") == 0
     generation.refresh_from_db()
     assert generation.status == Status.SUBMITTED
-    assert generation.next_poll_at <= timezone.now()  # due again on the next pass
+    assert generation.due_at <= timezone.now()  # due again on the next pass
 
     slots.requests = None
     with commit():
@@ -248,7 +248,7 @@ def test_two_sweeps_racing_never_process_a_generation_twice(alice, fake, slots, 
             fake.fail(generation.task_id)
         else:
             fake.succeed(generation.task_id)
-    Generation.objects.update(next_poll_at=timezone.now() - timedelta(seconds=1))
+    Generation.objects.update(due_at=timezone.now() - timedelta(seconds=1))
 
     # Transitions are counted at the one place they happen.
     applied: list[int] = []

@@ -128,3 +128,55 @@ def test_it_reads_the_video_id_and_parent_video_of_an_extension():
     task = parse_task(data, "videos/video-extend")
     assert [(m.id, m.duration) for m in task.media] == [("v-2", 9.9)]
     assert task.raw["task_info"]["parent_video"]["id"] == "p-1"
+
+
+@pytest.mark.django_db
+def test_it_sends_text_to_audio_with_a_numeric_duration_and_no_model(kling, mocked, alice):
+    generation = _generation(
+        alice, Kind.TEXT2AUDIO, "audio/text-to-audio", {"prompt": "Rain on a tin roof", "duration": 4.5}
+    )
+    mocked.post(f"{BASE}/v1/audio/text-to-audio", json=examples.CREATE_OK)
+    kling.submit(follow.build_request(generation))
+    body = _sent(mocked)
+    assert body["duration"] == 4.5 and body["prompt"] == "Rain on a tin roof"
+    assert "model_name" not in body
+
+
+@pytest.mark.django_db
+def test_it_sends_video_to_audio_with_a_signed_video_url_and_a_boolean_asmr_mode(
+    kling, mocked, alice, settings
+):
+    params = {"sound_effect_prompt": "Steps", "bgm_prompt": "Piano", "asmr_mode": True}
+    generation = _generation(
+        alice,
+        Kind.VIDEO2AUDIO,
+        "audio/video-to-audio",
+        params,
+        [("video_url", 0, "clip.mp4", video_bytes(), "video/mp4")],
+    )
+    mocked.post(f"{BASE}/v1/audio/video-to-audio", json=examples.CREATE_OK)
+    kling.submit(follow.build_request(generation))
+    body = _sent(mocked)
+    assert {k: body[k] for k in params} == params
+    assert body["video_url"].startswith(f"{settings.SITE_URL}/inputs/")
+
+
+def test_it_reads_audio_results_mp3_first():
+    data = {
+        **examples.SUCCEEDED_VIDEO_TASK,
+        "task_result": {
+            "audios": [
+                {
+                    "id": "a-1",
+                    "url_mp3": "https://cdn.klingai.com/a.mp3",
+                    "url_wav": "https://cdn.klingai.com/a.wav",
+                    "duration_mp3": "4.5",
+                    "duration_wav": "4.5",
+                }
+            ]
+        },
+    }
+    task = parse_task(data, "audio/text-to-audio")
+    assert [(m.kind, m.url, m.duration, m.id) for m in task.media] == [
+        ("audio", "https://cdn.klingai.com/a.mp3", 4.5, "a-1")
+    ]

@@ -237,7 +237,7 @@ def test_queued_work_past_the_deadline_is_found_if_it_was_created(pipeline, alic
     settings.GENERATION_DEADLINE_MINUTES = 30
     pipeline.set_faults(rate_5002_after_create=1, rate_callback_lost=1)
     generation = create(alice_client, commit, "text2video")
-    Generation.objects.filter(pk=generation.pk).update(next_poll_at=None)
+    Generation.objects.filter(pk=generation.pk).update(due_at=None)
     pipeline.advance(31 * 60)  # the task at Kling has long finished
     pipeline.set_faults(rate_5002_after_create=0)
     with commit(execute=True):
