@@ -8,8 +8,8 @@ and reports to stay exact. What goes:
   storage after the transaction commits (generations.erasure);
 - text: the email address (replaced by `erased-<id>@erased.invalid`), names, prompts and
   request details, allauth's address rows, sessions, the finish-email preference, receipt
-  links and buyer details in stored Stripe events (billing.erasure), the address in admin
-  history;
+  links and buyer details in stored Stripe events (billing.erasure), webhook URLs and the
+  events sent to them, the address in admin history;
 - sign-in: the password becomes unusable, the account inactive, its powers removed.
 
 Kept: the credit account and every entry with its amount and idempotency key, purchases
@@ -43,6 +43,7 @@ from django.utils import timezone
 from accounts.models import User
 from billing import erasure as billing_erasure
 from generations import erasure as generations_erasure
+from outbound_webhooks import subscriptions as webhook_subscriptions
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +125,7 @@ def erase_account(user: User, *, actor: User | None = None) -> ErasureReport:
             raise ErasureRefused(" ".join(reasons))
 
         generations = generations_erasure.forget_owner(user)
+        webhook_subscriptions.forget_owner(user)  # URLs and event bodies (prompts)
         EmailAddress.objects.filter(user=user).delete()  # their confirmations go with them
         _delete_social_accounts(user)
         _redact_admin_history(addresses, replacement)

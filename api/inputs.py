@@ -7,8 +7,8 @@ careful: https only, no credentials in the URL, every address the host resolves 
 be public (no loopback, private, link-local or reserved ranges; checked again on each of
 at most MAX_REDIRECTS redirects), a byte cap enforced while streaming, and an overall time
 limit. A name can still resolve differently between our check and the connection (DNS
-rebinding); the addresses refused then are those the check refused, at worst one fetch
-late, the same trade-off generations.media makes for result downloads.
+rebinding), so the connected socket's address is checked again before a byte is sent
+(kling_site.safe_http).
 
 Unlike generations.media.resolves_privately, nothing is exempt here: in demo mode that
 function lets the site's own host through (the simulator serves results from it), which
@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import ipaddress
 import re
-import socket
 import time
 from urllib.parse import urljoin, urlsplit
 
@@ -30,6 +28,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import TemporaryUploadedFile
 
 from generations.media import sniff
+from kling_site import safe_http
 
 MB = 1024 * 1024
 IMAGE_MAX_BYTES = 10 * MB
@@ -52,20 +51,6 @@ class FetchRefused(ValidationError):
     """A URL we will not fetch, or could not: the message says which and why."""
 
 
-def host_is_private(host: str) -> bool:
-    """Whether any address `host` resolves to is not a public one. An unresolvable name
-    counts as not private: the fetch then fails on its own."""
-    try:
-        infos = socket.getaddrinfo(host, 443, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError, OSError):
-        return False
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
-        if not address.is_global or address.is_multicast:
-            return True
-    return False
-
-
 def _check_url(url: str) -> None:
     try:
         parts = urlsplit(url)
@@ -76,17 +61,26 @@ def _check_url(url: str) -> None:
         raise FetchRefused("Give an https:// URL.")
     if parts.username or parts.password or not parts.hostname:
         raise FetchRefused("Give an https:// URL with a host name and no user name or password in it.")
-    if host_is_private(parts.hostname):
+    if safe_http.resolves_privately(parts.hostname):
         raise FetchRefused(f"{parts.hostname} is a private or local address; give a public URL.")
 
 
 def fetch(url: str, max_bytes: int, *, deadline: float | None = None) -> TemporaryUploadedFile:
     """Download `url` into a temporary uploaded file, or raise FetchRefused."""
+    with safe_http.session() as http:
+        return _fetch(http, url, max_bytes, deadline)
+
+
+def _fetch(http, url: str, max_bytes: int, deadline: float | None) -> TemporaryUploadedFile:
     deadline = deadline or time.monotonic() + FETCH_SECONDS
     for _ in range(MAX_REDIRECTS + 1):
         _check_url(url)
         try:
-            response = requests.get(url, stream=True, timeout=FETCH_TIMEOUT, allow_redirects=False)
+            response = http.get(url, stream=True, timeout=FETCH_TIMEOUT, allow_redirects=False)
+        except safe_http.PrivateAddress:
+            raise FetchRefused(
+                f"{urlsplit(url).hostname} is a private or local address; give a public URL."
+            ) from None
         except requests.RequestException:
             raise FetchRefused(f"{urlsplit(url).hostname} could not be reached.") from None
         if not response.is_redirect:

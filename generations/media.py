@@ -11,9 +11,7 @@ stays succeeded (Kling billed it), so it is never refunded for a copy problem.
 from __future__ import annotations
 
 import io
-import ipaddress
 import logging
-import socket
 import tempfile
 import time
 from dataclasses import dataclass
@@ -33,6 +31,7 @@ from PIL import Image, ImageOps
 from generations import queue
 from generations.follow import backoff_seconds
 from generations.models import MAX_FETCH_ATTEMPTS, Asset, Generation, Status
+from kling_site import safe_http
 
 logger = logging.getLogger(__name__)
 
@@ -95,15 +94,7 @@ def resolves_privately(host: str) -> bool:
     """
     if settings.KLING_PROVIDER == "simulator" and host == (urlsplit(settings.SITE_URL).hostname or ""):
         return False
-    try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError):
-        return False
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
-        if not address.is_global or address.is_multicast:
-            return True
-    return False
+    return safe_http.resolves_privately(host)
 
 
 def sniff(head: bytes) -> str:

@@ -246,6 +246,10 @@ class Generation(models.Model):
         # Reaching `failed` refunds in the same transaction (services.transition).
         return self.status == Status.FAILED and self.cost > 0
 
+    @property
+    def refunded_credits(self) -> int:
+        return self.cost if self.was_refunded else 0
+
     def callback_path(self) -> str:
         return reverse("generations:callback", args=[self.pk, self.callback_token])
 

@@ -4,6 +4,7 @@ claims its row first and is safe to run twice (delivery is at least once)."""
 from __future__ import annotations
 
 from generations import clock, follow, media, notifications, services
+from outbound_webhooks import delivery as webhooks
 
 
 def submit_generation(generation_id: int) -> None:
@@ -19,6 +20,8 @@ def fetch_results(generation_id: int) -> None:
 
 
 def notify_finished(generation_id: int) -> None:
+    # The developer's webhook first: a failing mail server must not hold it up.
+    webhooks.generation_finished(generation_id)
     notifications.notify_finished(generation_id)
 
 

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "generations",
     "generations.simulator",
     "api",
+    "outbound_webhooks",
 ]
 
 MIDDLEWARE = [
@@ -264,6 +265,9 @@ API_CREATE_RATE_PER_MINUTE = envint("API_CREATE_RATE_PER_MINUTE", 20, minimum=0)
 API_MAX_BODY_BYTES = envint("API_MAX_BODY_BYTES", 28 * 1024 * 1024, minimum=1024)
 # How long the signed result links in API answers work.
 API_FILE_LINK_SECONDS = envint("API_FILE_LINK_SECONDS", 3600, minimum=60)
+# Demo mode only: let webhook URLs point at this machine or its network, to try webhooks
+# against a local receiver. Production always refuses private addresses.
+OUTBOUND_WEBHOOKS_ALLOW_PRIVATE = envbool("OUTBOUND_WEBHOOKS_ALLOW_PRIVATE", False)
 SPECTACULAR_SETTINGS = {
     "TITLE": f"{SITE_NAME} API",
     "DESCRIPTION": "Create Kling images and videos for credits. See the guide at /api/ for a first request.",

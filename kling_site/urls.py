@@ -9,6 +9,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
+    path("account/webhooks/", include("outbound_webhooks.urls")),
     path("account/", include("accounts.urls")),
     path("api/", include("api.urls")),
     path("", include("billing.urls")),

@@ -32,7 +32,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("accounts", "billing", "generations", "kling_site")
+APPS = ("accounts", "billing", "generations", "kling_site", "outbound_webhooks")
 
 # The bottom layer: each entry is a module or a package (all of its modules).
 FOUNDATION = (
@@ -50,6 +50,8 @@ FOUNDATION = (
     "generations.providers",
     "generations.queue",
     "generations.simulator.models",
+    "outbound_webhooks.models",
+    "outbound_webhooks.queue",
 )
 
 # Modules with these names, or inside packages with these names, are entry points.

@@ -20,6 +20,7 @@ from billing.models import LedgerEntry
 from generations import pricing, services
 from generations.models import Asset, Generation, Status
 from tests.api.conftest import bearer, make_image
+from tests.outbound_webhooks.resolver import fake_public_dns
 
 VIDEO = {"kind": "text2video", "model_name": "kling-v2-6", "prompt": "A red fox in fresh snow", "duration": 5}
 
@@ -282,8 +283,8 @@ def test_it_refuses_a_bad_start_frame(api, rich_alice, image):
 
 
 @responses.activate
-def test_it_fetches_a_start_frame_from_a_public_url(api, rich_alice, monkeypatch):
-    monkeypatch.setattr("api.inputs.host_is_private", lambda host: False)
+def test_it_fetches_a_start_frame_from_a_public_url(api, rich_alice):
+    # images.example.com resolves to a public address (the autouse fake DNS).
     responses.get("https://images.example.com/frame.png", body=FRAME, content_type="image/png")
     response = api.post(
         reverse("api:generations"), image_body("https://images.example.com/frame.png"), format="json"
@@ -316,7 +317,7 @@ def test_it_refuses_private_and_unsafe_image_urls(api, rich_alice, url):
 
 @responses.activate
 def test_it_refuses_a_redirect_to_a_private_address(api, rich_alice, monkeypatch):
-    monkeypatch.setattr("api.inputs.host_is_private", lambda host: host == "internal.example.com")
+    fake_public_dns(monkeypatch, {"internal.example.com": ["10.0.0.5"]})
     responses.get(
         "https://images.example.com/frame.png",
         status=302,
@@ -331,7 +332,6 @@ def test_it_refuses_a_redirect_to_a_private_address(api, rich_alice, monkeypatch
 
 @responses.activate
 def test_it_refuses_an_unreachable_or_oversized_image_url(api, rich_alice, monkeypatch):
-    monkeypatch.setattr("api.inputs.host_is_private", lambda host: False)
     monkeypatch.setattr("api.inputs.IMAGE_MAX_BYTES", 1024)
     responses.get("https://big.example.com/frame.png", body=b"x" * 4096)
     # images.example.com is not registered: responses raises ConnectionError for it.
