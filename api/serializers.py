@@ -304,7 +304,8 @@ class GenerationSerializer(serializers.Serializer):
 
     @extend_schema_field(ProgressSerializer(allow_null=True))
     def get_progress(self, generation: Generation) -> dict | None:
-        progress = getattr(generation, "progress", None)
+        # The view passes every item's progress at once (one query for the page).
+        progress = self.context.get("progress", {}).get(generation.pk)
         if progress is None:
             return None
         return {
@@ -317,17 +318,10 @@ class GenerationSerializer(serializers.Serializer):
     def get_web_url(self, generation: Generation) -> str:
         return self.context["request"].build_absolute_uri(generation.get_absolute_url())
 
-    def to_representation(self, generation: Generation) -> dict:
-        generation.refunded_credits = generation.cost if generation.was_refunded else 0
-        return super().to_representation(generation)
 
-
-def with_progress(generations) -> list[Generation]:
-    items = list(generations)
-    progress = services.progress_for(items)
-    for generation in items:
-        generation.progress = progress.get(generation.pk)
-    return items
+def generation_context(request, generations: list[Generation]) -> dict:
+    """The serializer context for these generations: the request and their progress."""
+    return {"request": request, "progress": services.progress_for(generations)}
 
 
 class QuoteSerializer(serializers.Serializer):

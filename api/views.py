@@ -44,9 +44,9 @@ from api.serializers import (
     LedgerEntrySerializer,
     ModelsSerializer,
     QuoteSerializer,
+    generation_context,
     offered_kinds,
     prepare,
-    with_progress,
 )
 from api.throttles import APIRateThrottle, CreateRateThrottle
 from billing import ledger
@@ -94,8 +94,7 @@ def _owned(user):
 
 
 def _render_generation(request, generation: Generation, status_code: int = 200, **headers) -> Response:
-    (generation,) = with_progress([generation])
-    data = GenerationSerializer(generation, context={"request": request}).data
+    data = GenerationSerializer(generation, context=generation_context(request, [generation])).data
     return Response(data, status=status_code, headers=headers or None)
 
 
@@ -337,8 +336,8 @@ class GenerationListView(BaseAPIView):
         if problems:
             raise errors.validation_error(problems)
         paginator = NewestFirst()
-        page = with_progress(paginator.paginate_queryset(generations, request, view=self))
-        data = GenerationSerializer(page, many=True, context={"request": request}).data
+        page = list(paginator.paginate_queryset(generations, request, view=self))
+        data = GenerationSerializer(page, many=True, context=generation_context(request, page)).data
         return paginator.get_paginated_response(data)
 
     @extend_schema(

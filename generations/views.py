@@ -202,35 +202,34 @@ def gallery(request: HttpRequest) -> HttpResponse:
     else:
         status = ""
     page = Paginator(_with_assets(generations), GALLERY_PAGE_SIZE).get_page(request.GET.get("page"))
-    items = _with_progress(page.object_list)
+    cards = _cards(page.object_list)
     filters = urlencode([(k, v) for k, v in (("kind", kind), ("status", status)) if v])
     return render(
         request,
         "generations/gallery.html",
         {
             "page": page,
-            "items": items,
+            "cards": cards,
             "kind": kind,
             "status": status,
             "kinds": Kind.choices,
             "status_filters": [(key, label) for key, (label, _) in STATUS_FILTERS.items()],
             "filters": filters,
-            "live_query": _live_query(items),
+            "live_query": _live_query(cards),
         },
     )
 
 
-def _with_progress(generations) -> list[Generation]:
+def _cards(generations) -> list[tuple[Generation, services.Progress | None]]:
+    """Gallery cards: each generation with its progress (None once it has finished)."""
     items = list(generations)
     progress = services.progress_for(items)
-    for generation in items:
-        generation.progress = progress.get(generation.pk)
-    return items
+    return [(generation, progress.get(generation.pk)) for generation in items]
 
 
-def _live_query(items: list[Generation]) -> str:
+def _live_query(cards: list[tuple[Generation, services.Progress | None]]) -> str:
     """The query string of the page's one poller: its live cards, or "" when none is live."""
-    return urlencode([("id", g.pk) for g in items if g.is_live])
+    return urlencode([("id", g.pk) for g, _ in cards if g.is_live])
 
 
 def _card_ids(values: list[str]) -> list[int] | None:
@@ -254,8 +253,8 @@ def live_cards(request: HttpRequest) -> HttpResponse:
     ids = _card_ids(request.GET.getlist("id"))
     if ids is None:
         return HttpResponseBadRequest("Ask for at most one page of generation ids.")
-    items = _with_progress(_with_assets(Generation.objects.owned_by(request.user).filter(pk__in=ids)))
-    context = {"items": items, "live_query": _live_query(items)}
+    cards = _cards(_with_assets(Generation.objects.owned_by(request.user).filter(pk__in=ids)))
+    context = {"cards": cards, "live_query": _live_query(cards)}
     response = render(request, "generations/gallery.html#live_cards", context)
     response["Vary"] = "HX-Request"
     response["Cache-Control"] = "no-store"
@@ -456,8 +455,10 @@ def status(request: HttpRequest, generation_id: int) -> HttpResponse:
     generation = get_object_or_404(_with_assets(Generation.objects.owned_by(request.user)), pk=generation_id)
     # Gallery tabs opened before the page-wide poller (live_cards) still ask card by card.
     if request.GET.get("view") == "card":
-        generation.progress = services.progress_for([generation]).get(generation.pk)
-        response = render(request, "generations/gallery.html#card", {"generation": generation})
+        progress = services.progress_for([generation]).get(generation.pk)
+        response = render(
+            request, "generations/gallery.html#card", {"generation": generation, "progress": progress}
+        )
     else:
         response = render(request, "generations/detail.html#live", _detail_context(generation))
     response["Vary"] = "HX-Request"
