@@ -84,5 +84,7 @@ def kling_callback(request: HttpRequest, generation_id: int, token: str) -> Http
         # Harmless to take on trust: it never touches money and is not terminal.
         services.transition(generation.pk, [Status.SUBMITTED], Status.PROCESSING)
     elif status.lower() in TERMINAL_HINTS or not status:
-        transaction.on_commit(lambda: queue.refresh(generation.pk))
+        # Robust: with the broker down the hint is dropped, not answered with a 500; the
+        # poll sweep looks the task up within its cadence anyway.
+        transaction.on_commit(lambda: queue.refresh(generation.pk), robust=True)
     return HttpResponse("ok")

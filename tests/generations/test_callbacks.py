@@ -227,3 +227,23 @@ def test_it_handles_a_signed_callback_while_the_cache_is_down(
         response = post(client, generation.callback_path(), body, **signed_headers(body, msg_id="msg_down"))
     assert response.status_code == 200
     assert Generation.objects.get(pk=generation.pk).status == Status.SUCCEEDED
+
+
+def test_a_terminal_hint_while_the_broker_is_down_is_answered_200_and_left_to_the_sweep(
+    generation, fake, commit, client, monkeypatch
+):
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    def broker_down(*args, **kwargs):
+        raise RedisConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr("generations.queue.async_task", broker_down)
+    fake.succeed(generation.task_id)
+    with commit():
+        response = post(
+            client, generation.callback_path(), {"task_id": generation.task_id, "task_status": "succeed"}
+        )
+    assert response.status_code == 200
+    generation.refresh_from_db()
+    assert generation.status == Status.SUBMITTED  # nothing looked up yet: the sweep will
+    assert fake.count("get") == 0
