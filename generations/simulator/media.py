@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import math
 import os
 import subprocess
 import tempfile
 import textwrap
+from collections.abc import Iterable
 from pathlib import Path
 
 from django.conf import settings
@@ -157,16 +159,18 @@ def labelled_video_file(aspect_ratio: str, variant: int, seconds: float, label: 
         fps = LABELLED_FPS
         total = max(1, round(seconds * fps))
         frames = (_labelled_frame(background, accent, n, total, label, fps) for n in range(total))
-        _atomic_write(path, _encode_stream(frames, size, fps))
+        _atomic_write(path, encode_mp4(frames, fps))
     return path
 
 
-def _encode_stream(frames, size: tuple[int, int], fps: int) -> bytes:
-    """Like encode_mp4, feeding ffmpeg one frame at a time (long clips never sit in memory
-    whole); the output runs at VIDEO_FPS, repeating frames."""
+def encode_mp4(frames: Iterable[Image.Image], fps: int = VIDEO_FPS) -> bytes:
+    """An H.264 MP4 of `frames` shown at `fps`, output at VIDEO_FPS (repeating frames), fed
+    to ffmpeg one frame at a time so long clips never sit in memory whole."""
     import imageio_ffmpeg
 
-    width, height = size
+    frames = iter(frames)
+    first = next(frames)
+    width, height = first.size
     with tempfile.TemporaryDirectory() as tmp:
         target = Path(tmp) / "out.mp4"
         command = [
@@ -201,7 +205,7 @@ def _encode_stream(frames, size: tuple[int, int], fps: int) -> bytes:
             command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
         try:
-            for frame in frames:
+            for frame in itertools.chain([first], frames):
                 process.stdin.write(frame.tobytes())
             process.stdin.close()
             if process.wait(timeout=120) != 0:
@@ -210,48 +214,6 @@ def _encode_stream(frames, size: tuple[int, int], fps: int) -> bytes:
             if process.poll() is None:
                 process.kill()
             process.stderr.close()
-        return target.read_bytes()
-
-
-def encode_mp4(frames: list[Image.Image], fps: int = VIDEO_FPS) -> bytes:
-    import imageio_ffmpeg
-
-    width, height = frames[0].size
-    with tempfile.TemporaryDirectory() as tmp:
-        target = Path(tmp) / "out.mp4"
-        command = [
-            imageio_ffmpeg.get_ffmpeg_exe(),
-            "-y",
-            "-loglevel",
-            "error",
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "rgb24",
-            "-s",
-            f"{width}x{height}",
-            "-r",
-            str(fps),
-            "-i",
-            "-",
-            "-an",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            "-pix_fmt",
-            "yuv420p",
-            "-movflags",
-            "+faststart",
-            str(target),
-        ]
-        subprocess.run(  # noqa: S603 (a fixed command line, no user input)
-            command,
-            input=b"".join(frame.tobytes() for frame in frames),
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )
         return target.read_bytes()
 
 
