@@ -271,3 +271,16 @@ def test_the_input_picture_is_served_to_its_owner(rich_alice, alice_client, comm
     assert response.status_code == 200 and response["Content-Type"] == "image/jpeg"
     assert alice_client.get(f"/generations/{generation.pk}/inputs/image_tail/").status_code == 404
     assert alice_client.get(f"/generations/{generation.pk}/inputs/other/").status_code == 404
+
+
+def test_a_generation_waiting_for_a_slot_says_so_on_its_page_and_card(rich_alice, alice_client, commit):
+    with commit():
+        made = [
+            services.create_generation(rich_alice, "text2video", cleaned("text2video"), f"slot-{n}")
+            for n in range(6)  # the fake limiter has 5 slots
+        ]
+    waiting = Generation.objects.get(pk=made[-1].pk)
+    assert waiting.status == Status.QUEUED and waiting.wait_reason == "slot"
+    page = alice_client.get(waiting.get_absolute_url()).content.decode()
+    assert "Waiting for a free slot." in page
+    assert "Waiting to be sent" in page
