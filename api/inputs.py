@@ -94,20 +94,20 @@ def _fetch(http, url: str, max_bytes: int, deadline: float | None) -> TemporaryU
     with response:
         if response.status_code != 200:
             raise FetchRefused(f"{urlsplit(url).hostname} answered HTTP {response.status_code}.")
-        length = response.headers.get("Content-Length", "")
-        if length.isdigit() and int(length) > max_bytes:
-            raise FetchRefused(f"The file is {int(length) / MB:.1f} MB; the most is {max_bytes // MB} MB.")
         declared = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
         upload = TemporaryUploadedFile("download", declared or "application/octet-stream", 0, None)
-        size = 0
         try:
-            for chunk in response.iter_content(CHUNK):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise FetchRefused(f"The file is larger than {max_bytes // MB} MB, the most accepted.")
-                if time.monotonic() > deadline:
-                    raise FetchRefused(f"The download took longer than {FETCH_SECONDS} s.")
-                upload.write(chunk)
+            size = safe_http.copy_capped(response, upload, max_bytes, deadline, CHUNK)
+        except safe_http.TooLarge as exc:
+            upload.close()
+            if exc.declared:
+                raise FetchRefused(
+                    f"The file is {exc.declared / MB:.1f} MB; the most is {max_bytes // MB} MB."
+                ) from None
+            raise FetchRefused(f"The file is larger than {max_bytes // MB} MB, the most accepted.") from None
+        except safe_http.TooSlow:
+            upload.close()
+            raise FetchRefused(f"The download took longer than {FETCH_SECONDS} s.") from None
         except requests.RequestException:
             upload.close()
             raise FetchRefused("The download was interrupted.") from None

@@ -152,19 +152,17 @@ def download(url: str, kind: str, *, deadline: float | None = None) -> Download:
         declared = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
         if declared not in NEUTRAL_TYPES | AUDIO_ALIASES and declared not in ALLOWED_TYPES[kind]:
             raise MediaError(f"unexpected content type {declared!r} for a {kind}")
-        length = response.headers.get("Content-Length", "")
-        if length.isdigit() and int(length) > cap:
-            raise MediaError(f"the file is {int(length):,} bytes; the limit is {cap:,}")
         out = tempfile.NamedTemporaryFile(suffix=".download")  # noqa: SIM115 (returned to the caller)
-        size = 0
         try:
-            for chunk in response.iter_content(CHUNK):
-                size += len(chunk)
-                if size > cap:
-                    raise MediaError(f"the file is larger than the limit of {cap:,} bytes")
-                if time.monotonic() > deadline:
-                    raise MediaError(f"the download took longer than {COPY_SECONDS} s")
-                out.write(chunk)
+            size = safe_http.copy_capped(response, out, cap, deadline, CHUNK)
+        except safe_http.TooLarge as exc:
+            out.close()
+            if exc.declared:
+                raise MediaError(f"the file is {exc.declared:,} bytes; the limit is {cap:,}") from None
+            raise MediaError(f"the file is larger than the limit of {cap:,} bytes") from None
+        except safe_http.TooSlow:
+            out.close()
+            raise MediaError(f"the download took longer than {COPY_SECONDS} s") from None
         except requests.RequestException as exc:
             out.close()
             raise MediaError(f"download interrupted: {exc.__class__.__name__}") from exc

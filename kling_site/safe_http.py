@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import time
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -44,6 +45,38 @@ def public_addresses(host: str, port: int | None = None) -> list[str]:
         if not is_public_address(address):
             raise PrivateAddress(f"{host} resolves to {address}, a private or reserved address")
     return addresses
+
+
+class TooLarge(Exception):
+    """The body is over the cap: `declared` is its Content-Length when that said so."""
+
+    def __init__(self, declared: int | None = None) -> None:
+        super().__init__(declared)
+        self.declared = declared
+
+
+class TooSlow(Exception):
+    """The body did not arrive before the deadline."""
+
+
+def copy_capped(
+    response: requests.Response, out, max_bytes: int, deadline: float, chunk: int = 64 * 1024
+) -> int:
+    """Stream a response's body into `out`, refusing more than `max_bytes` (by its
+    Content-Length before reading, and by what arrives) or past `deadline` (a
+    time.monotonic() value). Returns the size; network errors propagate as requests'."""
+    length = response.headers.get("Content-Length", "")
+    if length.isdigit() and int(length) > max_bytes:
+        raise TooLarge(int(length))
+    size = 0
+    for piece in response.iter_content(chunk):
+        size += len(piece)
+        if size > max_bytes:
+            raise TooLarge()
+        if time.monotonic() > deadline:
+            raise TooSlow()
+        out.write(piece)
+    return size
 
 
 def resolves_privately(host: str) -> bool:
