@@ -11,6 +11,7 @@ sense) and are switched off in one place: `settings.KLING_DISABLED_MODELS`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -30,6 +31,7 @@ PRODUCTS = {
     Kind.TEXT2AUDIO: "audio/text-to-audio",
     Kind.VIDEO2AUDIO: "audio/video-to-audio",
     Kind.AVATAR: "videos/avatar/image2video",
+    Kind.OMNI_VIDEO: "videos/omni-video",
 }
 
 # Kinds billed per second of output (their Price rows hold credits per second).
@@ -150,6 +152,17 @@ VIDEO_TO_AUDIO_LIMITS = VideoLimits(3, 20, min_side=1, max_side=8192)
 # most 5 MB); the video is as long as the sound and billed per second.
 AVATAR_SOUND_LIMITS = AudioLimits(2, 300)
 
+# Omni video (section 3.7): a prompt that may point at up to 7 reference pictures as
+# <<<image_1>>> ... <<<image_7>>>; clips of 3-10 s. Multi-shot (kling-v3-omni only): 2-6
+# shots, each with its own prompt (at most 512 characters) and whole seconds, adding up to
+# the clip's duration; the top-level prompt is then ignored by Kling.
+MAX_OMNI_IMAGES = 7
+OMNI_IMAGE_TOKEN = re.compile(r"<<<image_(\d+)>>>")
+OMNI_OTHER_TOKEN = re.compile(r"<<<(video|element)_(\d+)>>>")
+MULTI_SHOT_RANGE = (2, 6)
+SHOT_PROMPT_LIMIT = 512
+SHOT_TYPES = ("customize",)
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -191,6 +204,7 @@ class VideoModel:
     camera: Rule | None = None
     camera_types: tuple[str, ...] = ALL_CAMERA_TYPES
     end_frame: Rule | None = None
+    multi_shot: bool = False
 
     is_video = True
 
@@ -285,6 +299,13 @@ KLING_AUDIO = AudioModel("kling-audio", "Kling audio")
 # (rounded up) of sound it may speak.
 KLING_AVATAR = VideoModel("kling-avatar", "Kling Avatar", _STD_PRO, tuple(range(2, 301)))
 
+# Omni video: o1 and 3.0 Omni, 3-10 s; only 3.0 Omni tells a story in several shots.
+_OMNI_SECONDS = tuple(range(3, 11))
+_OMNI_MODELS = (
+    VideoModel("kling-v3-omni", "Kling 3.0 Omni", _STD_PRO, _OMNI_SECONDS, multi_shot=True),
+    VideoModel("kling-video-o1", "Kling O1", _STD_PRO, _OMNI_SECONDS),
+)
+
 _IMAGE_MODELS = (
     ImageModel(
         "kling-v1",
@@ -358,6 +379,7 @@ TABLE: dict[str, dict[str, Capability]] = {
     Kind.TEXT2AUDIO: _by_name([KLING_AUDIO]),
     Kind.VIDEO2AUDIO: _by_name([KLING_AUDIO]),
     Kind.AVATAR: _by_name([KLING_AVATAR]),
+    Kind.OMNI_VIDEO: _by_name(_OMNI_MODELS),
 }
 
 
@@ -462,7 +484,8 @@ def validate(kind: str, values: Mapping[str, Any]) -> dict[str, str]:
 
     prompt = values.get("prompt") or ""
     # Image to video (and the other kinds with an input to follow) can go without a prompt.
-    if not prompt.strip() and kind not in PROMPT_OPTIONAL_KINDS:
+    # A storyboard's shots carry the prompts (Kling then ignores the top-level one).
+    if not prompt.strip() and kind not in PROMPT_OPTIONAL_KINDS and not values.get("multi_shot"):
         errors["prompt"] = "Describe what you want to see."
     elif len(prompt) > model.prompt_limit:
         errors["prompt"] = (
@@ -648,7 +671,70 @@ def _check_avatar(model: VideoModel, values: Mapping[str, Any]) -> dict[str, str
     return errors
 
 
+def _check_omni(model: VideoModel, values: Mapping[str, Any]) -> dict[str, str]:
+    """Omni video: `image_list` is the number of reference pictures; `multi_prompt` the
+    shots as [{"index", "prompt", "duration"}] when `multi_shot` is on."""
+    errors = _check_mode(model, values)
+    if values.get("negative_prompt"):
+        errors["negative_prompt"] = "Omni video takes no negative prompt."
+    duration = values.get("duration")
+    if duration not in model.durations:
+        errors["duration"] = f"{model.label} makes clips of {_durations_text(model.durations)}."
+    if (values.get("aspect_ratio") or "") not in model.aspect_ratios:
+        errors["aspect_ratio"] = f"Choose one of {_join(model.aspect_ratios)}."
+    count = int(values.get("image_list") or 0)
+    if count > MAX_OMNI_IMAGES:
+        errors["image_list"] = f"Give at most {MAX_OMNI_IMAGES} reference pictures; you gave {count}."
+    multi_shot = bool(values.get("multi_shot"))
+    prompts = [values.get("prompt") or ""]
+    if multi_shot:
+        errors.update(_check_shots(model, values.get("multi_prompt"), duration))
+        prompts = [str(shot.get("prompt") or "") for shot in values.get("multi_prompt") or []]
+    for text in prompts:
+        missing = sorted({int(n) for n in OMNI_IMAGE_TOKEN.findall(text) if not 1 <= int(n) <= count})
+        if missing:
+            errors["image_list" if count else "prompt"] = (
+                f"The prompt refers to {', '.join(f'<<<image_{n}>>>' for n in missing)} but "
+                f"{'only ' + str(count) if count else 'no'} reference picture{'s were' if count != 1 else ' was'} given."
+            )
+            break
+        other = OMNI_OTHER_TOKEN.search(text)
+        if other:
+            errors["prompt"] = (
+                f"<<<{other.group(1)}_{other.group(2)}>>> refers to a {other.group(1)} this page does not take."
+            )
+            break
+    return errors
+
+
+def _check_shots(model: VideoModel, shots: Any, duration: Any) -> dict[str, str]:
+    if not model.multi_shot:
+        return {"multi_shot": f"{model.label} does not make multi-shot videos; choose Kling 3.0 Omni."}
+    low, high = MULTI_SHOT_RANGE
+    if not isinstance(shots, list) or not low <= len(shots) <= high:
+        return {"multi_prompt": f"A storyboard has {low} to {high} shots."}
+    total = 0
+    for number, shot in enumerate(shots, start=1):
+        text = str(shot.get("prompt") or "").strip() if isinstance(shot, dict) else ""
+        seconds = shot.get("duration") if isinstance(shot, dict) else None
+        if not text:
+            return {"multi_prompt": f"Shot {number} needs a prompt."}
+        if len(text) > SHOT_PROMPT_LIMIT:
+            return {
+                "multi_prompt": f"Shot {number}'s prompt has {len(text):,} characters; at most {SHOT_PROMPT_LIMIT}."
+            }
+        if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 1:
+            return {"multi_prompt": f"Shot {number} needs a length of at least 1 s."}
+        total += seconds
+    if isinstance(duration, int) and total != duration:
+        return {
+            "multi_prompt": f"The shots last {total} s in all; they must add up to the clip's {duration} s."
+        }
+    return {}
+
+
 _KIND_CHECKS = {
+    Kind.OMNI_VIDEO: _check_omni,
     Kind.AVATAR: _check_avatar,
     Kind.MOTION_CONTROL: _check_motion_control,
     Kind.MULTI_IMAGE2VIDEO: _check_multi_image,
@@ -730,7 +816,7 @@ def summary_rows() -> list[dict[str, Any]]:
                 "label": model.label,
                 "enabled": model.name not in disabled,
                 "aspect_ratios": ", ".join(model.aspect_ratios)
-                if kind in (Kind.TEXT2VIDEO, Kind.TEXT2IMAGE, Kind.MULTI_IMAGE2VIDEO)
+                if kind in (Kind.TEXT2VIDEO, Kind.TEXT2IMAGE, Kind.MULTI_IMAGE2VIDEO, Kind.OMNI_VIDEO)
                 else "from the input",
                 "prompt_limit": model.prompt_limit,
             }
@@ -757,7 +843,7 @@ def summary_rows() -> list[dict[str, Any]]:
                     ),
                     end_frame=model.end_frame.describe() if model.end_frame else "—",
                     cfg_scale="yes" if model.cfg_scale else "—",
-                    extras="",
+                    extras="multi-shot storyboard (2-6 shots)" if model.multi_shot else "",
                 )
             else:
                 row.update(

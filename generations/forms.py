@@ -10,6 +10,7 @@ chosen mode and duration; `clean()` runs the same `capabilities.validate()` that
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any, ClassVar
 
@@ -751,6 +752,90 @@ class MultiImageToVideoForm(VideoForm):
         return pictures
 
 
+class OmniVideoForm(MultiImageToVideoForm):
+    """A prompt pointing at up to seven reference pictures (Kling's `videos/omni-video`),
+    told in one shot or, on Kling 3.0 Omni, as a storyboard of 2-6 shots."""
+
+    kind = Kind.OMNI_VIDEO
+    INPUT_FIELDS = ["image_list", "prompt", "multi_shot", "multi_prompt"]
+    OPTION_FIELDS = ["mode", "duration", "aspect_ratio"]
+
+    image_list = MultipleFileField(
+        label="Reference pictures",
+        required=False,
+        help_text=(
+            f"Up to {capabilities.MAX_OMNI_IMAGES} JPEG or PNG pictures (each up to 10 MB, sides at least "
+            "300 px). Click a thumbnail to put its reference token into the prompt."
+        ),
+    )
+    multi_shot = forms.BooleanField(label="Tell it in several shots (storyboard)", required=False)
+    # The storyboard as JSON: [{"prompt": "...", "duration": 3}, ...], kept by the page's
+    # editor (static/js/site.js) or sent as it is through the API.
+    multi_prompt = forms.CharField(
+        label="Shots",
+        required=False,
+        widget=forms.HiddenInput,
+        help_text='The shots as JSON: [{"prompt": "Wide shot of the city", "duration": 2}, ...].',
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields.pop("negative_prompt", None)
+        self.fields["prompt"].required = False
+        self.fields["prompt"].help_text = (
+            "Refer to the first picture as image_1 in triple angle brackets (click its thumbnail). "
+            "Ignored by Kling when the storyboard is on."
+        )
+
+    def fit_to_model(self) -> None:
+        super().fit_to_model()
+        if not getattr(self.model, "multi_shot", False):
+            self.fields.pop("multi_shot", None)
+            self.fields.pop("multi_prompt", None)
+            self.notes = ["Storyboards (several shots): Kling 3.0 Omni."]
+
+    def clean_image_list(self) -> list:
+        pictures = self.cleaned_data.get("image_list") or []
+        if len(pictures) > capabilities.MAX_OMNI_IMAGES:
+            raise ValidationError(
+                f"Give at most {capabilities.MAX_OMNI_IMAGES} reference pictures; you gave {len(pictures)}."
+            )
+        problems = []
+        for number, upload in enumerate(pictures, start=1):
+            try:
+                check_image_upload(upload)
+            except ValidationError as exc:
+                problems += [f"Picture {number} ({upload.name}): {message}" for message in exc.messages]
+        if problems:
+            raise ValidationError(problems)
+        return pictures
+
+    def clean_multi_prompt(self) -> list[dict[str, Any]]:
+        return parse_shots(self.cleaned_data.get("multi_prompt") or "")
+
+
+def parse_shots(raw: str) -> list[dict[str, Any]]:
+    """The storyboard's JSON as [{"prompt", "duration"}] (whole seconds, as int or a digit
+    string, both of which Kling accepts); the rules themselves are capabilities.check()'s."""
+    if not raw.strip():
+        return []
+    try:
+        shots = json.loads(raw)
+    except ValueError:
+        raise ValidationError("The shots could not be read; add them again.") from None
+    if not isinstance(shots, list) or not all(isinstance(shot, dict) for shot in shots):
+        raise ValidationError('Give the shots as a list such as [{"prompt": "...", "duration": 3}].')
+    parsed = []
+    for number, shot in enumerate(shots, start=1):
+        seconds = shot.get("duration")
+        if isinstance(seconds, str) and seconds.strip().isdigit():
+            seconds = int(seconds)
+        if isinstance(seconds, bool) or not isinstance(seconds, int):
+            raise ValidationError(f"Shot {number} needs a length in whole seconds.")
+        parsed.append({"prompt": str(shot.get("prompt") or "").strip(), "duration": seconds})
+    return parsed
+
+
 class ExtendVideoForm(GenerationForm):
     """About five more seconds of one of the person's own finished videos (Kling's
     `videos/video-extend`, by the video's Kling id). The model and mode are the source's."""
@@ -907,4 +992,5 @@ FORMS: dict[str, type[GenerationForm]] = {
     Kind.TEXT2AUDIO: TextToAudioForm,
     Kind.VIDEO2AUDIO: VideoToAudioForm,
     Kind.AVATAR: AvatarForm,
+    Kind.OMNI_VIDEO: OmniVideoForm,
 }

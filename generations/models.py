@@ -28,6 +28,7 @@ class Kind(models.TextChoices):
     TEXT2AUDIO = "text2audio", "Text to audio"
     VIDEO2AUDIO = "video2audio", "Video to audio"
     AVATAR = "avatar", "Avatar"
+    OMNI_VIDEO = "omni_video", "Omni video"
 
 
 class Status(models.TextChoices):
@@ -56,6 +57,7 @@ KIND_SLUGS = {
     Kind.TEXT2AUDIO: "text-to-audio",
     Kind.VIDEO2AUDIO: "video-to-audio",
     Kind.AVATAR: "avatar",
+    Kind.OMNI_VIDEO: "omni-video",
 }
 
 

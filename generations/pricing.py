@@ -38,6 +38,9 @@ VIDEO_UNITS_PER_SECOND: dict[str, dict[tuple[str, bool], Decimal]] = {
         ("4k", False): _D("3"),
         ("4k", True): _D("3"),
     },
+    # Omni video without a reference video, silent (section 10.2).
+    "kling-video-o1": {("std", False): _D("0.6"), ("pro", False): _D("0.8")},
+    "kling-v3-omni": {("std", False): _D("0.6"), ("pro", False): _D("0.8")},
 }
 
 # Motion control is billed per second of output (section 10.2), by model and mode.
@@ -91,7 +94,7 @@ def default_price_rows() -> list[dict[str, Any]]:
     """One row per combination the capability table allows, disabled models included (so
     re-enabling one needs no new prices). Used by the data migration and by admin."""
     rows = []
-    for kind in (Kind.TEXT2VIDEO, Kind.IMAGE2VIDEO, Kind.MULTI_IMAGE2VIDEO):
+    for kind in (Kind.TEXT2VIDEO, Kind.IMAGE2VIDEO, Kind.MULTI_IMAGE2VIDEO, Kind.OMNI_VIDEO):
         for model in capabilities.models_for(kind, include_disabled=True):
             assert isinstance(model, VideoModel)
             rates = VIDEO_UNITS_PER_SECOND[model.name]

@@ -52,6 +52,7 @@ TYPICAL_SECONDS = {
     Kind.VIDEO2AUDIO: 90,
     # Kling's change log: avatar went from about an hour to ten minutes and more.
     Kind.AVATAR: 600,
+    Kind.OMNI_VIDEO: 319,
 }
 # The estimates come from the last ESTIMATE_SAMPLE successes of each model and mode within
 # ESTIMATE_WINDOW, recomputed every ESTIMATE_REFRESH_MINUTES by a schedule. They stay in
@@ -108,8 +109,11 @@ def request_values(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
         # that input's whole seconds.
         values["output_seconds"] = values["video_seconds"]
         values["duration"] = pricing.billed_seconds(values["output_seconds"]) or None
-    if kind == Kind.MULTI_IMAGE2VIDEO:
+    if kind in (Kind.MULTI_IMAGE2VIDEO, Kind.OMNI_VIDEO):
         values["image_list"] = len(data.get("image_list") or [])
+    if kind == Kind.OMNI_VIDEO:
+        values["multi_shot"] = bool(data.get("multi_shot"))
+        values["multi_prompt"] = data.get("multi_prompt") or []
     if kind in (Kind.TEXT2AUDIO, Kind.VIDEO2AUDIO):
         # Kling's audio products take no model: one entry of the table stands for them.
         values["model_name"] = data.get("model_name") or capabilities.KLING_AUDIO.name
@@ -276,6 +280,28 @@ def _multi_image_params(data: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _omni_params(data: Mapping[str, Any]) -> dict[str, Any]:
+    # `image_list` is added at submit, from the stored pictures (as `image_url` items).
+    params = {
+        "model_name": data["model_name"],
+        "prompt": data.get("prompt") or "",
+        "mode": data["mode"],
+        "duration": str(data["duration"]),
+        "aspect_ratio": data["aspect_ratio"],
+    }
+    if data.get("multi_shot"):
+        # Kling's table spells each shot's duration as a string, like the clip's.
+        params.update(
+            multi_shot=True,
+            shot_type="customize",
+            multi_prompt=[
+                {"index": n, "prompt": shot["prompt"], "duration": str(shot["duration"])}
+                for n, shot in enumerate(data["multi_prompt"], start=1)
+            ],
+        )
+    return params
+
+
 def _extend_params(data: Mapping[str, Any]) -> dict[str, Any]:
     # No model_name or mode: Kling takes the source video's.
     return {
@@ -313,6 +339,7 @@ _KIND_PARAMS = {
     Kind.VIDEO2AUDIO: _video_to_audio_params,
     Kind.MOTION_CONTROL: _motion_control_params,
     Kind.MULTI_IMAGE2VIDEO: _multi_image_params,
+    Kind.OMNI_VIDEO: _omni_params,
     Kind.VIDEO_EXTEND: _extend_params,
 }
 
@@ -326,7 +353,7 @@ def _save_inputs(generation: Generation, kind: str, data: Mapping[str, Any]) -> 
         files = [("video_url", 0, data.get("video_url"))]
     elif kind == Kind.AVATAR:
         files = [("sound_file", 0, data.get("sound_file"))]
-    elif kind == Kind.MULTI_IMAGE2VIDEO:
+    elif kind in (Kind.MULTI_IMAGE2VIDEO, Kind.OMNI_VIDEO):
         files = [("image_list", i, upload) for i, upload in enumerate(data.get("image_list") or [])]
     for field, index, upload in files:
         if not upload or isinstance(upload, str):

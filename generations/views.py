@@ -62,6 +62,7 @@ KIND_BLURBS = {
     Kind.TEXT2AUDIO: "Describe a sound and get 3 to 10 seconds of it, as MP3 and WAV.",
     Kind.AVATAR: "Make a portrait speak your sound file, up to five minutes.",
     Kind.VIDEO2AUDIO: "Add sound effects and music to a video of 3 to 20 seconds.",
+    Kind.OMNI_VIDEO: "Direct a clip from up to seven reference pictures, or as a storyboard of several shots.",
 }
 
 

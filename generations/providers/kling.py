@@ -131,6 +131,13 @@ def camera_control(value: Any) -> dict[str, Any]:
     }
 
 
+def _list_image(item: dict[str, Any], key: str) -> dict[str, Any]:
+    item = dict(item)
+    picture = item.pop("image_url", None) or item.pop("image", "")
+    item[key] = strip_data_uri(picture)
+    return item
+
+
 def legacy_body(request: GenerationRequest) -> dict[str, Any]:
     """The create body in Kling's exact legacy field names and types."""
     body = {k: v for k, v in request.params.items() if v is not None}
@@ -162,9 +169,10 @@ def legacy_body(request: GenerationRequest) -> dict[str, Any]:
         if name in body:
             body[name] = strip_data_uri(body[name])
     if isinstance(body.get("image_list"), list):
+        # Omni video names each picture `image_url` (a URL or raw Base64); multi-image `image`.
+        key = "image_url" if request.product == "videos/omni-video" else "image"
         body["image_list"] = [
-            {**item, "image": strip_data_uri(item.get("image", ""))} if isinstance(item, dict) else item
-            for item in body["image_list"]
+            _list_image(item, key) if isinstance(item, dict) else item for item in body["image_list"]
         ]
     body["external_task_id"] = str(request.external_task_id)
     if request.callback_url:

@@ -13,6 +13,7 @@ VIDEO_EXTEND = "videos/video-extend"
 TEXT2AUDIO = "audio/text-to-audio"
 VIDEO2AUDIO = "audio/video-to-audio"
 AVATAR = "videos/avatar/image2video"
+OMNI_VIDEO = "videos/omni-video"
 AUDIO_PRODUCTS = (TEXT2AUDIO, VIDEO2AUDIO)
 PRODUCTS = (
     TEXT2VIDEO,
@@ -24,6 +25,7 @@ PRODUCTS = (
     TEXT2AUDIO,
     VIDEO2AUDIO,
     AVATAR,
+    OMNI_VIDEO,
 )
 VIDEO_PRODUCTS = (TEXT2VIDEO, IMAGE2VIDEO)
 # Products whose output videos are drawn with the product's name and the right length.
@@ -33,6 +35,7 @@ LABELLED_PRODUCTS = {
     VIDEO_EXTEND: "Video extension",
     VIDEO2AUDIO: "Video to audio",
     AVATAR: "Avatar",
+    OMNI_VIDEO: "Omni video",
 }
 
 MODELS = {
@@ -59,10 +62,15 @@ MODELS = {
     IMAGES: ("kling-v1", "kling-v1-5", "kling-v2", "kling-v2-new", "kling-v2-1", "kling-v3"),
     MOTION_CONTROL: ("kling-v2-6", "kling-v3"),
     MULTI_IMAGE2VIDEO: ("kling-v1-6",),
+    OMNI_VIDEO: ("kling-video-o1", "kling-v3-omni"),
 }
 # Kling's documented default when `model_name` is empty (also what the ignored `model` alias gets).
 DEFAULT_MODEL = "kling-v1"
-DEFAULT_MODELS = {MOTION_CONTROL: "kling-v2-6", MULTI_IMAGE2VIDEO: "kling-v1-6"}
+DEFAULT_MODELS = {
+    MOTION_CONTROL: "kling-v2-6",
+    MULTI_IMAGE2VIDEO: "kling-v1-6",
+    OMNI_VIDEO: "kling-video-o1",
+}
 
 # Motion control (section 3.8): the reference video's limits by character_orientation.
 MOTION_MIN_SECONDS = 3.0
@@ -86,6 +94,15 @@ AUDIO_PROMPT_LIMIT = 200
 TEXT_TO_AUDIO_SECONDS = (3.0, 10.0)
 VIDEO_TO_AUDIO_SECONDS = (3.0, 20.0)
 AUDIO_UNITS = Decimal("0.25")
+# Omni video (section 3.7): up to 7 reference pictures; 3-10 s; multi-shot on
+# kling-v3-omni only, 2-6 shots of at most 512 characters adding up to the duration;
+# per second like kling-v3 without a reference video (section 10.2).
+MAX_OMNI_IMAGES = 7
+OMNI_DURATIONS = tuple(str(n) for n in range(3, 11))
+OMNI_MULTI_SHOT_MODELS = ("kling-v3-omni",)
+MULTI_SHOT_RANGE = (2, 6)
+SHOT_PROMPT_LIMIT = 512
+OMNI_UNITS_PER_SECOND = {"std": Decimal("0.6"), "pro": Decimal("0.8")}
 # Avatar (section 3.9): no model; a sound file of 2-300 s; billed per second of output.
 AVATAR_SOUND_SECONDS = (2.0, 300.0)
 AVATAR_UNITS_PER_SECOND = {"std": Decimal("0.4"), "pro": Decimal("0.8")}
@@ -159,6 +176,8 @@ def units(
         return rates.get(mode, rates["std"]) * Decimal(duration)
     if product in AUDIO_PRODUCTS:
         return AUDIO_UNITS
+    if product == OMNI_VIDEO:
+        return OMNI_UNITS_PER_SECOND.get(mode, OMNI_UNITS_PER_SECOND["pro"]) * Decimal(duration)
     if product == AVATAR:
         return AVATAR_UNITS_PER_SECOND.get(mode, AVATAR_UNITS_PER_SECOND["std"]) * Decimal(duration)
     if product == VIDEO_EXTEND:

@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import random
+import re
 import secrets
 import threading
 from dataclasses import dataclass
@@ -267,6 +268,8 @@ def validate(product: str, body: Any, faults: SimFaults, owner: str = "") -> Cre
         _text_to_audio_fields(request, body)
     elif product == catalog.AVATAR:
         _avatar_fields(request, body)
+    elif product == catalog.OMNI_VIDEO:
+        _omni_fields(request, body)
     elif product == catalog.VIDEO2AUDIO:
         _video_to_audio_fields(request, body, owner)
     elif product in catalog.VIDEO_PRODUCTS:
@@ -297,7 +300,9 @@ def _prompt(product: str, body: dict) -> str:
         catalog.VIDEO2AUDIO,
         catalog.AVATAR,
     )
-    if product not in optional and not prompt.strip():
+    # A storyboard's shots carry the prompts: Kling ignores the top-level one then.
+    multi_shot = product == catalog.OMNI_VIDEO and body.get("multi_shot") is True
+    if product not in optional and not multi_shot and not prompt.strip():
         raise _bad("prompt is required")
     if len(prompt) > catalog.PROMPT_LIMIT:
         raise _bad(f"prompt must be at most {catalog.PROMPT_LIMIT} characters")
@@ -431,6 +436,73 @@ def _multi_image_fields(request: CreateRequest, body: dict) -> None:
             raise _bad(f"image_list[{position}].image is required")
         usable = usable and checked
     request.images_usable = usable
+
+
+def _omni_fields(request: CreateRequest, body: dict) -> None:
+    model = request.model_name
+    request.mode = _choice(body, "mode", ("std", "pro"), "pro")
+    if "duration" in body and not isinstance(body["duration"], str):
+        raise _bad('duration must be a string such as "5"')
+    request.duration = _choice(body, "duration", catalog.OMNI_DURATIONS, "5")
+    request.aspect_ratio = _choice(body, "aspect_ratio", catalog.VIDEO_ASPECT_RATIOS, "16:9")
+    images = body.get("image_list") or []
+    if not isinstance(images, list) or not all(isinstance(item, dict) for item in images):
+        raise _bad('image_list must be a list of {"image_url": ...} objects')
+    if len(images) > catalog.MAX_OMNI_IMAGES:
+        raise _bad(f"image_list must have at most {catalog.MAX_OMNI_IMAGES} items")
+    usable = True
+    for position, item in enumerate(images):
+        checked = _image(item, "image_url")
+        if checked is None:
+            raise _bad(f"image_list[{position}].image_url is required")
+        if item.get("type") not in (None, "first_frame", "end_frame"):
+            raise _bad(f"image_list[{position}].type must be first_frame or end_frame")
+        usable = usable and checked
+    request.images_usable = usable
+    if body.get("video_list"):
+        raise _bad("video_list is not supported by this simulator")
+    texts = [request.prompt]
+    multi_shot = body.get("multi_shot", False)
+    if not isinstance(multi_shot, bool):
+        raise _bad("multi_shot must be a boolean")
+    if multi_shot:
+        texts = _shots(model, body, int(request.duration))
+    for text in texts:
+        for number in re.findall(r"<<<image_(\d+)>>>", text):
+            if not 1 <= int(number) <= len(images):
+                raise _bad(f"<<<image_{number}>>> refers to an image that is not in image_list")
+
+
+def _shots(model: str, body: dict, duration: int) -> list[str]:
+    """The prompts of a multi-shot storyboard, after Kling's checks."""
+    if model not in catalog.OMNI_MULTI_SHOT_MODELS:
+        raise _bad(f"multi_shot is not supported by {model}")
+    if body.get("shot_type") != "customize":
+        raise _bad("shot_type must be customize when multi_prompt is given")
+    shots = body.get("multi_prompt")
+    low, high = catalog.MULTI_SHOT_RANGE
+    if not isinstance(shots, list) or not low <= len(shots) <= high:
+        raise _bad(f"multi_prompt must have {low} to {high} items")
+    total, prompts = 0, []
+    for position, shot in enumerate(shots):
+        if not isinstance(shot, dict):
+            raise _bad(f"multi_prompt[{position}] must be an object")
+        if shot.get("index") != position + 1:
+            raise _bad(f"multi_prompt[{position}].index must be {position + 1}")
+        text = shot.get("prompt")
+        if not isinstance(text, str) or not text.strip() or len(text) > catalog.SHOT_PROMPT_LIMIT:
+            raise _bad(f"multi_prompt[{position}].prompt must be 1-{catalog.SHOT_PROMPT_LIMIT} characters")
+        # Kling's table says "n" (a string); its own examples send a number: both are taken.
+        seconds = shot.get("duration")
+        if isinstance(seconds, str) and seconds.isdigit():
+            seconds = int(seconds)
+        if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 1:
+            raise _bad(f"multi_prompt[{position}].duration must be a whole number of seconds")
+        total += seconds
+        prompts.append(text)
+    if total != duration:
+        raise _bad(f"the durations in multi_prompt add up to {total}, not duration {duration}")
+    return prompts
 
 
 def _avatar_fields(request: CreateRequest, body: dict) -> None:

@@ -59,6 +59,120 @@
     video.src = url;
   });
 
+  // Omni video: thumbnails of the chosen reference pictures; a click puts that picture's
+  // token (<<<image_N>>>) into the prompt last written in (the main one or a shot's).
+  var lastPrompt = null;
+  document.addEventListener("focusin", function (event) {
+    var el = event.target;
+    if (el instanceof HTMLTextAreaElement && (el.id === "id_prompt" || el.classList.contains("shot-prompt"))) {
+      lastPrompt = el;
+    }
+  });
+
+  function insertToken(token) {
+    var target = lastPrompt || document.getElementById("id_prompt");
+    if (!target) return;
+    var start = target.selectionStart != null ? target.selectionStart : target.value.length;
+    var end = target.selectionEnd != null ? target.selectionEnd : start;
+    target.value = target.value.slice(0, start) + token + target.value.slice(end);
+    target.focus();
+    target.selectionStart = target.selectionEnd = start + token.length;
+    target.dispatchEvent(new Event("input", { bubbles: true }));
+  }
+
+  document.addEventListener("change", function (event) {
+    var box = document.querySelector("[data-tokens-for]");
+    var input = event.target;
+    if (!box || !(input instanceof HTMLInputElement) || input.id !== box.dataset.tokensFor) return;
+    var thumbs = box.querySelector(".thumbs");
+    thumbs.textContent = "";
+    Array.prototype.forEach.call(input.files || [], function (file, i) {
+      var token = "<<<image_" + (i + 1) + ">>>";
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "thumb-token";
+      button.dataset.token = token;
+      button.title = "Insert " + token;
+      var img = document.createElement("img");
+      img.src = URL.createObjectURL(file);
+      img.alt = "Reference picture " + (i + 1);
+      img.width = 72;
+      var label = document.createElement("span");
+      label.className = "small";
+      label.textContent = "image_" + (i + 1);
+      button.appendChild(img);
+      button.appendChild(label);
+      button.addEventListener("click", function () { insertToken(token); });
+      thumbs.appendChild(button);
+    });
+    box.hidden = !thumbs.children.length;
+  });
+
+  // Omni video storyboard: rows of prompt and seconds, kept as JSON in the hidden field
+  // the server reads (multi_prompt); shown only while "several shots" is ticked.
+  function setupStoryboard(board) {
+    var store = document.getElementById(board.dataset.storyboard);
+    var toggle = document.getElementById(board.dataset.toggle);
+    var list = board.querySelector("#storyboard-shots");
+    if (!store || !list) return;
+
+    function save() {
+      var shots = [];
+      var total = 0;
+      list.querySelectorAll("li").forEach(function (row) {
+        var seconds = parseInt(row.querySelector(".shot-duration").value, 10) || 0;
+        total += seconds;
+        shots.push({ prompt: row.querySelector(".shot-prompt").value, duration: seconds });
+      });
+      store.value = toggle && toggle.checked ? JSON.stringify(shots) : "";
+      var duration = document.getElementById(board.dataset.duration);
+      board.querySelector("#storyboard-total").textContent = total;
+      board.querySelector("#storyboard-target").textContent = duration ? duration.value : "?";
+    }
+
+    function addShot(prompt, seconds) {
+      var row = document.createElement("li");
+      row.className = "shot stack";
+      var number = list.children.length + 1;
+      row.innerHTML =
+        '<label>Shot <span class="shot-number"></span> prompt<textarea class="shot-prompt" rows="2" maxlength="512"></textarea></label>' +
+        '<label>Seconds <input class="shot-duration" type="number" min="1" max="10" step="1"></label>' +
+        '<button type="button" class="btn btn-small shot-remove">Remove</button>';
+      row.querySelector(".shot-number").textContent = number;
+      row.querySelector(".shot-prompt").value = prompt || "";
+      row.querySelector(".shot-duration").value = seconds || 2;
+      row.querySelector(".shot-remove").addEventListener("click", function () {
+        row.remove();
+        list.querySelectorAll(".shot-number").forEach(function (el, i) { el.textContent = i + 1; });
+        save();
+      });
+      list.appendChild(row);
+      save();
+    }
+
+    var existing = [];
+    try { existing = JSON.parse(store.value || "[]"); } catch (e) { existing = []; }
+    existing.forEach(function (shot) { addShot(shot.prompt, shot.duration); });
+    if (!existing.length) { addShot("", 2); addShot("", 3); }
+    board.querySelector("#storyboard-add").addEventListener("click", function () {
+      if (list.children.length < 6) addShot("", 1);
+    });
+    board.addEventListener("input", save);
+    document.addEventListener("change", save);
+    function showOrHide() {
+      var on = !toggle || toggle.checked;
+      list.parentNode.querySelectorAll("#storyboard-shots, #storyboard-add, p").forEach(function (el) {
+        el.hidden = !on;
+      });
+      save();
+    }
+    if (toggle) toggle.addEventListener("change", showOrHide);
+    showOrHide();
+    var form = board.closest("form");
+    if (form) form.addEventListener("submit", save, true);
+  }
+  document.querySelectorAll("[data-storyboard]").forEach(setupStoryboard);
+
   // Close the phone menu with Escape.
   document.addEventListener("keydown", function (event) {
     var toggle = document.getElementById("nav-toggle");

@@ -180,3 +180,33 @@ def test_it_reads_audio_results_mp3_first():
     assert [(m.kind, m.url, m.duration, m.id) for m in task.media] == [
         ("audio", "https://cdn.klingai.com/a.mp3", 4.5, "a-1")
     ]
+
+
+@pytest.mark.django_db
+def test_it_sends_omni_video_with_image_url_items_and_the_storyboard(kling, mocked, alice):
+    params = {
+        "model_name": "kling-v3-omni",
+        "prompt": "",
+        "mode": "pro",
+        "duration": "5",
+        "aspect_ratio": "16:9",
+        "multi_shot": True,
+        "shot_type": "customize",
+        "multi_prompt": [
+            {"index": 1, "prompt": "Wide shot of <<<image_1>>>", "duration": "2"},
+            {"index": 2, "prompt": "Close up", "duration": "3"},
+        ],
+    }
+    generation = _generation(
+        alice,
+        Kind.OMNI_VIDEO,
+        "videos/omni-video",
+        params,
+        [("image_list", 0, "r0.png", PNG, "image/png")],
+    )
+    mocked.post(f"{BASE}/v1/videos/omni-video", json=examples.CREATE_OK)
+    kling.submit(follow.build_request(generation))
+    body = _sent(mocked)
+    assert {k: body[k] for k in params} == params
+    assert body["multi_shot"] is True
+    assert body["image_list"] == [{"image_url": base64.b64encode(PNG).decode()}]
