@@ -557,8 +557,15 @@ class PerSecondPrice:
 
     def check_price_shown(self, data: dict[str, Any]) -> None:
         shown = self.data.get("expected_credits") if self.is_bound else None
-        if self.quote is not None and shown and str(shown).isdigit() and self.quote.credits > int(shown):
-            seconds = data[self.MEASURED_FIELD].media_info.duration
+        measured = data.get(self.MEASURED_FIELD)
+        if (
+            measured is not None
+            and self.quote is not None
+            and shown
+            and str(shown).isdigit()
+            and self.quote.credits > int(shown)
+        ):
+            seconds = measured.media_info.duration
             self.add_error(
                 self.MEASURED_FIELD,
                 f"This file measures {seconds:.1f} s, which costs {self.quote.credits} credits, not the "
@@ -582,8 +589,11 @@ class MotionControlForm(PerSecondPrice, GenerationForm):
     kind = Kind.MOTION_CONTROL
     MEASURED_FIELD = "video_url"
     SECONDS_FIELD = "video_seconds"
-    INPUT_FIELDS = ["image_url", "video_url", "prompt"]
+    INPUT_FIELDS = ["video_id", "image_url", "video_url", "prompt"]
     OPTION_FIELDS = ["mode", "character_orientation", "keep_original_sound", "video_seconds"]
+
+    # "Use as motion reference" on a finished video: Kling's id of one of the person's own.
+    video_id = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
 
     image_url = _image_field(
         "Character picture", "JPEG or PNG, up to 10 MB, each side at least 300 px: the one who moves."
@@ -614,6 +624,16 @@ class MotionControlForm(PerSecondPrice, GenerationForm):
         self.fields["prompt"].required = False
         self.fields["prompt"].help_text = "Optional: the scene, the light, the style."
         self.fields["prompt"].widget.attrs["placeholder"] = "On a beach at sunset, cinematic light"
+        self.video_source: Asset | None = None
+        raw = str(self._raw("video_id") or "")
+        if raw and self.user is not None:
+            try:
+                self.video_source = services.own_video(self.user, raw)
+            except ValidationError:
+                self.video_source = None
+        if self.video_source is not None and self.video_source.duration and not self._raw("video_seconds"):
+            # The price follows the chosen video's stored length, as it does a measured upload's.
+            self._set("video_seconds", round(self.video_source.duration, 2))
 
     def fit_to_model(self) -> None:
         model: VideoModel = self.model
@@ -635,6 +655,16 @@ class MotionControlForm(PerSecondPrice, GenerationForm):
         return upload
 
     def clean(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        if data.get("video_id") and not data.get("video_url"):
+            if self.video_source is None:
+                self.add_error(
+                    None, "Choose one of your own finished videos of the last 30 days, or upload one."
+                )
+                return data
+            data["source_asset"] = self.video_source
+        elif data.get("video_url"):
+            data["video_id"] = ""  # an upload replaces a chosen video
         data = super().clean()
         self.check_price_shown(data)
         return data

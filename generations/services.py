@@ -19,6 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -93,12 +94,14 @@ def request_values(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
         values["resolution"] = data.get("resolution") or "1k"
     if kind == Kind.MOTION_CONTROL:
         video = data.get("video_url")
+        source = data.get("source_asset")  # one of the person's own finished videos
         info = getattr(video, "media_info", None)
+        seconds = info.duration if info is not None else (source.duration if source is not None else None)
         values.update(
             character_orientation=data.get("character_orientation") or "",
             keep_original_sound=data.get("keep_original_sound") or "yes",
-            video=bool(video),
-            video_seconds=info.duration if info is not None else None,
+            video=bool(video or source),
+            video_seconds=seconds,
         )
     if kind == Kind.AVATAR:
         sound = data.get("sound_file")
@@ -348,7 +351,11 @@ def _save_inputs(generation: Generation, kind: str, data: Mapping[str, Any]) -> 
     """Store the uploads Kling will fetch as InputFiles (after the charge went through)."""
     files: list[tuple[str, int, Any]] = []
     if kind == Kind.MOTION_CONTROL:
-        files = [("image_url", 0, data.get("image_url")), ("video_url", 0, data.get("video_url"))]
+        video = data.get("video_url")
+        source = data.get("source_asset")
+        if not video and source is not None:
+            _copy_asset_input(generation, "video_url", source)
+        files = [("image_url", 0, data.get("image_url")), ("video_url", 0, video)]
     elif kind == Kind.VIDEO2AUDIO:
         files = [("video_url", 0, data.get("video_url"))]
     elif kind == Kind.AVATAR:
@@ -376,6 +383,24 @@ def _save_inputs(generation: Generation, kind: str, data: Mapping[str, Any]) -> 
         given.save()
 
 
+def _copy_asset_input(generation: Generation, field: str, asset: Asset) -> None:
+    """One of the person's own results as an input Kling fetches (a copy: deleting the
+    source generation must not take the new one's input with it)."""
+    given = InputFile(
+        generation=generation,
+        field=field,
+        index=0,
+        content_type=asset.content_type or "video/mp4",
+        size=asset.file.size,
+        width=asset.width,
+        height=asset.height,
+        duration=asset.duration,
+    )
+    with asset.file.open("rb") as handle:
+        given.file.save(asset.file.name.rsplit("/", 1)[-1], File(handle), save=False)
+    given.save()
+
+
 def create_generation(user, kind: str, cleaned_data: Mapping[str, Any], client_token: str = "") -> Generation:
     """Validate, price, charge and save a generation, then queue its submission on commit.
 
@@ -395,6 +420,8 @@ def create_generation(user, kind: str, cleaned_data: Mapping[str, Any], client_t
     measure_inputs(kind, cleaned_data)
     if kind == Kind.VIDEO_EXTEND:
         cleaned_data["source_asset"] = extend_source(user, cleaned_data.get("video_id") or "")
+    if kind == Kind.MOTION_CONTROL and cleaned_data.get("video_id") and not cleaned_data.get("video_url"):
+        cleaned_data["source_asset"] = own_video(user, cleaned_data["video_id"])
     if kind == Kind.VIDEO2AUDIO and cleaned_data.get("video_id"):
         cleaned_data["source_asset"] = own_video(user, cleaned_data["video_id"])
     values = request_values(kind, cleaned_data)

@@ -160,8 +160,9 @@ def create(request: HttpRequest, kind_slug: str) -> HttpResponse:
             if source.kind != kind:
                 return redirect(source.remix_url)
             initial = services.remix_initial(source)
-        if kind in (Kind.VIDEO_EXTEND, Kind.VIDEO2AUDIO):
-            # "Extend" / "Add sound" on a video's page opens this with that video (Kling's id).
+        if kind in (Kind.VIDEO_EXTEND, Kind.VIDEO2AUDIO, Kind.MOTION_CONTROL):
+            # "Extend" / "Add sound" / "Use as motion reference" on a video's page opens
+            # this with that video (Kling's id).
             initial["video_id"] = request.GET.get("video_id", "")[:64]
         form = form_class(initial=initial, user=request.user)
     context = _create_context(request, kind, form, insufficient=insufficient)
@@ -414,6 +415,31 @@ def add_sound_url(generation: Generation, assets: list[Asset]) -> str:
     return path + "?" + urlencode({"video_id": video.video_id})
 
 
+def motion_reference_url(generation: Generation, assets: list[Asset]) -> str:
+    """The motion control page with this generation's video as the motion reference, when
+    its length suits Kling's (3-30 s)."""
+    limits = capabilities.MOTION_UPLOAD_LIMITS
+    video = next(
+        (
+            a
+            for a in assets
+            if a.kind == Asset.Kind.VIDEO
+            and a.video_id
+            and a.duration
+            and limits.min_seconds <= a.duration <= limits.max_seconds
+        ),
+        None,
+    )
+    if (
+        video is None
+        or generation.status != Status.SUCCEEDED
+        or not providers.offers(capabilities.product_for(Kind.MOTION_CONTROL))
+    ):
+        return ""
+    path = reverse("generations:create", args=[KIND_SLUGS[Kind.MOTION_CONTROL]])
+    return path + "?" + urlencode({"video_id": video.video_id})
+
+
 def extension_chain(generation: Generation) -> dict[str, Any]:
     """What this video continues and what continues it: the owner's own, not deleted."""
     own = Generation.objects.owned_by(generation.owner_id)
@@ -432,6 +458,7 @@ def _detail_context(generation: Generation) -> dict[str, Any]:
         "inputs": list(generation.inputs.all()),
         "extend_url": extend_url(generation, assets),
         "add_sound_url": add_sound_url(generation, assets),
+        "motion_reference_url": motion_reference_url(generation, assets),
         **extension_chain(generation),
         "progress": services.progress_for([generation]).get(generation.pk),
         "timeline": timeline(generation),
