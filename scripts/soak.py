@@ -1032,7 +1032,7 @@ class Soak:
         log(f"load for {self.load_seconds:.0f} s with {len(people)} people; {len(plan)} faults planned")
         faults = threading.Thread(target=self.run_faults, args=(plan, started), daemon=True)
         faults.start()
-        while time.monotonic() - started < self.load_seconds and faults.is_alive():
+        while time.monotonic() - started < self.load_seconds:
             time.sleep(1)
         faults.join()  # the plan ends inside the load window; a late fault is finished, not cut
         self.stop_load.set()
