@@ -76,6 +76,23 @@ def check_image_upload(upload) -> None:
     upload.image_format = image_format
 
 
+def check_picture_list(pictures: list | None, most: int, role: str) -> list:
+    """Several uploaded pictures checked at once, each problem named by its place in the list
+    so the person knows which file to replace."""
+    pictures = pictures or []
+    if len(pictures) > most:
+        raise ValidationError(f"Give at most {most} {role} pictures; you gave {len(pictures)}.")
+    problems = []
+    for number, upload in enumerate(pictures, start=1):
+        try:
+            check_image_upload(upload)
+        except ValidationError as exc:
+            problems += [f"Picture {number} ({upload.name}): {message}" for message in exc.messages]
+    if problems:
+        raise ValidationError(problems)
+    return pictures
+
+
 class FieldGroup:
     """A few of a form's fields, shaped like a form for the shared `_form_fields.html`."""
 
@@ -766,20 +783,9 @@ class MultiImageToVideoForm(VideoForm):
         self.notes = []
 
     def clean_image_list(self) -> list:
-        pictures = self.cleaned_data.get("image_list") or []
-        if len(pictures) > capabilities.MAX_SUBJECT_IMAGES:
-            raise ValidationError(
-                f"Give at most {capabilities.MAX_SUBJECT_IMAGES} subject pictures; you gave {len(pictures)}."
-            )
-        problems = []
-        for number, upload in enumerate(pictures, start=1):
-            try:
-                check_image_upload(upload)
-            except ValidationError as exc:
-                problems += [f"Picture {number} ({upload.name}): {message}" for message in exc.messages]
-        if problems:
-            raise ValidationError(problems)
-        return pictures
+        return check_picture_list(
+            self.cleaned_data.get("image_list"), capabilities.MAX_SUBJECT_IMAGES, "subject"
+        )
 
 
 class OmniVideoForm(MultiImageToVideoForm):
@@ -825,20 +831,9 @@ class OmniVideoForm(MultiImageToVideoForm):
             self.notes = ["Storyboards (several shots): Kling 3.0 Omni."]
 
     def clean_image_list(self) -> list:
-        pictures = self.cleaned_data.get("image_list") or []
-        if len(pictures) > capabilities.MAX_OMNI_IMAGES:
-            raise ValidationError(
-                f"Give at most {capabilities.MAX_OMNI_IMAGES} reference pictures; you gave {len(pictures)}."
-            )
-        problems = []
-        for number, upload in enumerate(pictures, start=1):
-            try:
-                check_image_upload(upload)
-            except ValidationError as exc:
-                problems += [f"Picture {number} ({upload.name}): {message}" for message in exc.messages]
-        if problems:
-            raise ValidationError(problems)
-        return pictures
+        return check_picture_list(
+            self.cleaned_data.get("image_list"), capabilities.MAX_OMNI_IMAGES, "reference"
+        )
 
     def clean_multi_prompt(self) -> list[dict[str, Any]]:
         return parse_shots(self.cleaned_data.get("multi_prompt") or "")
