@@ -32,6 +32,7 @@ PRODUCTS = {
     Kind.VIDEO2AUDIO: "audio/video-to-audio",
     Kind.AVATAR: "videos/avatar/image2video",
     Kind.OMNI_VIDEO: "videos/omni-video",
+    Kind.MULTI_IMAGE2IMAGE: "images/multi-image2image",
 }
 
 # Kinds billed per second of output (their Price rows hold credits per second).
@@ -162,6 +163,10 @@ OMNI_OTHER_TOKEN = re.compile(r"<<<(video|element)_(\d+)>>>")
 MULTI_SHOT_RANGE = (2, 6)
 SHOT_PROMPT_LIMIT = 512
 SHOT_TYPES = ("customize",)
+
+# Multi-image to image (section 3.12): 1-4 subject pictures, plus an optional scene and an
+# optional style picture, made into 1-9 images.
+MAX_SUBJECT_PICTURES = 4
 
 
 @dataclass(frozen=True)
@@ -335,6 +340,13 @@ _IMAGE_MODELS = (
 )
 
 
+# Multi-image to image: Kling's 2026 docs list kling-v2-1 only; kling-v2 took it before.
+_MULTI_IMAGE2IMAGE_MODELS = (
+    ImageModel("kling-v2-1", "Kling 2.1"),
+    ImageModel("kling-v2", "Kling 2.0"),
+)
+
+
 def _by_name(models: Iterable[Capability]) -> dict[str, Capability]:
     return {m.name: m for m in models}
 
@@ -380,6 +392,7 @@ TABLE: dict[str, dict[str, Capability]] = {
     Kind.VIDEO2AUDIO: _by_name([KLING_AUDIO]),
     Kind.AVATAR: _by_name([KLING_AVATAR]),
     Kind.OMNI_VIDEO: _by_name(_OMNI_MODELS),
+    Kind.MULTI_IMAGE2IMAGE: _by_name(_MULTI_IMAGE2IMAGE_MODELS),
 }
 
 
@@ -733,7 +746,34 @@ def _check_shots(model: VideoModel, shots: Any, duration: Any) -> dict[str, str]
     return {}
 
 
+def _check_image_count_and_ratio(model: ImageModel, values: Mapping[str, Any]) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if (values.get("aspect_ratio") or "") not in model.aspect_ratios:
+        errors["aspect_ratio"] = f"{model.label} offers {_join(model.aspect_ratios)}."
+    n = values.get("n")
+    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= model.max_n:
+        errors["n"] = f"Make between 1 and {model.max_n} images at a time."
+    return errors
+
+
+def _check_multi_image2image(model: ImageModel, values: Mapping[str, Any]) -> dict[str, str]:
+    """`subject_image_list` is the number of subject pictures; `scene_image` and
+    `style_image` whether each was given."""
+    errors = _check_image_count_and_ratio(model, values)
+    if values.get("negative_prompt"):
+        errors["negative_prompt"] = "Multi-image to image takes no negative prompt."
+    count = int(values.get("subject_image_list") or 0)
+    if not 1 <= count <= MAX_SUBJECT_PICTURES:
+        errors["subject_image_list"] = (
+            f"Give between 1 and {MAX_SUBJECT_PICTURES} subject pictures; you gave {count}."
+            if count
+            else "Upload at least one subject picture."
+        )
+    return errors
+
+
 _KIND_CHECKS = {
+    Kind.MULTI_IMAGE2IMAGE: _check_multi_image2image,
     Kind.OMNI_VIDEO: _check_omni,
     Kind.AVATAR: _check_avatar,
     Kind.MOTION_CONTROL: _check_motion_control,
@@ -764,13 +804,7 @@ def _check_camera(model: VideoModel, mode: str, duration: int | None, camera: Ma
 
 
 def _check_image(model: ImageModel, values: Mapping[str, Any]) -> dict[str, str]:
-    errors: dict[str, str] = {}
-    ratio = values.get("aspect_ratio") or ""
-    if ratio not in model.aspect_ratios:
-        errors["aspect_ratio"] = f"{model.label} offers {_join(model.aspect_ratios)}."
-    n = values.get("n")
-    if not isinstance(n, int) or not 1 <= n <= model.max_n:
-        errors["n"] = f"Make between 1 and {model.max_n} images at a time."
+    errors = _check_image_count_and_ratio(model, values)
     has_reference = bool(values.get("image"))
     resolution = values.get("resolution") or "1k"
     allowed = model.reference_resolutions if has_reference else model.resolutions
@@ -816,7 +850,14 @@ def summary_rows() -> list[dict[str, Any]]:
                 "label": model.label,
                 "enabled": model.name not in disabled,
                 "aspect_ratios": ", ".join(model.aspect_ratios)
-                if kind in (Kind.TEXT2VIDEO, Kind.TEXT2IMAGE, Kind.MULTI_IMAGE2VIDEO, Kind.OMNI_VIDEO)
+                if kind
+                in (
+                    Kind.TEXT2VIDEO,
+                    Kind.TEXT2IMAGE,
+                    Kind.MULTI_IMAGE2VIDEO,
+                    Kind.OMNI_VIDEO,
+                    Kind.MULTI_IMAGE2IMAGE,
+                )
                 else "from the input",
                 "prompt_limit": model.prompt_limit,
             }

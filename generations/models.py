@@ -29,6 +29,7 @@ class Kind(models.TextChoices):
     VIDEO2AUDIO = "video2audio", "Video to audio"
     AVATAR = "avatar", "Avatar"
     OMNI_VIDEO = "omni_video", "Omni video"
+    MULTI_IMAGE2IMAGE = "multi_image2image", "Multi-image to image"
 
 
 class Status(models.TextChoices):

@@ -58,6 +58,14 @@ EXTEND_UNITS: dict[str, dict[str, Decimal]] = {
     "kling-v1-6": {"std": _D("2"), "pro": _D("3.5")},
 }
 
+# Image kinds beyond text to image: Kling image units per output image (section 10.3), by
+# model and resolution ("" for any resolution). An image credit is worth 4 image units
+# (text to image's 4-unit picture costs 1 credit), rounded up.
+IMAGE_UNITS_PER_CREDIT = 4
+IMAGE_UNITS: dict[str, dict[str, dict[str, Decimal]]] = {
+    Kind.MULTI_IMAGE2IMAGE: {"kling-v2-1": {"": _D("16")}, "kling-v2": {"": _D("16")}},
+}
+
 # Text to audio and video to audio: 0.25 units a call (section 10.2).
 AUDIO_UNITS_PER_CALL = _D("0.25")
 
@@ -88,6 +96,10 @@ class Quote:
 
 def video_credits(units: Decimal) -> int:
     return int((units * CREDITS_PER_VIDEO_UNIT).to_integral_value(rounding=ROUND_CEILING))
+
+
+def image_credits(units: Decimal) -> int:
+    return int((units / IMAGE_UNITS_PER_CREDIT).to_integral_value(rounding=ROUND_CEILING))
 
 
 def default_price_rows() -> list[dict[str, Any]]:
@@ -155,6 +167,20 @@ def default_price_rows() -> list[dict[str, Any]]:
                 "credits": CREDITS_PER_IMAGE,
             }
         )
+    for kind, table in IMAGE_UNITS.items():
+        for model in capabilities.models_for(kind, include_disabled=True):
+            for resolution, units in table[model.name].items():
+                rows.append(
+                    {
+                        "kind": str(kind),
+                        "model_name": model.name,
+                        # An image price that depends on the resolution keeps it in `mode`.
+                        "mode": resolution,
+                        "duration": None,
+                        "audio": None,
+                        "credits": image_credits(units),
+                    }
+                )
     return rows
 
 
@@ -207,7 +233,7 @@ def quote(kind: str, values: dict[str, Any]) -> Quote:
             raise NotOffered(f"{what} is not offered at the moment. Choose other options.", "duration")
         return Quote(credits=price.credits, unit_credits=price.credits)
     n = values.get("n") or 1
-    price = find_price(kind, model_name, "", None, False)
+    price = find_price(kind, model_name, values.get("resolution") or "", None, False)
     if price is None:
         raise NotOffered(f"{model.label} images are not offered at the moment.")
     return Quote(credits=price.credits * n, unit_credits=price.credits, count=n)
