@@ -102,7 +102,7 @@ def _render_generation(request, generation: Generation, status_code: int = 200, 
 
 
 def _per(kind: str) -> str:
-    if kind == Kind.TEXT2IMAGE:
+    if capabilities.product_for(kind).startswith("images/"):
         return "image"
     return "second" if kind in capabilities.PER_SECOND_KINDS else "clip"
 

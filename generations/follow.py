@@ -103,7 +103,9 @@ def build_request(generation: Generation) -> GenerationRequest:
 
 # Input files by the Kling field they fill: pictures in a list go as raw Base64 (as the
 # start frames do); videos, sound and single `*_url` pictures as signed URLs Kling fetches.
-LIST_FIELDS = {"image_list": "image"}
+LIST_FIELDS = {"image_list": "image", "subject_image_list": "subject_image"}
+# Single pictures of the image kinds, whose fields take raw Base64 like `image` does.
+BASE64_FIELDS = frozenset({"scene_image", "style_image"})
 
 
 def input_params(generation: Generation) -> dict:
@@ -112,6 +114,8 @@ def input_params(generation: Generation) -> dict:
     for given in generation.inputs.order_by("field", "index"):
         if given.field in LIST_FIELDS:
             params.setdefault(given.field, []).append({LIST_FIELDS[given.field]: _base64(given.file)})
+        elif given.field in BASE64_FIELDS:
+            params[given.field] = _base64(given.file)
         else:
             params[given.field] = inputs.signed_url(given)
     return params

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 from PIL import Image
 
 from generations import capabilities, pricing, services, uploads
@@ -476,13 +477,29 @@ class ImageToVideoForm(VideoForm):
             self.add_error("image", "Upload a start frame, or give its address below.")
 
 
-class TextToImageForm(GenerationForm):
+class ImageForm(GenerationForm):
+    """Kinds that make 1-9 pictures (`n`) in one of the model's aspect ratios."""
+
+    n = forms.TypedChoiceField(label="Images", coerce=int)
+    aspect_ratio = forms.ChoiceField(label="Aspect ratio")
+
+    def fit_count_and_ratio(self) -> None:
+        model: ImageModel = self.model
+        self.fields["n"].choices = [
+            (i, f"{i} image{'s' if i > 1 else ''}") for i in range(1, model.max_n + 1)
+        ]
+        self._choose("n", tuple(range(1, model.max_n + 1)), 1, int)
+        self.fields["aspect_ratio"].choices = [
+            (r, capabilities.ASPECT_RATIO_LABELS[r]) for r in model.aspect_ratios
+        ]
+        self._choose("aspect_ratio", model.aspect_ratios, model.aspect_ratios[0])
+
+
+class TextToImageForm(ImageForm):
     kind = Kind.TEXT2IMAGE
     INPUT_FIELDS = ["prompt", "negative_prompt"]
     OPTION_FIELDS = ["n", "aspect_ratio", "resolution", "image", "image_reference", "image_fidelity"]
 
-    n = forms.TypedChoiceField(label="Images", coerce=int)
-    aspect_ratio = forms.ChoiceField(label="Aspect ratio")
     resolution = forms.ChoiceField(label="Resolution")
     image = _image_field(
         "Reference image",
@@ -501,14 +518,7 @@ class TextToImageForm(GenerationForm):
 
     def fit_to_model(self) -> None:
         model: ImageModel = self.model
-        self.fields["n"].choices = [
-            (i, f"{i} image{'s' if i > 1 else ''}") for i in range(1, model.max_n + 1)
-        ]
-        self._choose("n", tuple(range(1, model.max_n + 1)), 1, int)
-        self.fields["aspect_ratio"].choices = [
-            (r, capabilities.ASPECT_RATIO_LABELS[r]) for r in model.aspect_ratios
-        ]
-        self._choose("aspect_ratio", model.aspect_ratios, model.aspect_ratios[0])
+        self.fit_count_and_ratio()
         if len(model.resolutions) > 1:
             self.fields["resolution"].choices = [
                 (r, capabilities.RESOLUTION_LABELS[r]) for r in model.resolutions
@@ -1007,6 +1017,52 @@ class VideoToAudioForm(AudioForm):
         return super().clean()
 
 
+def _checked_picture(form: forms.Form, name: str):
+    upload = form.cleaned_data.get(name)
+    if upload:
+        check_image_upload(upload)
+    return upload
+
+
+class MultiImageToImageForm(ImageForm):
+    """Up to four subjects in new pictures, optionally in a given scene and style (Kling's
+    `images/multi-image2image`)."""
+
+    kind = Kind.MULTI_IMAGE2IMAGE
+    INPUT_FIELDS = ["subject_image_list", "scene_image", "style_image", "prompt"]
+    OPTION_FIELDS = ["n", "aspect_ratio"]
+
+    subject_image_list = MultipleFileField(
+        label=_("Subject pictures"),
+        required=False,
+        help_text=_(
+            "1 to 4 JPEG or PNG pictures (each up to 10 MB, sides at least 300 px), one subject each: "
+            "a person, an animal, an object."
+        ),
+    )
+    scene_image = _image_field(_("Scene picture"), _("Optional: the place to put the subjects in."))
+    style_image = _image_field(_("Style picture"), _("Optional: a picture whose look to copy."))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields.pop("negative_prompt", None)
+        self.fields["prompt"].widget.attrs["placeholder"] = _("The two of them sharing a picnic by a lake")
+
+    def fit_to_model(self) -> None:
+        self.fit_count_and_ratio()
+
+    def clean_subject_image_list(self) -> list:
+        return check_picture_list(
+            self.cleaned_data.get("subject_image_list"), capabilities.MAX_SUBJECT_PICTURES, "subject"
+        )
+
+    def clean_scene_image(self):
+        return _checked_picture(self, "scene_image")
+
+    def clean_style_image(self):
+        return _checked_picture(self, "style_image")
+
+
 FORMS: dict[str, type[GenerationForm]] = {
     Kind.TEXT2IMAGE: TextToImageForm,
     Kind.TEXT2VIDEO: TextToVideoForm,
@@ -1018,4 +1074,5 @@ FORMS: dict[str, type[GenerationForm]] = {
     Kind.VIDEO2AUDIO: VideoToAudioForm,
     Kind.AVATAR: AvatarForm,
     Kind.OMNI_VIDEO: OmniVideoForm,
+    Kind.MULTI_IMAGE2IMAGE: MultiImageToImageForm,
 }

@@ -40,6 +40,9 @@ class Status(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+# Kinds whose results are pictures (several of them when `n` > 1).
+IMAGE_KINDS = frozenset({Kind.TEXT2IMAGE, Kind.MULTI_IMAGE2IMAGE})
+
 TERMINAL_STATUSES = (Status.SUCCEEDED, Status.FAILED)
 IN_FLIGHT_STATUSES = (Status.SUBMITTED, Status.PROCESSING)
 UNFINISHED_STATUSES = (Status.QUEUED, *IN_FLIGHT_STATUSES)
@@ -59,6 +62,7 @@ KIND_SLUGS = {
     Kind.VIDEO2AUDIO: "video-to-audio",
     Kind.AVATAR: "avatar",
     Kind.OMNI_VIDEO: "omni-video",
+    Kind.MULTI_IMAGE2IMAGE: "multi-image-to-image",
 }
 
 
@@ -208,7 +212,7 @@ class Generation(models.Model):
 
     @property
     def is_video(self) -> bool:
-        return self.kind not in (Kind.TEXT2IMAGE, Kind.TEXT2AUDIO)
+        return self.kind not in IMAGE_KINDS and self.kind != Kind.TEXT2AUDIO
 
     @property
     def is_audio(self) -> bool:
@@ -270,7 +274,7 @@ class Generation(models.Model):
             ext = "webp"
         if asset.kind == Asset.Kind.AUDIO:
             ext = "wav" if asset.content_type == "audio/wav" else "mp3"
-        suffix = f"-{asset.index + 1}" if self.kind == Kind.TEXT2IMAGE and self.params.get("n", 1) > 1 else ""
+        suffix = f"-{asset.index + 1}" if self.kind in IMAGE_KINDS and self.params.get("n", 1) > 1 else ""
         return "-".join(p for p in ("kling", self.kind_slug, str(self.pk), words) if p) + suffix + "." + ext
 
 

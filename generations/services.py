@@ -54,6 +54,7 @@ TYPICAL_SECONDS = {
     # Kling's change log: avatar went from about an hour to ten minutes and more.
     Kind.AVATAR: 600,
     Kind.OMNI_VIDEO: 319,
+    Kind.MULTI_IMAGE2IMAGE: 32,
 }
 # The estimates come from the last ESTIMATE_SAMPLE successes of each model and mode within
 # ESTIMATE_WINDOW, recomputed every ESTIMATE_REFRESH_MINUTES by a schedule. They stay in
@@ -114,6 +115,11 @@ def request_values(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
         values["duration"] = pricing.billed_seconds(values["output_seconds"]) or None
     if kind in (Kind.MULTI_IMAGE2VIDEO, Kind.OMNI_VIDEO):
         values["image_list"] = len(data.get("image_list") or [])
+    if kind == Kind.MULTI_IMAGE2IMAGE:
+        values["n"] = data.get("n") or 1
+        values["subject_image_list"] = len(data.get("subject_image_list") or [])
+        values["scene_image"] = bool(data.get("scene_image"))
+        values["style_image"] = bool(data.get("style_image"))
     if kind == Kind.OMNI_VIDEO:
         values["multi_shot"] = bool(data.get("multi_shot"))
         values["multi_prompt"] = data.get("multi_prompt") or []
@@ -305,6 +311,16 @@ def _omni_params(data: Mapping[str, Any]) -> dict[str, Any]:
     return params
 
 
+def _multi_image2image_params(data: Mapping[str, Any]) -> dict[str, Any]:
+    # The subject, scene and style pictures are added at submit, from the stored files.
+    return {
+        "model_name": data["model_name"],
+        "prompt": data["prompt"],
+        "n": data.get("n") or 1,
+        "aspect_ratio": data["aspect_ratio"],
+    }
+
+
 def _extend_params(data: Mapping[str, Any]) -> dict[str, Any]:
     # No model_name or mode: Kling takes the source video's.
     return {
@@ -343,6 +359,7 @@ _KIND_PARAMS = {
     Kind.MOTION_CONTROL: _motion_control_params,
     Kind.MULTI_IMAGE2VIDEO: _multi_image_params,
     Kind.OMNI_VIDEO: _omni_params,
+    Kind.MULTI_IMAGE2IMAGE: _multi_image2image_params,
     Kind.VIDEO_EXTEND: _extend_params,
 }
 
@@ -362,6 +379,15 @@ def _save_inputs(generation: Generation, kind: str, data: Mapping[str, Any]) -> 
         files = [("sound_file", 0, data.get("sound_file"))]
     elif kind in (Kind.MULTI_IMAGE2VIDEO, Kind.OMNI_VIDEO):
         files = [("image_list", i, upload) for i, upload in enumerate(data.get("image_list") or [])]
+    elif kind == Kind.MULTI_IMAGE2IMAGE:
+        files = [
+            *(
+                ("subject_image_list", i, upload)
+                for i, upload in enumerate(data.get("subject_image_list") or [])
+            ),
+            ("scene_image", 0, data.get("scene_image")),
+            ("style_image", 0, data.get("style_image")),
+        ]
     for field, index, upload in files:
         if not upload or isinstance(upload, str):
             continue

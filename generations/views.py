@@ -63,6 +63,7 @@ KIND_BLURBS = {
     Kind.AVATAR: "Make a portrait speak your sound file, up to five minutes.",
     Kind.VIDEO2AUDIO: "Add sound effects and music to a video of 3 to 20 seconds.",
     Kind.OMNI_VIDEO: "Direct a clip from up to seven reference pictures, or as a storyboard of several shots.",
+    Kind.MULTI_IMAGE2IMAGE: "Put up to four subjects into new pictures, in a scene and a style you choose.",
 }
 
 
@@ -99,7 +100,7 @@ def choose_kind(request: HttpRequest) -> HttpResponse:
                 "blurb": KIND_BLURBS[kind],
                 "from_credits": min(credits) if credits else None,
                 "per": "image"
-                if kind == Kind.TEXT2IMAGE
+                if capabilities.product_for(kind).startswith("images/")
                 else ("second" if kind in capabilities.PER_SECOND_KINDS else "clip"),
                 # Sound: one price a call, whatever its length.
                 **({"per": "sound"} if kind in (Kind.TEXT2AUDIO, Kind.VIDEO2AUDIO) else {}),

@@ -57,7 +57,7 @@ JWT_BACKDATE = 5
 JWT_SKEW_BACKDATE = 60  # on the retry after 1003/1004: tolerate a minute of clock skew
 JWT_REFRESH_MARGIN = 60  # re-sign when fewer seconds remain
 
-IMAGE_FIELDS = ("image", "image_tail", "static_mask")
+IMAGE_FIELDS = ("image", "image_tail", "static_mask", "scene_image", "style_image")
 _DATA_URI = re.compile(r"^\s*data:[^,]*?;base64,", re.IGNORECASE)
 _PRODUCT = re.compile(r"^[a-z0-9-]+(/[a-z0-9-]+)+$")
 _MODE_ALIASES = {"standard": "std", "professional": "pro"}
@@ -173,6 +173,13 @@ def legacy_body(request: GenerationRequest) -> dict[str, Any]:
         key = "image_url" if request.product == "videos/omni-video" else "image"
         body["image_list"] = [
             _list_image(item, key) if isinstance(item, dict) else item for item in body["image_list"]
+        ]
+    if isinstance(body.get("subject_image_list"), list):
+        body["subject_image_list"] = [
+            _list_image({"image": item.get("subject_image", "")}, "subject_image")
+            if isinstance(item, dict)
+            else item
+            for item in body["subject_image_list"]
         ]
     body["external_task_id"] = str(request.external_task_id)
     if request.callback_url:

@@ -7,6 +7,7 @@ from decimal import Decimal
 TEXT2VIDEO = "videos/text2video"
 IMAGE2VIDEO = "videos/image2video"
 IMAGES = "images/generations"
+MULTI_IMAGE2IMAGE = "images/multi-image2image"
 MOTION_CONTROL = "videos/motion-control"
 MULTI_IMAGE2VIDEO = "videos/multi-image2video"
 VIDEO_EXTEND = "videos/video-extend"
@@ -26,6 +27,7 @@ PRODUCTS = (
     VIDEO2AUDIO,
     AVATAR,
     OMNI_VIDEO,
+    MULTI_IMAGE2IMAGE,
 )
 VIDEO_PRODUCTS = (TEXT2VIDEO, IMAGE2VIDEO)
 # Products whose output videos are drawn with the product's name and the right length.
@@ -63,6 +65,7 @@ MODELS = {
     MOTION_CONTROL: ("kling-v2-6", "kling-v3"),
     MULTI_IMAGE2VIDEO: ("kling-v1-6",),
     OMNI_VIDEO: ("kling-video-o1", "kling-v3-omni"),
+    MULTI_IMAGE2IMAGE: ("kling-v2", "kling-v2-1"),
 }
 # Kling's documented default when `model_name` is empty (also what the ignored `model` alias gets).
 DEFAULT_MODEL = "kling-v1"
@@ -70,6 +73,7 @@ DEFAULT_MODELS = {
     MOTION_CONTROL: "kling-v2-6",
     MULTI_IMAGE2VIDEO: "kling-v1-6",
     OMNI_VIDEO: "kling-video-o1",
+    MULTI_IMAGE2IMAGE: "kling-v2",
 }
 
 # Motion control (section 3.8): the reference video's limits by character_orientation.
@@ -98,6 +102,8 @@ AUDIO_UNITS = Decimal("0.25")
 # kling-v3-omni only, 2-6 shots of at most 512 characters adding up to the duration;
 # per second like kling-v3 without a reference video (section 10.2).
 MAX_OMNI_IMAGES = 7
+# Multi-image to image (section 3.12): 1-4 subject pictures; 16 units per output image.
+MAX_SUBJECT_PICTURES = 4
 OMNI_DURATIONS = tuple(str(n) for n in range(3, 11))
 OMNI_MULTI_SHOT_MODELS = ("kling-v3-omni",)
 MULTI_SHOT_RANGE = (2, 6)
@@ -158,6 +164,9 @@ _PER_IMAGE = {
     "kling-v3": ("8", "8"),
 }
 
+# Image products other than images/generations: units per output image, whatever the model.
+_PER_PRODUCT_IMAGE = {MULTI_IMAGE2IMAGE: "16"}
+
 
 def units(
     product: str,
@@ -182,6 +191,8 @@ def units(
         return AVATAR_UNITS_PER_SECOND.get(mode, AVATAR_UNITS_PER_SECOND["std"]) * Decimal(duration)
     if product == VIDEO_EXTEND:
         return Decimal(EXTEND_UNITS.get(model, EXTEND_UNITS["kling-v1-5"]).get(mode, "2"))
+    if product in _PER_PRODUCT_IMAGE:
+        return Decimal(_PER_PRODUCT_IMAGE[product]) * n
     if package(product) == "image":
         text, image = _PER_IMAGE.get(model, ("4", "8"))
         return Decimal(image if reference_image else text) * n

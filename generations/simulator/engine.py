@@ -270,6 +270,8 @@ def validate(product: str, body: Any, faults: SimFaults, owner: str = "") -> Cre
         _avatar_fields(request, body)
     elif product == catalog.OMNI_VIDEO:
         _omni_fields(request, body)
+    elif product == catalog.MULTI_IMAGE2IMAGE:
+        _multi_image2image_fields(request, body)
     elif product == catalog.VIDEO2AUDIO:
         _video_to_audio_fields(request, body, owner)
     elif product in catalog.VIDEO_PRODUCTS:
@@ -645,15 +647,51 @@ def _image_fields(request: CreateRequest, body: dict) -> None:
     request.resolution = _choice(body, "resolution", catalog.RESOLUTIONS, "1k")
     if request.resolution == "2k" and model in ("kling-v1", "kling-v1-5"):
         raise _bad(f"resolution 2k is not supported by {model}")
-    n = body.get("n", 1)
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 9:
-        raise _bad("n must be an integer from 1 to 9")
-    request.n = n
+    request.n = _count(body)
     _unit_float(body, "image_fidelity")
     _unit_float(body, "human_fidelity")
     reference = _image(body, "image")
     request.reference_image = reference is not None
     request.images_usable = reference is not False
+
+
+def _count(body: dict) -> int:
+    n = body.get("n", 1)
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 9:
+        raise _bad("n must be an integer from 1 to 9")
+    return n
+
+
+def _picture_list(body: dict, name: str, key: str, most: int, *, required: bool) -> bool:
+    """Check a list of {key: picture} objects; whether every picture is usable."""
+    items = body.get(name)
+    if items in (None, []):
+        if required:
+            raise _bad(f"{name} is required")
+        return True
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise _bad(f'{name} must be a list of {{"{key}": ...}} objects')
+    if len(items) > most:
+        raise _bad(f"{name} must have at most {most} items")
+    usable = True
+    for position, item in enumerate(items):
+        checked = _image(item, key)
+        if checked is None:
+            raise _bad(f"{name}[{position}].{key} is required")
+        usable = usable and checked
+    return usable
+
+
+def _multi_image2image_fields(request: CreateRequest, body: dict) -> None:
+    request.aspect_ratio = _choice(body, "aspect_ratio", catalog.IMAGE_ASPECT_RATIOS, "16:9")
+    request.n = _count(body)
+    usable = _picture_list(
+        body, "subject_image_list", "subject_image", catalog.MAX_SUBJECT_PICTURES, required=True
+    )
+    for name in ("scene_image", "style_image"):
+        usable = usable and _image(body, name) is not False
+    request.images_usable = usable
+    request.reference_image = True
 
 
 # --- Creating and reading tasks ----------------------------------------------------------

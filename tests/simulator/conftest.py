@@ -32,3 +32,16 @@ def post(client, auth):
         return response.status_code, response.json()
 
     return send
+
+
+@pytest.fixture
+def funded_pipeline(kling_simulator, monkeypatch, alice):
+    """The simulator with fast timings, django-q running tasks inline, and 2000 credits for alice."""
+    import django_q.conf
+
+    from billing import ledger
+
+    monkeypatch.setattr(django_q.conf.Conf, "SYNC", True)
+    kling_simulator.set_timings(1, 2)
+    ledger.grant(alice, 2000, key="pipeline:grant")
+    return kling_simulator

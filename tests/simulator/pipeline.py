@@ -12,7 +12,7 @@ from PIL import Image
 from billing import ledger
 from billing.models import LedgerEntry
 from generations import follow
-from generations.models import Asset, Generation, LimiterSlot, Status
+from generations.models import IMAGE_KINDS, Asset, Generation, LimiterSlot, Status
 from generations.simulator.models import SimTask
 
 SLUGS = {"text2image": "text-to-image", "text2video": "text-to-video", "image2video": "image-to-video"}
@@ -123,7 +123,7 @@ def assert_ended_right(
         assert entries(generation, LedgerEntry.Kind.REFUND) == 0
         assert generation.assets_saved_at is not None and not generation.fetch_error
         assets = list(generation.assets.order_by("index"))
-        expected = images if generation.kind == "text2image" else 1
+        expected = images if generation.kind in IMAGE_KINDS else 1
         assert len(assets) == expected
         for asset in assets:
             with asset.file.open("rb") as f:
@@ -137,7 +137,7 @@ def assert_ended_right(
             else:
                 assert asset.kind == Asset.Kind.IMAGE and asset.content_type == "image/png"
                 assert head.startswith(b"\x89PNG")
-        if generation.kind == "text2image":
+        if generation.kind in IMAGE_KINDS:
             assert sorted(a.index for a in assets) == list(range(images))
     assert not LimiterSlot.objects.filter(generation_id=generation.pk).exists()
     assert ledger.find_drifts() == []
@@ -145,3 +145,15 @@ def assert_ended_right(
 
 def poll_seconds() -> int:
     return settings.GENERATION_POLL_SECONDS
+
+
+def post_page(client, commit, slug: str, data: dict):
+    """POST a create page with its on-commit tasks run."""
+    with commit(execute=True):
+        return client.post(f"/generate/{slug}/", data)
+
+
+def created(response) -> Generation:
+    """The generation a create page redirected to."""
+    assert response.status_code == 302, response.content.decode()[:3000]
+    return Generation.objects.get(pk=int(response["Location"].strip("/").split("/")[-1]))
