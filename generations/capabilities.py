@@ -33,6 +33,7 @@ PRODUCTS = {
     Kind.AVATAR: "videos/avatar/image2video",
     Kind.OMNI_VIDEO: "videos/omni-video",
     Kind.MULTI_IMAGE2IMAGE: "images/multi-image2image",
+    Kind.OMNI_IMAGE: "images/omni-image",
 }
 
 # Kinds billed per second of output (their Price rows hold credits per second).
@@ -56,8 +57,9 @@ ASPECT_RATIO_LABELS = {
     "3:2": "3:2",
     "2:3": "2:3",
     "21:9": "21:9 cinema",
+    "auto": "Automatic (from the references)",
 }
-RESOLUTION_LABELS = {"1k": "1K", "2k": "2K"}
+RESOLUTION_LABELS = {"1k": "1K", "2k": "2K", "4k": "4K"}
 IMAGE_REFERENCE_LABELS = {"subject": "Keep the subject", "face": "Keep the face (exactly one face)"}
 
 # Camera control (legacy `camera_control`). For `simple`, exactly one of the six axes is
@@ -168,6 +170,14 @@ SHOT_TYPES = ("customize",)
 # optional style picture, made into 1-9 images.
 MAX_SUBJECT_PICTURES = 4
 
+# Omni image (section 3.12): a prompt pointing at up to 10 reference pictures (and saved
+# subjects, which count towards the same 10), one image or a series of 2-9 consistent ones.
+# Kling also takes `series_amount: "auto"`; we do not offer it, since the price would not
+# be known before the charge. A series is one request of its own (n is 1), because every
+# picture takes one of Kling's concurrency slots.
+MAX_OMNI_IMAGE_REFERENCES = 10
+RESULT_TYPES = ("single", "series")
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -248,6 +258,8 @@ class ImageModel:
     image_references: tuple[str, ...] = ()
     # Image to image renders at 1K only (Kling's capability map).
     reference_resolutions: tuple[str, ...] = ("1k",)
+    # Omni image: how many pictures a series may have (None: no series).
+    series_range: tuple[int, int] | None = None
     durations: tuple[int, ...] = field(default=())
     modes: tuple[str, ...] = field(default=())
 
@@ -347,6 +359,26 @@ _MULTI_IMAGE2IMAGE_MODELS = (
 )
 
 
+# Omni image: 4K on 3.0 Omni only; both make series and pick the aspect ratio themselves.
+_OMNI_IMAGE_RATIOS = (*IMAGE_ASPECT_RATIOS, "auto")
+_OMNI_IMAGE_MODELS = (
+    ImageModel(
+        "kling-image-o1",
+        "Kling Image O1",
+        aspect_ratios=_OMNI_IMAGE_RATIOS,
+        resolutions=("1k", "2k"),
+        series_range=(2, 9),
+    ),
+    ImageModel(
+        "kling-v3-omni",
+        "Kling 3.0 Omni",
+        aspect_ratios=_OMNI_IMAGE_RATIOS,
+        resolutions=("1k", "2k", "4k"),
+        series_range=(2, 9),
+    ),
+)
+
+
 def _by_name(models: Iterable[Capability]) -> dict[str, Capability]:
     return {m.name: m for m in models}
 
@@ -393,6 +425,7 @@ TABLE: dict[str, dict[str, Capability]] = {
     Kind.AVATAR: _by_name([KLING_AVATAR]),
     Kind.OMNI_VIDEO: _by_name(_OMNI_MODELS),
     Kind.MULTI_IMAGE2IMAGE: _by_name(_MULTI_IMAGE2IMAGE_MODELS),
+    Kind.OMNI_IMAGE: _by_name(_OMNI_IMAGE_MODELS),
 }
 
 
@@ -703,21 +736,28 @@ def _check_omni(model: VideoModel, values: Mapping[str, Any]) -> dict[str, str]:
     if multi_shot:
         errors.update(_check_shots(model, values.get("multi_prompt"), duration))
         prompts = [str(shot.get("prompt") or "") for shot in values.get("multi_prompt") or []]
+    errors.update(_reference_problems(prompts, count))
+    return errors
+
+
+def _reference_problems(prompts: Iterable[str], count: int) -> dict[str, str]:
+    """A prompt's <<<image_N>>> tokens must each have their picture (of `count`); other
+    tokens (videos, elements) have no input on these pages."""
     for text in prompts:
         missing = sorted({int(n) for n in OMNI_IMAGE_TOKEN.findall(text) if not 1 <= int(n) <= count})
         if missing:
-            errors["image_list" if count else "prompt"] = (
-                f"The prompt refers to {', '.join(f'<<<image_{n}>>>' for n in missing)} but "
-                f"{'only ' + str(count) if count else 'no'} reference picture{'s were' if count != 1 else ' was'} given."
-            )
-            break
+            return {
+                "image_list" if count else "prompt": (
+                    f"The prompt refers to {', '.join(f'<<<image_{n}>>>' for n in missing)} but "
+                    f"{'only ' + str(count) if count else 'no'} reference picture{'s were' if count != 1 else ' was'} given."
+                )
+            }
         other = OMNI_OTHER_TOKEN.search(text)
         if other:
-            errors["prompt"] = (
-                f"<<<{other.group(1)}_{other.group(2)}>>> refers to a {other.group(1)} this page does not take."
-            )
-            break
-    return errors
+            return {
+                "prompt": f"<<<{other.group(1)}_{other.group(2)}>>> refers to a {other.group(1)} this page does not take."
+            }
+    return {}
 
 
 def _check_shots(model: VideoModel, shots: Any, duration: Any) -> dict[str, str]:
@@ -772,7 +812,41 @@ def _check_multi_image2image(model: ImageModel, values: Mapping[str, Any]) -> di
     return errors
 
 
+def _check_omni_image(model: ImageModel, values: Mapping[str, Any]) -> dict[str, str]:
+    """Omni image: `image_list` is the number of reference pictures (`element_list` the
+    number of saved subjects, when given); `result_type` single or series."""
+    errors = _check_image_count_and_ratio(model, values)
+    if values.get("negative_prompt"):
+        errors["negative_prompt"] = "Omni image takes no negative prompt."
+    resolution = values.get("resolution") or "1k"
+    if resolution not in model.resolutions:
+        errors["resolution"] = (
+            f"{model.label} renders at {_join(RESOLUTION_LABELS[r] for r in model.resolutions)}."
+        )
+    count = int(values.get("image_list") or 0)
+    references = count + int(values.get("element_list") or 0)
+    if references > MAX_OMNI_IMAGE_REFERENCES:
+        errors["image_list"] = (
+            f"Give at most {MAX_OMNI_IMAGE_REFERENCES} reference pictures and subjects in all; you gave {references}."
+        )
+    result_type = values.get("result_type") or "single"
+    if result_type not in RESULT_TYPES:
+        errors["result_type"] = "Choose one image or a series."
+    elif result_type == "series":
+        low, high = model.series_range or (0, 0)
+        amount = values.get("series_amount")
+        if model.series_range is None:
+            errors["result_type"] = f"{model.label} does not make series."
+        elif isinstance(amount, bool) or not isinstance(amount, int) or not low <= amount <= high:
+            errors["series_amount"] = f"A series has {low} to {high} pictures."
+        elif values.get("requested_n", 1) != 1:
+            errors["n"] = "A series is made one at a time."
+    errors.update(_reference_problems([values.get("prompt") or ""], count))
+    return errors
+
+
 _KIND_CHECKS = {
+    Kind.OMNI_IMAGE: _check_omni_image,
     Kind.MULTI_IMAGE2IMAGE: _check_multi_image2image,
     Kind.OMNI_VIDEO: _check_omni,
     Kind.AVATAR: _check_avatar,
@@ -857,6 +931,7 @@ def summary_rows() -> list[dict[str, Any]]:
                     Kind.MULTI_IMAGE2VIDEO,
                     Kind.OMNI_VIDEO,
                     Kind.MULTI_IMAGE2IMAGE,
+                    Kind.OMNI_IMAGE,
                 )
                 else "from the input",
                 "prompt_limit": model.prompt_limit,

@@ -30,6 +30,7 @@ class Kind(models.TextChoices):
     AVATAR = "avatar", "Avatar"
     OMNI_VIDEO = "omni_video", "Omni video"
     MULTI_IMAGE2IMAGE = "multi_image2image", "Multi-image to image"
+    OMNI_IMAGE = "omni_image", "Omni image"
 
 
 class Status(models.TextChoices):
@@ -41,7 +42,7 @@ class Status(models.TextChoices):
 
 
 # Kinds whose results are pictures (several of them when `n` > 1).
-IMAGE_KINDS = frozenset({Kind.TEXT2IMAGE, Kind.MULTI_IMAGE2IMAGE})
+IMAGE_KINDS = frozenset({Kind.TEXT2IMAGE, Kind.MULTI_IMAGE2IMAGE, Kind.OMNI_IMAGE})
 
 TERMINAL_STATUSES = (Status.SUCCEEDED, Status.FAILED)
 IN_FLIGHT_STATUSES = (Status.SUBMITTED, Status.PROCESSING)

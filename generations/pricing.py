@@ -64,6 +64,7 @@ EXTEND_UNITS: dict[str, dict[str, Decimal]] = {
 IMAGE_UNITS_PER_CREDIT = 4
 IMAGE_UNITS: dict[str, dict[str, dict[str, Decimal]]] = {
     Kind.MULTI_IMAGE2IMAGE: {"kling-v2-1": {"": _D("16")}, "kling-v2": {"": _D("16")}},
+    Kind.OMNI_IMAGE: {"kling-image-o1": {"": _D("8")}, "kling-v3-omni": {"": _D("8"), "4k": _D("16")}},
 }
 
 # Text to audio and video to audio: 0.25 units a call (section 10.2).
@@ -182,6 +183,21 @@ def default_price_rows() -> list[dict[str, Any]]:
                     }
                 )
     return rows
+
+
+def seed_default_prices(price_model: Any, kind: str) -> None:
+    """Create the default rows of one kind (for data migrations: `price_model` is the
+    historical Price), never overwriting a row an operator already edited."""
+    for row in default_price_rows():
+        if row["kind"] == kind:
+            price_model.objects.get_or_create(
+                kind=row["kind"],
+                model_name=row["model_name"],
+                mode=row["mode"],
+                duration=row["duration"],
+                audio=row["audio"],
+                defaults={"credits": row["credits"]},
+            )
 
 
 def find_price(kind: str, model_name: str, mode: str, duration: int | None, audio: bool) -> Price | None:

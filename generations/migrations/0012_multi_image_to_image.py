@@ -5,19 +5,9 @@ from django.db import migrations, models
 
 def add_prices(apps, schema_editor):
     """Default multi-image to image prices (never overwriting an edited row)."""
-    from generations.pricing import default_price_rows
+    from generations.pricing import seed_default_prices
 
-    Price = apps.get_model("generations", "Price")
-    for row in default_price_rows():
-        if row["kind"] == "multi_image2image":
-            Price.objects.get_or_create(
-                kind=row["kind"],
-                model_name=row["model_name"],
-                mode=row["mode"],
-                duration=row["duration"],
-                audio=row["audio"],
-                defaults={"credits": row["credits"]},
-            )
+    seed_default_prices(apps.get_model("generations", "Price"), "multi_image2image")
 
 
 class Migration(migrations.Migration):
