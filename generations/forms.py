@@ -290,9 +290,19 @@ def _image_field(label: str, help_text: str, *, preserve: bool = False) -> forms
     if preserve:
         # Keep a chosen file when htmx re-renders the options around it.
         attrs["hx-preserve"] = "true"
-    return forms.FileField(
+    return PictureField(
         label=label, required=False, help_text=help_text, widget=forms.ClearableFileInput(attrs=attrs)
     )
+
+
+class PictureField(forms.FileField):
+    """An optional uploaded picture held to Kling's input rules (`check_image_upload`)."""
+
+    def clean(self, data: Any, initial: Any = None) -> Any:
+        upload = super().clean(data, initial)
+        if upload:
+            check_image_upload(upload)
+        return upload
 
 
 class VideoForm(GenerationForm):
@@ -448,18 +458,6 @@ class ImageToVideoForm(VideoForm):
             "The wind lifts her hair as she turns to the camera"
         )
 
-    def clean_image(self):
-        upload = self.cleaned_data.get("image")
-        if upload:
-            check_image_upload(upload)
-        return upload
-
-    def clean_image_tail(self):
-        upload = self.cleaned_data.get("image_tail")
-        if upload:
-            check_image_upload(upload)
-        return upload
-
     def clean_image_url(self) -> str:
         url = self.cleaned_data.get("image_url") or ""
         if url and not url.lower().startswith(("https://", "http://")):
@@ -541,12 +539,6 @@ class TextToImageForm(ImageForm):
         else:
             del self.fields["image_reference"]
 
-    def clean_image(self):
-        upload = self.cleaned_data.get("image")
-        if upload:
-            check_image_upload(upload)
-        return upload
-
     def clean_images(self, data: dict[str, Any]) -> None:
         # A new upload replaces the remixed picture; a model without references drops it.
         if data.get("image") or "image" not in self.fields:
@@ -607,13 +599,50 @@ class PerSecondPrice:
         return seconds if 0 < seconds <= 3600 else None
 
 
-class MotionControlForm(PerSecondPrice, GenerationForm):
+class OwnVideoOrUpload:
+    """A video input that is an upload (`video_url`) or one of the person's own finished
+    videos by its Kling id (`video_id`, set by a button on that video's page)."""
+
+    VIDEO_LIMITS: Any  # the kind's upload limits in capabilities
+
+    def find_own_video(self) -> None:
+        self.video_source: Asset | None = None
+        raw = str(self._raw("video_id") or "")
+        if raw and self.user is not None:
+            try:
+                self.video_source = services.own_video(self.user, raw)
+            except ValidationError:
+                self.video_source = None
+
+    def clean_video_url(self):
+        upload = self.cleaned_data.get("video_url")
+        if upload:
+            upload.media_info = uploads.check_video(upload, self.VIDEO_LIMITS)
+        return upload
+
+    def take_video_source(self, data: dict[str, Any]) -> bool:
+        """Put the chosen video on `data["source_asset"]`; False (with the error added) when
+        the id is not one of the person's own recent videos."""
+        if data.get("video_id") and not data.get("video_url"):
+            if self.video_source is None:
+                self.add_error(
+                    None, "Choose one of your own finished videos of the last 30 days, or upload one."
+                )
+                return False
+            data["source_asset"] = self.video_source
+        elif data.get("video_url"):
+            data["video_id"] = ""  # an upload replaces a chosen video
+        return True
+
+
+class MotionControlForm(OwnVideoOrUpload, PerSecondPrice, GenerationForm):
     """A character picture moved like the person in a reference video (Kling's
     `videos/motion-control`). Billed per second of output, which is as long as the video:
     the page measures the chosen video in the browser to show the total, and the server
     measures it again (ffmpeg) and never charges more than was shown."""
 
     kind = Kind.MOTION_CONTROL
+    VIDEO_LIMITS = capabilities.MOTION_UPLOAD_LIMITS
     MEASURED_FIELD = "video_url"
     SECONDS_FIELD = "video_seconds"
     INPUT_FIELDS = ["video_id", "image_url", "video_url", "prompt"]
@@ -651,13 +680,7 @@ class MotionControlForm(PerSecondPrice, GenerationForm):
         self.fields["prompt"].required = False
         self.fields["prompt"].help_text = "Optional: the scene, the light, the style."
         self.fields["prompt"].widget.attrs["placeholder"] = "On a beach at sunset, cinematic light"
-        self.video_source: Asset | None = None
-        raw = str(self._raw("video_id") or "")
-        if raw and self.user is not None:
-            try:
-                self.video_source = services.own_video(self.user, raw)
-            except ValidationError:
-                self.video_source = None
+        self.find_own_video()
         if self.video_source is not None and self.video_source.duration and not self._raw("video_seconds"):
             # The price follows the chosen video's stored length, as it does a measured upload's.
             self._set("video_seconds", round(self.video_source.duration, 2))
@@ -669,29 +692,10 @@ class MotionControlForm(PerSecondPrice, GenerationForm):
         self._choose("character_orientation", tuple(capabilities.CHARACTER_ORIENTATIONS), "video")
         self._choose("keep_original_sound", capabilities.KEEP_ORIGINAL_SOUND, "yes")
 
-    def clean_image_url(self):
-        upload = self.cleaned_data.get("image_url")
-        if upload:
-            check_image_upload(upload)
-        return upload
-
-    def clean_video_url(self):
-        upload = self.cleaned_data.get("video_url")
-        if upload:
-            upload.media_info = uploads.check_video(upload, capabilities.MOTION_UPLOAD_LIMITS)
-        return upload
-
     def clean(self) -> dict[str, Any]:
         data = self.cleaned_data
-        if data.get("video_id") and not data.get("video_url"):
-            if self.video_source is None:
-                self.add_error(
-                    None, "Choose one of your own finished videos of the last 30 days, or upload one."
-                )
-                return data
-            data["source_asset"] = self.video_source
-        elif data.get("video_url"):
-            data["video_id"] = ""  # an upload replaces a chosen video
+        if not self.take_video_source(data):
+            return data
         data = super().clean()
         self.check_price_shown(data)
         return data
@@ -743,12 +747,6 @@ class AvatarForm(PerSecondPrice, GenerationForm):
         model: VideoModel = self.model
         self.fields["mode"].choices = [(m, capabilities.MODE_LABELS[m]) for m in model.modes]
         self._choose("mode", model.modes, model.default_mode)
-
-    def clean_image(self):
-        upload = self.cleaned_data.get("image")
-        if upload:
-            check_image_upload(upload)
-        return upload
 
     def clean_sound_file(self):
         upload = self.cleaned_data.get("sound_file")
@@ -954,11 +952,12 @@ class TextToAudioForm(AudioForm):
             self._set("duration", 5.0)
 
 
-class VideoToAudioForm(AudioForm):
+class VideoToAudioForm(OwnVideoOrUpload, AudioForm):
     """Sound effects and music for a video (Kling's `audio/video-to-audio`): an upload, or
     one of the person's own finished videos by its Kling id ("Add sound" on its page)."""
 
     kind = Kind.VIDEO2AUDIO
+    VIDEO_LIMITS = capabilities.VIDEO_TO_AUDIO_LIMITS
     INPUT_FIELDS = ["video_id", "video_url", "sound_effect_prompt", "bgm_prompt"]
     OPTION_FIELDS = ["asmr_mode"]
 
@@ -988,32 +987,13 @@ class VideoToAudioForm(AudioForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         del self.fields["prompt"]
-        self.video_source: Asset | None = None
-        raw = str(self._raw("video_id") or "")
-        if raw and self.user is not None:
-            try:
-                self.video_source = services.own_video(self.user, raw)
-            except ValidationError:
-                self.video_source = None
-
-    def clean_video_url(self):
-        upload = self.cleaned_data.get("video_url")
-        if upload:
-            upload.media_info = uploads.check_video(upload, capabilities.VIDEO_TO_AUDIO_LIMITS)
-        return upload
+        self.find_own_video()
 
     def clean(self) -> dict[str, Any]:
         data = self.cleaned_data
         data["prompt"] = ""
-        if data.get("video_id") and not data.get("video_url"):
-            if self.video_source is None:
-                self.add_error(
-                    None, "Choose one of your own finished videos of the last 30 days, or upload one."
-                )
-                return data
-            data["source_asset"] = self.video_source
-        elif data.get("video_url"):
-            data["video_id"] = ""  # an upload replaces a chosen video
+        if not self.take_video_source(data):
+            return data
         return super().clean()
 
 
