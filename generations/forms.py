@@ -997,13 +997,6 @@ class VideoToAudioForm(OwnVideoOrUpload, AudioForm):
         return super().clean()
 
 
-def _checked_picture(form: forms.Form, name: str):
-    upload = form.cleaned_data.get(name)
-    if upload:
-        check_image_upload(upload)
-    return upload
-
-
 class MultiImageToImageForm(ImageForm):
     """Up to four subjects in new pictures, optionally in a given scene and style (Kling's
     `images/multi-image2image`)."""
@@ -1036,11 +1029,75 @@ class MultiImageToImageForm(ImageForm):
             self.cleaned_data.get("subject_image_list"), capabilities.MAX_SUBJECT_PICTURES, "subject"
         )
 
-    def clean_scene_image(self):
-        return _checked_picture(self, "scene_image")
 
-    def clean_style_image(self):
-        return _checked_picture(self, "style_image")
+class OmniImageForm(ImageForm):
+    """Pictures composed from up to ten references named in the prompt as <<<image_N>>>
+    (Kling's `images/omni-image`), one at a time or as a consistent series of 2-9."""
+
+    kind = Kind.OMNI_IMAGE
+    INPUT_FIELDS = ["image_list", "prompt"]
+    OPTION_FIELDS = ["result_type", "series_amount", "n", "aspect_ratio", "resolution"]
+
+    image_list = MultipleFileField(
+        label=_("Reference pictures"),
+        required=False,
+        help_text=_(
+            "Up to 10 JPEG or PNG pictures (each up to 10 MB, sides at least 300 px). Click a thumbnail "
+            "to put its reference token into the prompt."
+        ),
+    )
+    resolution = forms.ChoiceField(label=_("Resolution"))
+    result_type = forms.ChoiceField(
+        label=_("Result"),
+        choices=[("single", _("Separate images")), ("series", _("A series that tells one story"))],
+        widget=forms.RadioSelect,
+    )
+    series_amount = forms.TypedChoiceField(
+        label=_("Pictures in the series"),
+        coerce=int,
+        required=False,
+        help_text=_("Each picture of the series is charged as one image."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields.pop("negative_prompt", None)
+        self.fields["prompt"].help_text = _(
+            "Refer to the first picture as image_1 in triple angle brackets (click its thumbnail)."
+        )
+
+    def fit_to_model(self) -> None:
+        model: ImageModel = self.model
+        self.fit_count_and_ratio()
+        self.fields["resolution"].choices = [
+            (r, capabilities.RESOLUTION_LABELS[r]) for r in model.resolutions
+        ]
+        self._choose("resolution", model.resolutions, model.resolutions[0])
+        low, high = model.series_range or (0, -1)
+        amounts = tuple(range(low, high + 1))
+        self.fields["series_amount"].choices = [(a, str(a)) for a in amounts]
+        if self._choose("result_type", capabilities.RESULT_TYPES, "single") == "series":
+            # One series per request: its pictures are the count.
+            del self.fields["n"]
+            self._choose("series_amount", amounts, low, int)
+        else:
+            del self.fields["series_amount"]
+
+    def clean_image_list(self) -> list:
+        return check_picture_list(
+            self.cleaned_data.get("image_list"), capabilities.MAX_OMNI_IMAGE_REFERENCES, "reference"
+        )
+
+    def current_values(self) -> dict[str, Any]:
+        values = super().current_values()
+        if "series_amount" in self.fields:
+            try:
+                values["n"] = int(
+                    self._raw("series_amount") if self.is_bound else self.initial["series_amount"]
+                )
+            except (TypeError, ValueError, KeyError):
+                values["n"] = None
+        return values
 
 
 FORMS: dict[str, type[GenerationForm]] = {
@@ -1055,4 +1112,5 @@ FORMS: dict[str, type[GenerationForm]] = {
     Kind.AVATAR: AvatarForm,
     Kind.OMNI_VIDEO: OmniVideoForm,
     Kind.MULTI_IMAGE2IMAGE: MultiImageToImageForm,
+    Kind.OMNI_IMAGE: OmniImageForm,
 }

@@ -64,6 +64,7 @@ KIND_SLUGS = {
     Kind.AVATAR: "avatar",
     Kind.OMNI_VIDEO: "omni-video",
     Kind.MULTI_IMAGE2IMAGE: "multi-image-to-image",
+    Kind.OMNI_IMAGE: "omni-image",
 }
 
 

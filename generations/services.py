@@ -55,6 +55,7 @@ TYPICAL_SECONDS = {
     Kind.AVATAR: 600,
     Kind.OMNI_VIDEO: 319,
     Kind.MULTI_IMAGE2IMAGE: 32,
+    Kind.OMNI_IMAGE: 32,
 }
 # The estimates come from the last ESTIMATE_SAMPLE successes of each model and mode within
 # ESTIMATE_WINDOW, recomputed every ESTIMATE_REFRESH_MINUTES by a schedule. They stay in
@@ -113,8 +114,19 @@ def request_values(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
         # that input's whole seconds.
         values["output_seconds"] = values["video_seconds"]
         values["duration"] = pricing.billed_seconds(values["output_seconds"]) or None
-    if kind in (Kind.MULTI_IMAGE2VIDEO, Kind.OMNI_VIDEO):
+    if kind in (Kind.MULTI_IMAGE2VIDEO, Kind.OMNI_VIDEO, Kind.OMNI_IMAGE):
         values["image_list"] = len(data.get("image_list") or [])
+    if kind == Kind.OMNI_IMAGE:
+        series = data.get("result_type") == "series"
+        values.update(
+            result_type=data.get("result_type") or "single",
+            series_amount=data.get("series_amount"),
+            resolution=data.get("resolution") or "1k",
+            requested_n=data.get("n") or 1,
+            element_list=len(data.get("element_list") or []),
+            # A series is charged, and takes Kling's slots, per picture.
+            n=data.get("series_amount") if series else data.get("n") or 1,
+        )
     if kind == Kind.MULTI_IMAGE2IMAGE:
         values["n"] = data.get("n") or 1
         values["subject_image_list"] = len(data.get("subject_image_list") or [])
@@ -321,6 +333,21 @@ def _multi_image2image_params(data: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _omni_image_params(data: Mapping[str, Any]) -> dict[str, Any]:
+    # `image_list` is added at submit, from the stored pictures (as `image` items).
+    params = {
+        "model_name": data["model_name"],
+        "prompt": data["prompt"],
+        "n": data.get("n") or 1,
+        "aspect_ratio": data["aspect_ratio"],
+        "resolution": data.get("resolution") or "1k",
+        "result_type": data.get("result_type") or "single",
+    }
+    if params["result_type"] == "series":
+        params.update(n=1, series_amount=data["series_amount"])
+    return params
+
+
 def _extend_params(data: Mapping[str, Any]) -> dict[str, Any]:
     # No model_name or mode: Kling takes the source video's.
     return {
@@ -360,6 +387,7 @@ _KIND_PARAMS = {
     Kind.MULTI_IMAGE2VIDEO: _multi_image_params,
     Kind.OMNI_VIDEO: _omni_params,
     Kind.MULTI_IMAGE2IMAGE: _multi_image2image_params,
+    Kind.OMNI_IMAGE: _omni_image_params,
     Kind.VIDEO_EXTEND: _extend_params,
 }
 
@@ -377,7 +405,7 @@ def _save_inputs(generation: Generation, kind: str, data: Mapping[str, Any]) -> 
         files = [("video_url", 0, data.get("video_url"))]
     elif kind == Kind.AVATAR:
         files = [("sound_file", 0, data.get("sound_file"))]
-    elif kind in (Kind.MULTI_IMAGE2VIDEO, Kind.OMNI_VIDEO):
+    elif kind in (Kind.MULTI_IMAGE2VIDEO, Kind.OMNI_VIDEO, Kind.OMNI_IMAGE):
         files = [("image_list", i, upload) for i, upload in enumerate(data.get("image_list") or [])]
     elif kind == Kind.MULTI_IMAGE2IMAGE:
         files = [

@@ -64,6 +64,7 @@ KIND_BLURBS = {
     Kind.VIDEO2AUDIO: "Add sound effects and music to a video of 3 to 20 seconds.",
     Kind.OMNI_VIDEO: "Direct a clip from up to seven reference pictures, or as a storyboard of several shots.",
     Kind.MULTI_IMAGE2IMAGE: "Put up to four subjects into new pictures, in a scene and a style you choose.",
+    Kind.OMNI_IMAGE: "Compose pictures from up to ten references, or a consistent series of two to nine.",
 }
 
 

@@ -8,6 +8,7 @@ TEXT2VIDEO = "videos/text2video"
 IMAGE2VIDEO = "videos/image2video"
 IMAGES = "images/generations"
 MULTI_IMAGE2IMAGE = "images/multi-image2image"
+OMNI_IMAGE = "images/omni-image"
 MOTION_CONTROL = "videos/motion-control"
 MULTI_IMAGE2VIDEO = "videos/multi-image2video"
 VIDEO_EXTEND = "videos/video-extend"
@@ -28,6 +29,7 @@ PRODUCTS = (
     AVATAR,
     OMNI_VIDEO,
     MULTI_IMAGE2IMAGE,
+    OMNI_IMAGE,
 )
 VIDEO_PRODUCTS = (TEXT2VIDEO, IMAGE2VIDEO)
 # Products whose output videos are drawn with the product's name and the right length.
@@ -66,6 +68,7 @@ MODELS = {
     MULTI_IMAGE2VIDEO: ("kling-v1-6",),
     OMNI_VIDEO: ("kling-video-o1", "kling-v3-omni"),
     MULTI_IMAGE2IMAGE: ("kling-v2", "kling-v2-1"),
+    OMNI_IMAGE: ("kling-image-o1", "kling-v3-omni"),
 }
 # Kling's documented default when `model_name` is empty (also what the ignored `model` alias gets).
 DEFAULT_MODEL = "kling-v1"
@@ -74,6 +77,7 @@ DEFAULT_MODELS = {
     MULTI_IMAGE2VIDEO: "kling-v1-6",
     OMNI_VIDEO: "kling-video-o1",
     MULTI_IMAGE2IMAGE: "kling-v2",
+    OMNI_IMAGE: "kling-image-o1",
 }
 
 # Motion control (section 3.8): the reference video's limits by character_orientation.
@@ -104,6 +108,12 @@ AUDIO_UNITS = Decimal("0.25")
 MAX_OMNI_IMAGES = 7
 # Multi-image to image (section 3.12): 1-4 subject pictures; 16 units per output image.
 MAX_SUBJECT_PICTURES = 4
+# Omni image (section 3.12): images + elements at most 10; 4K on kling-v3-omni only; a
+# series of 2-9 pictures ("auto": the simulator makes 3); 8 units a picture, 16 at 4K.
+MAX_OMNI_IMAGE_REFERENCES = 10
+OMNI_IMAGE_RESOLUTIONS = ("1k", "2k", "4k")
+SERIES_RANGE = (2, 9)
+AUTO_SERIES_AMOUNT = 3
 OMNI_DURATIONS = tuple(str(n) for n in range(3, 11))
 OMNI_MULTI_SHOT_MODELS = ("kling-v3-omni",)
 MULTI_SHOT_RANGE = (2, 6)
@@ -165,7 +175,7 @@ _PER_IMAGE = {
 }
 
 # Image products other than images/generations: units per output image, whatever the model.
-_PER_PRODUCT_IMAGE = {MULTI_IMAGE2IMAGE: "16"}
+_PER_PRODUCT_IMAGE = {MULTI_IMAGE2IMAGE: "16", OMNI_IMAGE: "8"}
 
 
 def units(
@@ -178,6 +188,7 @@ def units(
     voice: bool = False,
     n: int = 1,
     reference_image: bool = False,
+    resolution: str = "",
 ) -> Decimal:
     """`final_unit_deduction` of a successful task, in Kling's units."""
     if product == MOTION_CONTROL:
@@ -191,6 +202,8 @@ def units(
         return AVATAR_UNITS_PER_SECOND.get(mode, AVATAR_UNITS_PER_SECOND["std"]) * Decimal(duration)
     if product == VIDEO_EXTEND:
         return Decimal(EXTEND_UNITS.get(model, EXTEND_UNITS["kling-v1-5"]).get(mode, "2"))
+    if product == OMNI_IMAGE and resolution == "4k":
+        return Decimal("16") * n
     if product in _PER_PRODUCT_IMAGE:
         return Decimal(_PER_PRODUCT_IMAGE[product]) * n
     if package(product) == "image":

@@ -272,6 +272,8 @@ def validate(product: str, body: Any, faults: SimFaults, owner: str = "") -> Cre
         _omni_fields(request, body)
     elif product == catalog.MULTI_IMAGE2IMAGE:
         _multi_image2image_fields(request, body)
+    elif product == catalog.OMNI_IMAGE:
+        _omni_image_fields(request, body)
     elif product == catalog.VIDEO2AUDIO:
         _video_to_audio_fields(request, body, owner)
     elif product in catalog.VIDEO_PRODUCTS:
@@ -469,9 +471,13 @@ def _omni_fields(request: CreateRequest, body: dict) -> None:
         raise _bad("multi_shot must be a boolean")
     if multi_shot:
         texts = _shots(model, body, int(request.duration))
+    _check_image_tokens(texts, len(images))
+
+
+def _check_image_tokens(texts: list[str], count: int) -> None:
     for text in texts:
         for number in re.findall(r"<<<image_(\d+)>>>", text):
-            if not 1 <= int(number) <= len(images):
+            if not 1 <= int(number) <= count:
                 raise _bad(f"<<<image_{number}>>> refers to an image that is not in image_list")
 
 
@@ -694,6 +700,40 @@ def _multi_image2image_fields(request: CreateRequest, body: dict) -> None:
     request.reference_image = True
 
 
+def _omni_image_fields(request: CreateRequest, body: dict) -> None:
+    model = request.model_name
+    request.aspect_ratio = _choice(body, "aspect_ratio", (*catalog.IMAGE_ASPECT_RATIOS, "auto"), "auto")
+    request.resolution = _choice(body, "resolution", catalog.OMNI_IMAGE_RESOLUTIONS, "1k")
+    if request.resolution == "4k" and model != "kling-v3-omni":
+        raise _bad(f"resolution 4k is not supported by {model}")
+    n = _count(body)
+    result_type = _choice(body, "result_type", ("single", "series"), "single")
+    if result_type == "series":
+        amount = body.get("series_amount", "auto")
+        if amount == "auto":
+            amount = catalog.AUTO_SERIES_AMOUNT
+        low, high = catalog.SERIES_RANGE
+        if isinstance(amount, bool) or not isinstance(amount, int) or not low <= amount <= high:
+            raise _bad(f'series_amount must be an integer from {low} to {high} or "auto"')
+        n *= amount
+    elif "series_amount" in body:
+        raise _bad("series_amount is only for result_type series")
+    request.n = n
+    count = len(body.get("image_list") or [])
+    elements = body.get("element_list") or []
+    if not isinstance(elements, list):
+        raise _bad("element_list must be a list")
+    if count + len(elements) > catalog.MAX_OMNI_IMAGE_REFERENCES:
+        raise _bad(
+            f"image_list and element_list must have at most {catalog.MAX_OMNI_IMAGE_REFERENCES} items in all"
+        )
+    request.images_usable = _picture_list(
+        body, "image_list", "image", catalog.MAX_OMNI_IMAGE_REFERENCES, required=False
+    )
+    request.reference_image = bool(count)
+    _check_image_tokens([request.prompt], count)
+
+
 # --- Creating and reading tasks ----------------------------------------------------------
 
 
@@ -716,6 +756,7 @@ def create_task(request: CreateRequest, faults: SimFaults, base_url: str, owner:
         voice=request.voice,
         n=request.n,
         reference_image=request.reference_image,
+        resolution=request.resolution,
     )
     with transaction.atomic():
         # Serialize creates so the in-flight count cannot be overrun by a race (a no-op

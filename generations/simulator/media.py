@@ -61,7 +61,8 @@ def variant_for(text: str) -> int:
 
 
 def image_size(aspect_ratio: str, resolution: str = "1k") -> tuple[int, int]:
-    w_ratio, h_ratio = (int(part) for part in aspect_ratio.split(":"))
+    # "auto" (omni image): Kling picks the shape from the references; the simulator squares it.
+    w_ratio, h_ratio = (int(part) for part in (aspect_ratio if ":" in aspect_ratio else "1:1").split(":"))
     long_side = IMAGE_LONG_SIDE.get(resolution, 1024)
     if w_ratio >= h_ratio:
         return long_side, max(2, round(long_side * h_ratio / w_ratio))

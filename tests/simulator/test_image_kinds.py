@@ -178,3 +178,171 @@ def test_the_simulator_makes_n_pictures_from_subjects(post):
     assert (status, answer["code"]) == (200, 0), answer
     task = SimTask.objects.get(task_id=answer["data"]["task_id"])
     assert (task.model_name, task.n, task.slots) == ("kling-v2", 3, 3)
+
+
+# --- omni image -----------------------------------------------------------------------------
+
+OMNI_IMAGE = "/_sim/kling/v1/images/omni-image"
+
+
+def omni_image_form(count: int = 2, **changes) -> dict:
+    data = {
+        "model_name": "kling-v3-omni",
+        "prompt": "<<<image_1>>> wearing the hat from <<<image_2>>>, studio light",
+        "result_type": "single",
+        "n": "1",
+        "aspect_ratio": "auto",
+        "resolution": "2k",
+        "image_list": [_picture(f"r{i}.png") for i in range(count)],
+        "client_token": f"omni-image-{count}-{sorted(changes.items(), key=str)}",
+    }
+    data.update(changes)
+    return data
+
+
+@pytest.mark.django_db
+def test_it_prices_omni_image_per_picture_and_4k_double():
+    assert _default_rows(Kind.OMNI_IMAGE) == {
+        ("kling-image-o1", ""): 2,  # 8 image units
+        ("kling-v3-omni", ""): 2,
+        ("kling-v3-omni", "4k"): 4,  # 16 image units
+    }
+    assert Price.objects.filter(kind=Kind.OMNI_IMAGE).count() == 3  # seeded by migration
+    four_k = {"model_name": "kling-v3-omni", "n": 3, "resolution": "4k"}
+    assert pricing.quote(Kind.OMNI_IMAGE, four_k).credits == 12
+    assert pricing.quote(Kind.OMNI_IMAGE, {**four_k, "resolution": "2k"}).credits == 6
+
+
+@pytest.mark.parametrize("by_callbacks", [True, False], ids=["callbacks", "polling"])
+def test_it_runs_an_omni_image_series_and_shows_it_as_a_strip(
+    by_callbacks, pipeline, alice, alice_client, django_capture_on_commit_callbacks
+):
+    if not by_callbacks:
+        pipeline.set_faults(rate_callback_lost=1)
+    form = omni_image_form(2, result_type="series", series_amount="4", resolution="4k")
+    del form["n"]
+    generation = created(post_page(alice_client, django_capture_on_commit_callbacks, "omni-image", form))
+    assert generation.cost == 16 and generation.slot_count == 4  # 4 pictures at 4K
+    body = legacy_body(follow.build_request(generation))
+    assert {
+        k: body[k] for k in ("model_name", "n", "result_type", "series_amount", "resolution", "aspect_ratio")
+    } == {
+        "model_name": "kling-v3-omni",
+        "n": 1,
+        "result_type": "series",
+        "series_amount": 4,
+        "resolution": "4k",
+        "aspect_ratio": "auto",
+    }
+    assert [set(item) for item in body["image_list"]] == [{"image"}] * 2
+    assert "negative_prompt" not in body
+    task = SimTask.objects.get(external_task_id=str(generation.external_task_id))
+    assert (task.product, task.n, task.resolution) == ("images/omni-image", 4, "4k")
+    _run(pipeline, django_capture_on_commit_callbacks, generation, by_callbacks)
+    assert_ended_right(generation, outcome=Status.SUCCEEDED, images=4)
+    task.refresh_from_db()
+    assert task.units == 64
+    page = alice_client.get(generation.get_absolute_url()).content.decode()
+    assert 'class="series-strip"' in page and "A series of 4 pictures" in page
+    assert "image_1" in page and "image_2" in page
+
+
+def test_it_makes_single_omni_images_at_2k(pipeline, alice, alice_client, django_capture_on_commit_callbacks):
+    form = omni_image_form(1, prompt="A teapot like <<<image_1>>> in the snow", n="3")
+    generation = created(post_page(alice_client, django_capture_on_commit_callbacks, "omni-image", form))
+    assert generation.cost == 6
+    drive(pipeline, django_capture_on_commit_callbacks, generation, callbacks=True)
+    assert_ended_right(generation, outcome=Status.SUCCEEDED, images=3)
+    page = alice_client.get(generation.get_absolute_url()).content.decode()
+    assert 'class="gallery-grid" id="result-images"' in page
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"prompt": "<<<image_3>>> on a boat"}, "image_list", "refers to <<<image_3>>> but only 2"),
+        ({"image_list": [], "prompt": "<<<image_1>>> waves"}, "prompt", "no reference pictures were given"),
+        (
+            {"image_list": [_picture(f"r{i}.png") for i in range(11)]},
+            "image_list",
+            "Give at most 10 reference pictures; you gave 11.",
+        ),
+        ({"model_name": "kling-image-o1", "resolution": "4k"}, "resolution", "Select a valid choice"),
+        ({"result_type": "series", "series_amount": "10"}, "series_amount", "Select a valid choice"),
+        ({"result_type": "film"}, "result_type", "Select a valid choice"),
+        ({"prompt": "A <<<video_1>>> remake"}, "prompt", "refers to a video this page does not take"),
+    ],
+)
+def test_it_refuses_bad_omni_image_input_before_charging(
+    changes, field, message, pipeline, alice, alice_client, django_capture_on_commit_callbacks
+):
+    response = post_page(
+        alice_client, django_capture_on_commit_callbacks, "omni-image", omni_image_form(2, **changes)
+    )
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert field in errors and message in " ".join(errors[field]), errors
+    assert ledger.balance_of(alice) == 2000 and not Generation.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_omni_image_rules_hold_without_the_form():
+    from generations import capabilities
+
+    base = {
+        "model_name": "kling-v3-omni",
+        "prompt": "A cat",
+        "n": 4,
+        "aspect_ratio": "1:1",
+        "resolution": "1k",
+    }
+    assert capabilities.validate(Kind.OMNI_IMAGE, base) == {}
+    series = {**base, "result_type": "series", "series_amount": 4, "requested_n": 2}
+    assert capabilities.validate(Kind.OMNI_IMAGE, series) == {"n": "A series is made one at a time."}
+    assert "series_amount" in capabilities.validate(Kind.OMNI_IMAGE, {**series, "series_amount": 1})
+    too_many = {**base, "image_list": 7, "element_list": 4}
+    assert (
+        "10 reference pictures and subjects in all"
+        in capabilities.validate(Kind.OMNI_IMAGE, too_many)["image_list"]
+    )
+    four_k = {**base, "model_name": "kling-image-o1", "resolution": "4k"}
+    assert capabilities.validate(Kind.OMNI_IMAGE, four_k) == {
+        "resolution": "Kling Image O1 renders at 1K or 2K."
+    }
+
+
+def test_the_omni_image_page_offers_the_series_count_only_for_a_series(pipeline, alice_client):
+    single = alice_client.get("/generate/omni-image/").content.decode()
+    assert 'name="n"' in single and 'name="series_amount"' not in single
+    assert 'data-tokens-for="id_image_list"' in single
+    series = alice_client.get(
+        "/generate/omni-image/options/", {"model_name": "kling-v3-omni", "result_type": "series"}
+    )
+    text = series.content.decode()
+    assert 'name="series_amount"' in text and 'name="n"' not in text
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"prompt": "A cat", "resolution": "4k"}, "resolution 4k is not supported by kling-image-o1"),
+        ({"prompt": "A cat", "result_type": "series", "series_amount": 12}, "series_amount must be"),
+        ({"prompt": "A cat", "series_amount": 3}, "only for result_type series"),
+        ({"prompt": "<<<image_2>>>", "image_list": [{"image": "https://a.b/c.png"}]}, "<<<image_2>>> refers"),
+        ({"prompt": "A cat", "image_list": [{"image": "https://a.b/c.png"}] * 11}, "at most 10 items"),
+        ({"prompt": "A cat", "aspect_ratio": "5:4"}, "aspect_ratio must be one of"),
+    ],
+)
+def test_the_simulator_answers_bad_omni_image_fields(post, body, message):
+    status, answer = post(OMNI_IMAGE, body)
+    assert (status, answer["code"]) == (400, 1201), answer
+    assert message in answer["message"]
+
+
+def test_the_simulator_makes_an_auto_series(post):
+    status, answer = post(
+        OMNI_IMAGE,
+        {"model_name": "kling-v3-omni", "prompt": "A day", "result_type": "series", "series_amount": "auto"},
+    )
+    assert (status, answer["code"]) == (200, 0), answer
+    assert SimTask.objects.get(task_id=answer["data"]["task_id"]).n == 3
