@@ -34,13 +34,21 @@ PRODUCTS = {
     Kind.OMNI_VIDEO: "videos/omni-video",
     Kind.MULTI_IMAGE2IMAGE: "images/multi-image2image",
     Kind.OMNI_IMAGE: "images/omni-image",
+    Kind.VIRTUAL_TRY_ON: "images/kolors-virtual-try-on",
 }
 
 # Kinds billed per second of output (their Price rows hold credits per second).
 PER_SECOND_KINDS = frozenset({Kind.MOTION_CONTROL, Kind.AVATAR})
 # Kinds whose prompt may be empty: an input says what to show.
 PROMPT_OPTIONAL_KINDS = frozenset(
-    {Kind.IMAGE2VIDEO, Kind.MOTION_CONTROL, Kind.VIDEO_EXTEND, Kind.VIDEO2AUDIO, Kind.AVATAR}
+    {
+        Kind.IMAGE2VIDEO,
+        Kind.MOTION_CONTROL,
+        Kind.VIDEO_EXTEND,
+        Kind.VIDEO2AUDIO,
+        Kind.AVATAR,
+        Kind.VIRTUAL_TRY_ON,
+    }
 )
 # Kinds priced per call whatever their options (one Price row per model and mode).
 PER_CALL_KINDS = frozenset({Kind.VIDEO_EXTEND, Kind.TEXT2AUDIO, Kind.VIDEO2AUDIO})
@@ -178,6 +186,16 @@ MAX_SUBJECT_PICTURES = 4
 MAX_OMNI_IMAGE_REFERENCES = 10
 RESULT_TYPES = ("single", "series")
 
+# Virtual try-on (section 3.12): a photo of one person and a photo of the garment, which
+# Kling tells apart by itself (no field says what it is); the person picks the kind of
+# garment so that we can refuse a combination the model cannot dress. One result each.
+GARMENT_LABELS = {
+    "upper": "Top (shirt, jacket, sweater)",
+    "lower": "Bottom (trousers, skirt, shorts)",
+    "dress": "Dress or one-piece",
+    "upper_lower": "Top and bottom together, in one picture",
+}
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -260,6 +278,8 @@ class ImageModel:
     reference_resolutions: tuple[str, ...] = ("1k",)
     # Omni image: how many pictures a series may have (None: no series).
     series_range: tuple[int, int] | None = None
+    # Virtual try-on: the kinds of garment picture the model dresses a person in.
+    garments: tuple[str, ...] = ()
     durations: tuple[int, ...] = field(default=())
     modes: tuple[str, ...] = field(default=())
 
@@ -379,6 +399,26 @@ _OMNI_IMAGE_MODELS = (
 )
 
 
+# Virtual try-on: one picture a call, no aspect ratio (the person's photo sets it); 1.5 also
+# takes a top and a bottom together in one white-background picture.
+_TRY_ON_MODELS = (
+    ImageModel(
+        "kolors-virtual-try-on-v1-5",
+        "Kolors try-on 1.5",
+        aspect_ratios=(),
+        max_n=1,
+        garments=("upper", "lower", "dress", "upper_lower"),
+    ),
+    ImageModel(
+        "kolors-virtual-try-on-v1",
+        "Kolors try-on 1.0",
+        aspect_ratios=(),
+        max_n=1,
+        garments=("upper", "lower", "dress"),
+    ),
+)
+
+
 def _by_name(models: Iterable[Capability]) -> dict[str, Capability]:
     return {m.name: m for m in models}
 
@@ -426,6 +466,7 @@ TABLE: dict[str, dict[str, Capability]] = {
     Kind.OMNI_VIDEO: _by_name(_OMNI_MODELS),
     Kind.MULTI_IMAGE2IMAGE: _by_name(_MULTI_IMAGE2IMAGE_MODELS),
     Kind.OMNI_IMAGE: _by_name(_OMNI_IMAGE_MODELS),
+    Kind.VIRTUAL_TRY_ON: _by_name(_TRY_ON_MODELS),
 }
 
 
@@ -845,7 +886,28 @@ def _check_omni_image(model: ImageModel, values: Mapping[str, Any]) -> dict[str,
     return errors
 
 
+def _check_try_on(model: ImageModel, values: Mapping[str, Any]) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if not values.get("human_image"):
+        errors["human_image"] = "Upload a photo of the person to dress."
+    if not values.get("cloth_image"):
+        errors["cloth_image"] = "Upload a photo of the garment."
+    garment = values.get("garment_type") or ""
+    if garment not in GARMENT_LABELS:
+        errors["garment_type"] = (
+            "Say what the garment picture shows: a top, a bottom, a dress, or a top and bottom."
+        )
+    elif garment not in model.garments:
+        better = [m.label for m in models_for(Kind.VIRTUAL_TRY_ON) if garment in m.garments]
+        errors["garment_type"] = (
+            f"{model.label} does not dress a person in {GARMENT_LABELS[garment][0].lower() + GARMENT_LABELS[garment][1:]}"
+            + (f"; choose {_join(better)}." if better else ".")
+        )
+    return errors
+
+
 _KIND_CHECKS = {
+    Kind.VIRTUAL_TRY_ON: _check_try_on,
     Kind.OMNI_IMAGE: _check_omni_image,
     Kind.MULTI_IMAGE2IMAGE: _check_multi_image2image,
     Kind.OMNI_VIDEO: _check_omni,

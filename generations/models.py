@@ -31,6 +31,7 @@ class Kind(models.TextChoices):
     OMNI_VIDEO = "omni_video", "Omni video"
     MULTI_IMAGE2IMAGE = "multi_image2image", "Multi-image to image"
     OMNI_IMAGE = "omni_image", "Omni image"
+    VIRTUAL_TRY_ON = "virtual_try_on", "Virtual try-on"
 
 
 class Status(models.TextChoices):
@@ -42,7 +43,7 @@ class Status(models.TextChoices):
 
 
 # Kinds whose results are pictures (several of them when `n` > 1).
-IMAGE_KINDS = frozenset({Kind.TEXT2IMAGE, Kind.MULTI_IMAGE2IMAGE, Kind.OMNI_IMAGE})
+IMAGE_KINDS = frozenset({Kind.TEXT2IMAGE, Kind.MULTI_IMAGE2IMAGE, Kind.OMNI_IMAGE, Kind.VIRTUAL_TRY_ON})
 
 TERMINAL_STATUSES = (Status.SUCCEEDED, Status.FAILED)
 IN_FLIGHT_STATUSES = (Status.SUBMITTED, Status.PROCESSING)
