@@ -21,7 +21,7 @@ import base64
 import binascii
 import re
 import time
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 from django.core.exceptions import ValidationError
@@ -73,23 +73,23 @@ def fetch(url: str, max_bytes: int, *, deadline: float | None = None) -> Tempora
 
 def _fetch(http, url: str, max_bytes: int, deadline: float | None) -> TemporaryUploadedFile:
     deadline = deadline or time.monotonic() + FETCH_SECONDS
-    for _ in range(MAX_REDIRECTS + 1):
-        _check_url(url)
-        try:
-            response = http.get(url, stream=True, timeout=FETCH_TIMEOUT, allow_redirects=False)
-        except safe_http.PrivateAddress:
-            raise FetchRefused(
-                f"{urlsplit(url).hostname} is a private or local address; give a public URL."
-            ) from None
-        except requests.RequestException:
-            raise FetchRefused(f"{urlsplit(url).hostname} could not be reached.") from None
-        if not response.is_redirect:
-            break
-        location = response.headers.get("Location", "")
-        response.close()
-        url = urljoin(url, location)
-    else:
-        raise FetchRefused(f"The URL redirected more than {MAX_REDIRECTS} times.")
+    hop = url
+
+    def get(address: str) -> requests.Response:
+        nonlocal hop
+        hop = address
+        return http.get(address, stream=True, timeout=FETCH_TIMEOUT, allow_redirects=False)
+
+    try:
+        response, url = safe_http.get_checking_each_hop(url, get, _check_url, MAX_REDIRECTS)
+    except safe_http.PrivateAddress:
+        raise FetchRefused(
+            f"{urlsplit(hop).hostname} is a private or local address; give a public URL."
+        ) from None
+    except requests.RequestException:
+        raise FetchRefused(f"{urlsplit(hop).hostname} could not be reached.") from None
+    except safe_http.TooManyRedirects:
+        raise FetchRefused(f"The URL redirected more than {MAX_REDIRECTS} times.") from None
 
     with response:
         if response.status_code != 200:

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import IO
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import imageio_ffmpeg
 import requests
@@ -129,22 +129,22 @@ def download(url: str, kind: str, *, deadline: float | None = None) -> Download:
     at `deadline` (time.monotonic()); the temporary file is gone whenever it raises."""
     cap = MAX_BYTES[kind]
     deadline = deadline or time.monotonic() + COPY_SECONDS
-    for _ in range(MAX_REDIRECTS + 1):
-        if not host_allowed(url):
-            raise MediaError(f"{urlsplit(url).hostname or url!r} is not an allowed media host")
-        if resolves_privately(urlsplit(url).hostname or ""):
-            raise MediaError(f"{urlsplit(url).hostname!r} resolves to a private address")
-        try:
-            response = requests.get(url, stream=True, timeout=TIMEOUT, allow_redirects=False)
-        except requests.RequestException as exc:
-            raise MediaError(f"download failed: {exc.__class__.__name__}") from exc
-        if not response.is_redirect:
-            break
-        location = response.headers.get("Location", "")
-        response.close()
-        url = urljoin(url, location)
-    else:
-        raise MediaError("too many redirects")
+
+    def check(address: str) -> None:
+        if not host_allowed(address):
+            raise MediaError(f"{urlsplit(address).hostname or address!r} is not an allowed media host")
+        if resolves_privately(urlsplit(address).hostname or ""):
+            raise MediaError(f"{urlsplit(address).hostname!r} resolves to a private address")
+
+    def get(address: str) -> requests.Response:
+        return requests.get(address, stream=True, timeout=TIMEOUT, allow_redirects=False)
+
+    try:
+        response, url = safe_http.get_checking_each_hop(url, get, check, MAX_REDIRECTS)
+    except requests.RequestException as exc:
+        raise MediaError(f"download failed: {exc.__class__.__name__}") from exc
+    except safe_http.TooManyRedirects:
+        raise MediaError("too many redirects") from None
 
     with response:
         if response.status_code != 200:

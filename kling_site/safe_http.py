@@ -11,6 +11,8 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
+from collections.abc import Callable
+from urllib.parse import urljoin
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -77,6 +79,26 @@ def copy_capped(
             raise TooSlow()
         out.write(piece)
     return size
+
+
+class TooManyRedirects(Exception):
+    """More redirects than the caller allows."""
+
+
+def get_checking_each_hop(
+    url: str, get: Callable[[str], requests.Response], check: Callable[[str], None], most: int
+) -> tuple[requests.Response, str]:
+    """GET `url`, following at most `most` redirects by hand so that `check` (which raises)
+    vets every address before anything is sent to it. Returns the final response and URL."""
+    for _ in range(most + 1):
+        check(url)
+        response = get(url)
+        if not response.is_redirect:
+            return response, url
+        location = response.headers.get("Location", "")
+        response.close()
+        url = urljoin(url, location)
+    raise TooManyRedirects(most)
 
 
 def resolves_privately(host: str) -> bool:
