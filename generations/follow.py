@@ -105,7 +105,7 @@ def build_request(generation: Generation) -> GenerationRequest:
 # start frames do); videos, sound and single `*_url` pictures as signed URLs Kling fetches.
 LIST_FIELDS = {"image_list": "image", "subject_image_list": "subject_image"}
 # Single pictures of the image kinds, whose fields take raw Base64 like `image` does.
-BASE64_FIELDS = frozenset({"scene_image", "style_image"})
+BASE64_FIELDS = frozenset({"scene_image", "style_image", "human_image", "cloth_image"})
 
 
 def input_params(generation: Generation) -> dict:

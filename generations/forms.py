@@ -1100,6 +1100,43 @@ class OmniImageForm(ImageForm):
         return values
 
 
+class VirtualTryOnForm(GenerationForm):
+    """A person dressed in a garment from another photo (Kling's `images/kolors-virtual-try-on`)."""
+
+    kind = Kind.VIRTUAL_TRY_ON
+    INPUT_FIELDS = ["human_image", "cloth_image", "garment_type"]
+
+    human_image = _image_field(
+        _("Photo of the person"),
+        _("JPEG or PNG, up to 10 MB, sides at least 300 px: one person, facing the camera, body in view."),
+    )
+    cloth_image = _image_field(
+        _("Photo of the garment"),
+        _("JPEG or PNG, up to 10 MB: the garment alone, laid flat or on a plain background."),
+    )
+    garment_type = forms.ChoiceField(
+        label=_("The garment picture shows"),
+        choices=list(capabilities.GARMENT_LABELS.items()),
+        widget=forms.RadioSelect,
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        del self.fields["prompt"]
+        del self.fields["negative_prompt"]
+        self.fields["model_name"].help_text = _(
+            "Kolors try-on 1.5 also takes a top and a bottom in one picture."
+        )
+        self._set("garment_type", self._raw("garment_type") or "upper")
+
+    def fit_to_model(self) -> None:
+        return None
+
+    def clean(self) -> dict[str, Any]:
+        self.cleaned_data["prompt"] = ""
+        return super().clean()
+
+
 FORMS: dict[str, type[GenerationForm]] = {
     Kind.TEXT2IMAGE: TextToImageForm,
     Kind.TEXT2VIDEO: TextToVideoForm,
@@ -1113,4 +1150,5 @@ FORMS: dict[str, type[GenerationForm]] = {
     Kind.OMNI_VIDEO: OmniVideoForm,
     Kind.MULTI_IMAGE2IMAGE: MultiImageToImageForm,
     Kind.OMNI_IMAGE: OmniImageForm,
+    Kind.VIRTUAL_TRY_ON: VirtualTryOnForm,
 }

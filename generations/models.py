@@ -66,6 +66,7 @@ KIND_SLUGS = {
     Kind.OMNI_VIDEO: "omni-video",
     Kind.MULTI_IMAGE2IMAGE: "multi-image-to-image",
     Kind.OMNI_IMAGE: "omni-image",
+    Kind.VIRTUAL_TRY_ON: "virtual-try-on",
 }
 
 

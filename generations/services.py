@@ -56,6 +56,7 @@ TYPICAL_SECONDS = {
     Kind.OMNI_VIDEO: 319,
     Kind.MULTI_IMAGE2IMAGE: 32,
     Kind.OMNI_IMAGE: 32,
+    Kind.VIRTUAL_TRY_ON: 32,
 }
 # The estimates come from the last ESTIMATE_SAMPLE successes of each model and mode within
 # ESTIMATE_WINDOW, recomputed every ESTIMATE_REFRESH_MINUTES by a schedule. They stay in
@@ -116,6 +117,13 @@ def request_values(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
         values["duration"] = pricing.billed_seconds(values["output_seconds"]) or None
     if kind in (Kind.MULTI_IMAGE2VIDEO, Kind.OMNI_VIDEO, Kind.OMNI_IMAGE):
         values["image_list"] = len(data.get("image_list") or [])
+    if kind == Kind.VIRTUAL_TRY_ON:
+        values.update(
+            n=1,
+            human_image=bool(data.get("human_image")),
+            cloth_image=bool(data.get("cloth_image")),
+            garment_type=data.get("garment_type") or "",
+        )
     if kind == Kind.OMNI_IMAGE:
         series = data.get("result_type") == "series"
         values.update(
@@ -348,6 +356,12 @@ def _omni_image_params(data: Mapping[str, Any]) -> dict[str, Any]:
     return params
 
 
+def _try_on_params(data: Mapping[str, Any]) -> dict[str, Any]:
+    # `human_image` and `cloth_image` are added at submit; Kling has no field for the
+    # garment's kind (it sees it), so `garment_type` stays ours.
+    return {"model_name": data["model_name"]}
+
+
 def _extend_params(data: Mapping[str, Any]) -> dict[str, Any]:
     # No model_name or mode: Kling takes the source video's.
     return {
@@ -388,6 +402,7 @@ _KIND_PARAMS = {
     Kind.OMNI_VIDEO: _omni_params,
     Kind.MULTI_IMAGE2IMAGE: _multi_image2image_params,
     Kind.OMNI_IMAGE: _omni_image_params,
+    Kind.VIRTUAL_TRY_ON: _try_on_params,
     Kind.VIDEO_EXTEND: _extend_params,
 }
 
@@ -407,6 +422,8 @@ def _save_inputs(generation: Generation, kind: str, data: Mapping[str, Any]) -> 
         files = [("sound_file", 0, data.get("sound_file"))]
     elif kind in (Kind.MULTI_IMAGE2VIDEO, Kind.OMNI_VIDEO, Kind.OMNI_IMAGE):
         files = [("image_list", i, upload) for i, upload in enumerate(data.get("image_list") or [])]
+    elif kind == Kind.VIRTUAL_TRY_ON:
+        files = [("human_image", 0, data.get("human_image")), ("cloth_image", 0, data.get("cloth_image"))]
     elif kind == Kind.MULTI_IMAGE2IMAGE:
         files = [
             *(

@@ -57,7 +57,15 @@ JWT_BACKDATE = 5
 JWT_SKEW_BACKDATE = 60  # on the retry after 1003/1004: tolerate a minute of clock skew
 JWT_REFRESH_MARGIN = 60  # re-sign when fewer seconds remain
 
-IMAGE_FIELDS = ("image", "image_tail", "static_mask", "scene_image", "style_image")
+IMAGE_FIELDS = (
+    "image",
+    "image_tail",
+    "static_mask",
+    "scene_image",
+    "style_image",
+    "human_image",
+    "cloth_image",
+)
 _DATA_URI = re.compile(r"^\s*data:[^,]*?;base64,", re.IGNORECASE)
 _PRODUCT = re.compile(r"^[a-z0-9-]+(/[a-z0-9-]+)+$")
 _MODE_ALIASES = {"standard": "std", "professional": "pro"}

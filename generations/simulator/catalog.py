@@ -9,6 +9,7 @@ IMAGE2VIDEO = "videos/image2video"
 IMAGES = "images/generations"
 MULTI_IMAGE2IMAGE = "images/multi-image2image"
 OMNI_IMAGE = "images/omni-image"
+TRY_ON = "images/kolors-virtual-try-on"
 MOTION_CONTROL = "videos/motion-control"
 MULTI_IMAGE2VIDEO = "videos/multi-image2video"
 VIDEO_EXTEND = "videos/video-extend"
@@ -30,6 +31,7 @@ PRODUCTS = (
     OMNI_VIDEO,
     MULTI_IMAGE2IMAGE,
     OMNI_IMAGE,
+    TRY_ON,
 )
 VIDEO_PRODUCTS = (TEXT2VIDEO, IMAGE2VIDEO)
 # Products whose output videos are drawn with the product's name and the right length.
@@ -69,6 +71,7 @@ MODELS = {
     OMNI_VIDEO: ("kling-video-o1", "kling-v3-omni"),
     MULTI_IMAGE2IMAGE: ("kling-v2", "kling-v2-1"),
     OMNI_IMAGE: ("kling-image-o1", "kling-v3-omni"),
+    TRY_ON: ("kolors-virtual-try-on-v1", "kolors-virtual-try-on-v1-5"),
 }
 # Kling's documented default when `model_name` is empty (also what the ignored `model` alias gets).
 DEFAULT_MODEL = "kling-v1"
@@ -78,6 +81,7 @@ DEFAULT_MODELS = {
     OMNI_VIDEO: "kling-video-o1",
     MULTI_IMAGE2IMAGE: "kling-v2",
     OMNI_IMAGE: "kling-image-o1",
+    TRY_ON: "kolors-virtual-try-on-v1",
 }
 
 # Motion control (section 3.8): the reference video's limits by character_orientation.
@@ -175,7 +179,8 @@ _PER_IMAGE = {
 }
 
 # Image products other than images/generations: units per output image, whatever the model.
-_PER_PRODUCT_IMAGE = {MULTI_IMAGE2IMAGE: "16", OMNI_IMAGE: "8"}
+# Try-on: about $0.07 a picture (20 units).
+_PER_PRODUCT_IMAGE = {MULTI_IMAGE2IMAGE: "16", OMNI_IMAGE: "8", TRY_ON: "20"}
 
 
 def units(

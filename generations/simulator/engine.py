@@ -274,6 +274,8 @@ def validate(product: str, body: Any, faults: SimFaults, owner: str = "") -> Cre
         _multi_image2image_fields(request, body)
     elif product == catalog.OMNI_IMAGE:
         _omni_image_fields(request, body)
+    elif product == catalog.TRY_ON:
+        _try_on_fields(request, body)
     elif product == catalog.VIDEO2AUDIO:
         _video_to_audio_fields(request, body, owner)
     elif product in catalog.VIDEO_PRODUCTS:
@@ -303,6 +305,7 @@ def _prompt(product: str, body: dict) -> str:
         catalog.VIDEO_EXTEND,
         catalog.VIDEO2AUDIO,
         catalog.AVATAR,
+        catalog.TRY_ON,
     )
     # A storyboard's shots carry the prompts: Kling ignores the top-level one then.
     multi_shot = product == catalog.OMNI_VIDEO and body.get("multi_shot") is True
@@ -732,6 +735,17 @@ def _omni_image_fields(request: CreateRequest, body: dict) -> None:
     )
     request.reference_image = bool(count)
     _check_image_tokens([request.prompt], count)
+
+
+def _try_on_fields(request: CreateRequest, body: dict) -> None:
+    usable = True
+    for name in ("human_image", "cloth_image"):
+        checked = _image(body, name)
+        if checked is None:
+            raise _bad(f"{name} is required")
+        usable = usable and checked
+    request.images_usable = usable
+    request.reference_image = True
 
 
 # --- Creating and reading tasks ----------------------------------------------------------

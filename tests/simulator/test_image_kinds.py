@@ -346,3 +346,97 @@ def test_the_simulator_makes_an_auto_series(post):
     )
     assert (status, answer["code"]) == (200, 0), answer
     assert SimTask.objects.get(task_id=answer["data"]["task_id"]).n == 3
+
+
+# --- virtual try-on -------------------------------------------------------------------------
+
+TRY_ON = "/_sim/kling/v1/images/kolors-virtual-try-on"
+
+
+def try_on_form(**changes) -> dict:
+    data = {
+        "model_name": "kolors-virtual-try-on-v1-5",
+        "human_image": _picture("me.png", 450, 800),
+        "cloth_image": _picture("shirt.png", 600, 600),
+        "garment_type": "upper",
+        "client_token": f"try-on-{sorted(changes.items(), key=str)}",
+    }
+    data.update(changes)
+    return data
+
+
+@pytest.mark.django_db
+def test_it_prices_a_try_on_at_20_units():
+    assert _default_rows(Kind.VIRTUAL_TRY_ON) == {
+        ("kolors-virtual-try-on-v1", ""): 5,
+        ("kolors-virtual-try-on-v1-5", ""): 5,
+    }
+    assert Price.objects.filter(kind=Kind.VIRTUAL_TRY_ON).count() == 2  # seeded by migration
+
+
+@pytest.mark.parametrize("by_callbacks", [True, False], ids=["callbacks", "polling"])
+def test_it_runs_a_virtual_try_on_end_to_end(
+    by_callbacks, pipeline, alice, alice_client, django_capture_on_commit_callbacks
+):
+    if not by_callbacks:
+        pipeline.set_faults(rate_callback_lost=1)
+    form = try_on_form(garment_type="upper_lower")
+    generation = created(post_page(alice_client, django_capture_on_commit_callbacks, "virtual-try-on", form))
+    assert generation.cost == 5 and generation.prompt == ""
+    body = legacy_body(follow.build_request(generation))
+    assert set(body) == {"model_name", "human_image", "cloth_image", "external_task_id", "callback_url"}
+    assert body["model_name"] == "kolors-virtual-try-on-v1-5"
+    assert all(base64.b64decode(body[name]).startswith(b"\x89PNG") for name in ("human_image", "cloth_image"))
+    task = SimTask.objects.get(external_task_id=str(generation.external_task_id))
+    assert (task.product, task.n) == ("images/kolors-virtual-try-on", 1)
+    _run(pipeline, django_capture_on_commit_callbacks, generation, by_callbacks)
+    assert_ended_right(generation, outcome=Status.SUCCEEDED, images=1)
+    page = alice_client.get(generation.get_absolute_url()).content.decode()
+    assert "Person" in page and "Garment" in page
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        (
+            {"model_name": "kolors-virtual-try-on-v1", "garment_type": "upper_lower"},
+            "garment_type",
+            "Kolors try-on 1.0 does not dress a person in top and bottom together, in one picture; "
+            "choose Kolors try-on 1.5.",
+        ),
+        ({"garment_type": "shoes"}, "garment_type", "Select a valid choice"),
+        ({"human_image": ""}, "human_image", "Upload a photo of the person to dress."),
+        ({"cloth_image": ""}, "cloth_image", "Upload a photo of the garment."),
+        ({"cloth_image": _picture("tiny.png", 200, 200)}, "cloth_image", "each side needs at least 300 px"),
+    ],
+)
+def test_it_refuses_a_bad_try_on_before_charging(
+    changes, field, message, pipeline, alice, alice_client, django_capture_on_commit_callbacks
+):
+    response = post_page(
+        alice_client, django_capture_on_commit_callbacks, "virtual-try-on", try_on_form(**changes)
+    )
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert field in errors and message in " ".join(errors[field]), errors
+    assert ledger.balance_of(alice) == 2000 and not Generation.objects.exists()
+
+
+def test_the_try_on_page_explains_the_garment_rules(pipeline, alice_client):
+    page = alice_client.get("/generate/virtual-try-on/").content.decode()
+    assert 'id="garment-rules"' in page and "plain (ideally white) background" in page
+    assert 'name="prompt"' not in page and 'value="upper_lower"' in page
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"cloth_image": "https://a.b/c.png"}, "human_image is required"),
+        ({"human_image": "https://a.b/c.png"}, "cloth_image is required"),
+        ({"human_image": "data:image/png;base64,AAAA", "cloth_image": "https://a.b/c.png"}, "data: prefix"),
+    ],
+)
+def test_the_simulator_answers_bad_try_on_fields(post, body, message):
+    status, answer = post(TRY_ON, body)
+    assert (status, answer["code"]) == (400, 1201), answer
+    assert message in answer["message"]
