@@ -66,6 +66,7 @@ KIND_BLURBS = {
     Kind.MULTI_IMAGE2IMAGE: "Put up to four subjects into new pictures, in a scene and a style you choose.",
     Kind.OMNI_IMAGE: "Compose pictures from up to ten references, or a consistent series of two to nine.",
     Kind.VIRTUAL_TRY_ON: "See a person in a garment from another photo: a top, a bottom or a dress.",
+    Kind.VIRTUAL_TRY_ON: "See a person in a garment from another photo: a top, a bottom or a dress.",
 }
 
 
@@ -384,63 +385,46 @@ def parameters(generation: Generation) -> list[tuple[str, str]]:
     return rows
 
 
-def extend_url(generation: Generation, assets: list[Asset]) -> str:
-    """The create page for extending this generation's video, when Kling could extend it."""
-    video = next((a for a in assets if a.kind == Asset.Kind.VIDEO and a.video_id), None)
+def open_with_video(
+    generation: Generation, assets: list[Asset], kind: str, limits: capabilities.VideoLimits | None = None
+) -> str:
+    """The create page of `kind` with this generation's finished video as its input (by
+    Kling's id), when Kling is offered and the video's length suits `limits`; else ""."""
+    video = next(
+        (
+            a
+            for a in assets
+            if a.kind == Asset.Kind.VIDEO
+            and a.video_id
+            and (limits is None or (a.duration and limits.min_seconds <= a.duration <= limits.max_seconds))
+        ),
+        None,
+    )
     if (
         video is None
         or generation.status != Status.SUCCEEDED
-        or capabilities.get(Kind.VIDEO_EXTEND, generation.model_name) is None
-        or not providers.offers(capabilities.product_for(Kind.VIDEO_EXTEND))
+        or not providers.offers(capabilities.product_for(kind))
     ):
         return ""
-    path = reverse("generations:create", args=[KIND_SLUGS[Kind.VIDEO_EXTEND]])
+    path = reverse("generations:create", args=[KIND_SLUGS[kind]])
     return path + "?" + urlencode({"video_id": video.video_id})
+
+
+def extend_url(generation: Generation, assets: list[Asset]) -> str:
+    """Extend, when Kling can extend this generation's model."""
+    if capabilities.get(Kind.VIDEO_EXTEND, generation.model_name) is None:
+        return ""
+    return open_with_video(generation, assets, Kind.VIDEO_EXTEND)
 
 
 def add_sound_url(generation: Generation, assets: list[Asset]) -> str:
-    """The video to audio page for this generation's video, when Kling could dub it."""
-    limits = capabilities.VIDEO_TO_AUDIO_LIMITS
-    video = next(
-        (
-            a
-            for a in assets
-            if a.kind == Asset.Kind.VIDEO
-            and a.video_id
-            and a.duration
-            and limits.min_seconds <= a.duration <= limits.max_seconds
-        ),
-        None,
-    )
-    if video is None or not providers.offers(capabilities.product_for(Kind.VIDEO2AUDIO)):
-        return ""
-    path = reverse("generations:create", args=[KIND_SLUGS[Kind.VIDEO2AUDIO]])
-    return path + "?" + urlencode({"video_id": video.video_id})
+    """Video to audio (Add sound), for a video of a length Kling can dub."""
+    return open_with_video(generation, assets, Kind.VIDEO2AUDIO, capabilities.VIDEO_TO_AUDIO_LIMITS)
 
 
 def motion_reference_url(generation: Generation, assets: list[Asset]) -> str:
-    """The motion control page with this generation's video as the motion reference, when
-    its length suits Kling's (3-30 s)."""
-    limits = capabilities.MOTION_UPLOAD_LIMITS
-    video = next(
-        (
-            a
-            for a in assets
-            if a.kind == Asset.Kind.VIDEO
-            and a.video_id
-            and a.duration
-            and limits.min_seconds <= a.duration <= limits.max_seconds
-        ),
-        None,
-    )
-    if (
-        video is None
-        or generation.status != Status.SUCCEEDED
-        or not providers.offers(capabilities.product_for(Kind.MOTION_CONTROL))
-    ):
-        return ""
-    path = reverse("generations:create", args=[KIND_SLUGS[Kind.MOTION_CONTROL]])
-    return path + "?" + urlencode({"video_id": video.video_id})
+    """Motion control with this video as the motion reference (3-30 s)."""
+    return open_with_video(generation, assets, Kind.MOTION_CONTROL, capabilities.MOTION_UPLOAD_LIMITS)
 
 
 def extension_chain(generation: Generation) -> dict[str, Any]:
