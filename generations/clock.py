@@ -66,7 +66,15 @@ def tick(now: datetime | None = None) -> bool:
         pk=clock.pk, next_pass_at=clock.next_pass_at, enqueued_at=clock.enqueued_at
     ).update(next_pass_at=now + every, enqueued_at=now)
     if won:
-        queue.sweep_pass()
+        try:
+            queue.sweep_pass()
+        except Exception:
+            # Nothing reached the broker: hand the turn back so the next tick tries again,
+            # rather than waiting LOST_PASS_AFTER for a pass that was never enqueued.
+            SweepClock.objects.filter(pk=clock.pk, enqueued_at=now).update(
+                next_pass_at=clock.next_pass_at, enqueued_at=clock.enqueued_at
+            )
+            raise
     return bool(won)
 
 

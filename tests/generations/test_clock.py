@@ -76,6 +76,23 @@ def test_a_pass_still_waiting_for_a_worker_is_not_enqueued_again_until_it_is_los
     assert passes == [1, 1]
 
 
+def test_a_pass_the_broker_refused_is_enqueued_again_on_the_next_tick(in_flight, settings, monkeypatch):
+    settings.GENERATION_POLL_SECONDS = 12
+    sent: list[int] = []
+
+    def broker_down() -> None:
+        raise ConnectionRefusedError("redis is restarting")
+
+    monkeypatch.setattr("generations.queue.sweep_pass", broker_down)
+    start = timezone.now()
+    with pytest.raises(ConnectionRefusedError):
+        clock.tick(start)
+    monkeypatch.setattr("generations.queue.sweep_pass", lambda: sent.append(1))
+    # The broker is back a second later: no two-minute wait for a pass that never left.
+    assert clock.tick(start + timedelta(seconds=1))
+    assert sent == [1]
+
+
 def test_two_clocks_that_read_the_same_row_enqueue_one_pass(in_flight, passes, settings, monkeypatch):
     settings.GENERATION_POLL_SECONDS = 12
     stale = SweepClock.objects.get_or_create(pk=1)[0]
