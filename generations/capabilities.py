@@ -35,6 +35,7 @@ PRODUCTS = {
     Kind.MULTI_IMAGE2IMAGE: "images/multi-image2image",
     Kind.OMNI_IMAGE: "images/omni-image",
     Kind.VIRTUAL_TRY_ON: "images/kolors-virtual-try-on",
+    Kind.EXPAND_IMAGE: "images/editing/expand",
 }
 
 # Kinds billed per second of output (their Price rows hold credits per second).
@@ -48,6 +49,7 @@ PROMPT_OPTIONAL_KINDS = frozenset(
         Kind.VIDEO2AUDIO,
         Kind.AVATAR,
         Kind.VIRTUAL_TRY_ON,
+        Kind.EXPAND_IMAGE,
     }
 )
 # Kinds priced per call whatever their options (one Price row per model and mode).
@@ -189,6 +191,19 @@ RESULT_TYPES = ("single", "series")
 # Virtual try-on (section 3.12): a photo of one person and a photo of the garment, which
 # Kling tells apart by itself (no field says what it is); the person picks the kind of
 # garment so that we can refuse a combination the model cannot dress. One result each.
+# Expand (outpainting, section 3.12): how far to extend each side, as a share of the
+# picture's height (up, down) or width (left, right), each 0-2; the new area may be at most
+# 3 times the original, so the whole canvas at most 4 times.
+EXPANSION_SIDES = ("up", "down", "left", "right")
+MAX_EXPANSION_RATIO = 2.0
+MAX_NEW_AREA = 3.0
+
+
+def expanded_area(up: float, down: float, left: float, right: float) -> float:
+    """The new area around the picture, as a multiple of the picture's own."""
+    return (1 + left + right) * (1 + up + down) - 1
+
+
 GARMENT_LABELS = {
     "upper": "Top (shirt, jacket, sweater)",
     "lower": "Bottom (trousers, skirt, shorts)",
@@ -419,6 +434,10 @@ _TRY_ON_MODELS = (
 )
 
 
+# Expand takes no model: one entry stands for it in the table.
+KLING_EXPAND = ImageModel("kling-expand", "Kling expand", aspect_ratios=())
+
+
 def _by_name(models: Iterable[Capability]) -> dict[str, Capability]:
     return {m.name: m for m in models}
 
@@ -467,6 +486,7 @@ TABLE: dict[str, dict[str, Capability]] = {
     Kind.MULTI_IMAGE2IMAGE: _by_name(_MULTI_IMAGE2IMAGE_MODELS),
     Kind.OMNI_IMAGE: _by_name(_OMNI_IMAGE_MODELS),
     Kind.VIRTUAL_TRY_ON: _by_name(_TRY_ON_MODELS),
+    Kind.EXPAND_IMAGE: _by_name([KLING_EXPAND]),
 }
 
 
@@ -829,7 +849,7 @@ def _check_shots(model: VideoModel, shots: Any, duration: Any) -> dict[str, str]
 
 def _check_image_count_and_ratio(model: ImageModel, values: Mapping[str, Any]) -> dict[str, str]:
     errors: dict[str, str] = {}
-    if (values.get("aspect_ratio") or "") not in model.aspect_ratios:
+    if model.aspect_ratios and (values.get("aspect_ratio") or "") not in model.aspect_ratios:
         errors["aspect_ratio"] = f"{model.label} offers {_join(model.aspect_ratios)}."
     n = values.get("n")
     if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= model.max_n:
@@ -906,7 +926,35 @@ def _check_try_on(model: ImageModel, values: Mapping[str, Any]) -> dict[str, str
     return errors
 
 
+def _check_expand(model: ImageModel, values: Mapping[str, Any]) -> dict[str, str]:
+    """Expand: the four `<side>_expansion_ratio` numbers and an `image`."""
+    errors = _check_image_count_and_ratio(model, values)
+    if values.get("negative_prompt"):
+        errors["negative_prompt"] = "Expanding takes no negative prompt."
+    if not values.get("image"):
+        errors["image"] = "Upload the picture to expand."
+    ratios = {}
+    for side in EXPANSION_SIDES:
+        raw = values.get(f"{side}_expansion_ratio")
+        number = float(raw) if isinstance(raw, (int, float)) and not isinstance(raw, bool) else None
+        if number is None or not 0 <= number <= MAX_EXPANSION_RATIO:
+            errors[f"{side}_expansion_ratio"] = (
+                f"Extend each side by 0 to {MAX_EXPANSION_RATIO:g} times the picture."
+            )
+        ratios[side] = number or 0.0
+    if not any(f"{side}_expansion_ratio" in errors for side in EXPANSION_SIDES):
+        area = expanded_area(**ratios)
+        if area <= 0:
+            errors["expansion"] = "Extend at least one side."
+        elif area > MAX_NEW_AREA + 1e-9:
+            errors["expansion"] = (
+                f"These sides add {area:.2f} times the picture's area; Kling adds at most {MAX_NEW_AREA:g} times."
+            )
+    return errors
+
+
 _KIND_CHECKS = {
+    Kind.EXPAND_IMAGE: _check_expand,
     Kind.VIRTUAL_TRY_ON: _check_try_on,
     Kind.OMNI_IMAGE: _check_omni_image,
     Kind.MULTI_IMAGE2IMAGE: _check_multi_image2image,

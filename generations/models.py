@@ -32,6 +32,7 @@ class Kind(models.TextChoices):
     MULTI_IMAGE2IMAGE = "multi_image2image", "Multi-image to image"
     OMNI_IMAGE = "omni_image", "Omni image"
     VIRTUAL_TRY_ON = "virtual_try_on", "Virtual try-on"
+    EXPAND_IMAGE = "expand_image", "Expand a picture"
 
 
 class Status(models.TextChoices):
@@ -43,7 +44,9 @@ class Status(models.TextChoices):
 
 
 # Kinds whose results are pictures (several of them when `n` > 1).
-IMAGE_KINDS = frozenset({Kind.TEXT2IMAGE, Kind.MULTI_IMAGE2IMAGE, Kind.OMNI_IMAGE, Kind.VIRTUAL_TRY_ON})
+IMAGE_KINDS = frozenset(
+    {Kind.TEXT2IMAGE, Kind.MULTI_IMAGE2IMAGE, Kind.OMNI_IMAGE, Kind.VIRTUAL_TRY_ON, Kind.EXPAND_IMAGE}
+)
 
 TERMINAL_STATUSES = (Status.SUCCEEDED, Status.FAILED)
 IN_FLIGHT_STATUSES = (Status.SUBMITTED, Status.PROCESSING)

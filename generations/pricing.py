@@ -64,6 +64,7 @@ EXTEND_UNITS: dict[str, dict[str, Decimal]] = {
 IMAGE_UNITS_PER_CREDIT = 4
 IMAGE_UNITS: dict[str, dict[str, dict[str, Decimal]]] = {
     Kind.MULTI_IMAGE2IMAGE: {"kling-v2-1": {"": _D("16")}, "kling-v2": {"": _D("16")}},
+    Kind.EXPAND_IMAGE: {"kling-expand": {"": _D("8")}},
     # Try-on: about $0.07 a picture, 20 image units (section 10.3).
     Kind.VIRTUAL_TRY_ON: {
         "kolors-virtual-try-on-v1": {"": _D("20")},
