@@ -10,7 +10,9 @@ ENV DJANGO_DEBUG=0 \
     UV_PROJECT_ENVIRONMENT=/opt/venv \
     PATH="/opt/venv/bin:$PATH"
 
-RUN pip install --no-cache-dir uv==0.13.9 \
+RUN apt-get update && apt-get install -y --no-install-recommends gettext \
+    && rm -rf /var/lib/apt/lists/* \
+    && pip install --no-cache-dir uv==0.13.9 \
     && useradd --create-home --uid 1000 app
 
 WORKDIR /app
@@ -18,6 +20,8 @@ COPY pyproject.toml uv.lock ./
 RUN uv sync --locked --no-dev --python python3 --no-install-project
 
 COPY . .
+# The translations are compiled here (msgfmt, as `compilemessages` does): .mo files are not committed.
+RUN for po in locale/*/LC_MESSAGES/*.po; do msgfmt --check-format -o "${po%.po}.mo" "$po" || exit 1; done
 # collectstatic needs settings to load; these build-time values never reach run time.
 RUN SECRET_KEY=build-only ALLOWED_HOSTS=build KLING_PROVIDER=kling KLING_API_KEY=build-only \
     python manage.py collectstatic --noinput \

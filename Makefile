@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test install install-dev migrate lint benchmarks soak clean
+.PHONY: run test install install-dev migrate lint benchmarks soak clean messages
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -22,8 +22,13 @@ $(VENV)/.installed-dev: $(UV) pyproject.toml uv.lock
 	$(UV) sync --locked --python $(PYTHON) --quiet
 	@touch $(VENV)/.installed $@
 
-install: $(VENV)/.installed
-install-dev: $(VENV)/.installed-dev
+# Compiled translations are built here, not committed (gettext's msgfmt; .ci/run installs it).
+MO := locale/zh_Hans/LC_MESSAGES/django.mo
+$(MO): locale/zh_Hans/LC_MESSAGES/django.po $(VENV)/.installed
+	$(PY) manage.py compilemessages --ignore=.venv --ignore=.tools --verbosity 0
+
+install: $(VENV)/.installed $(MO)
+install-dev: $(VENV)/.installed-dev $(MO)
 
 migrate: install
 	$(PY) manage.py migrate --noinput
@@ -49,5 +54,11 @@ soak: install-dev
 benchmarks: install-dev
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
+# After marking new strings: refresh the catalogue, then translate the new entries.
+messages: install-dev
+	$(PY) manage.py makemessages -l zh_Hans --ignore=.venv --ignore=.tools --no-obsolete --no-location
+	$(PY) manage.py makemessages -d djangojs -l zh_Hans --ignore=.venv --ignore=.tools --ignore=staticfiles --no-obsolete --no-location
+
 clean:
+	rm -f $(MO)
 	rm -rf $(VENV) $(TOOLS) .test-db.sqlite3* staticfiles test-artifacts

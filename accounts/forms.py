@@ -4,6 +4,8 @@ from allauth.account.forms import AddEmailForm as AllauthAddEmailForm
 from allauth.account.forms import SignupForm as AllauthSignupForm
 from allauth.core import context
 from django import forms
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from accounts.adapter import SIGNUP_LIMITED_MESSAGE
 from accounts.models import User
@@ -13,9 +15,21 @@ from kling_site import rate_limits
 class ProfileForm(forms.ModelForm):
     class Meta:
         model = User
-        fields = ["display_name", "notify_on_finish"]
-        labels = {"display_name": "Display name"}
-        help_texts = {"display_name": "Shown in the navigation. Leave it empty to show “Account”."}
+        fields = ["display_name", "language", "notify_on_finish"]
+        labels = {
+            "display_name": _("Display name"),
+            "language": _("Language"),
+            "notify_on_finish": _("Email me when a long generation finishes"),
+        }
+        help_texts = {
+            "display_name": _("Shown in the navigation. Leave it empty to show “Account”."),
+            "language": _("Used for the site and for the emails we send you."),
+            "notify_on_finish": _("Sent when a generation that took over a minute succeeds or fails."),
+        }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["language"].choices = [("", _("As my browser asks")), *settings.LANGUAGES]
 
 
 class SignupForm(AllauthSignupForm):

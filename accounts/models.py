@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.crypto import KeyGenerator
 from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
 
@@ -38,6 +40,11 @@ class User(AbstractUser):
         "email me when a long generation finishes",
         default=True,
         help_text="Sent when a generation that took over a minute succeeds or fails.",
+    )
+    # The site's and the emails' language once the person picks one in the footer or on
+    # the profile; empty means "as the browser asks".
+    language = models.CharField(
+        _("language"), max_length=10, blank=True, choices=settings.LANGUAGES, default=""
     )
     # Set once by accounts.erasure: the row stays (ledger entries and purchases point at
     # it) but holds nothing personal any more.

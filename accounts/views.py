@@ -5,6 +5,9 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.views import i18n
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -13,12 +16,24 @@ from accounts.forms import APIKeyForm, DeleteAccountForm, ProfileForm
 from billing import ledger
 
 
+@require_POST
+def set_language(request: HttpRequest) -> HttpResponse:
+    """Django's set_language (cookie and redirect back), and for a signed-in person the
+    choice is also saved on the profile, so emails sent later use it too."""
+    response = i18n.set_language(request)
+    code = request.POST.get("language", "")
+    if request.user.is_authenticated and translation.check_for_language(code):
+        request.user.language = code
+        request.user.save(update_fields=["language"])
+    return response
+
+
 @login_required
 def profile(request: HttpRequest) -> HttpResponse:
     form = ProfileForm(request.POST or None, instance=request.user)
     if request.method == "POST" and form.is_valid():
         form.save()
-        messages.success(request, "Your profile was saved.")
+        messages.success(request, _("Your profile was saved."))
         return redirect("accounts:profile")
     email_verified = EmailAddress.objects.filter(
         user=request.user, email__iexact=request.user.email, verified=True

@@ -8,7 +8,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from generations.models import TERMINAL_STATUSES, Generation
 from kling_site.links import absolute_url
@@ -42,8 +42,10 @@ def notify_finished(generation_id: int) -> bool:
         "SITE_NAME": settings.SITE_NAME,
         "profile_url": absolute_url("accounts:profile"),
     }
-    subject = render_to_string("generations/email/finished_subject.txt", context).strip()
-    body = render_to_string("generations/email/finished.txt", context)
+    # A worker has no request: the email speaks the language saved on the profile.
+    with translation.override(owner.language or settings.LANGUAGE_CODE):
+        subject = render_to_string("generations/email/finished_subject.txt", context).strip()
+        body = render_to_string("generations/email/finished.txt", context)
     send_mail(subject, body, None, [owner.email])
     logger.info("generation %s: finish email sent to %s", generation_id, owner.email)
     return True

@@ -173,6 +173,11 @@
   }
   document.querySelectorAll("[data-storyboard]").forEach(setupStoryboard);
 
+  // The footer's language menu applies the choice at once (a button stands in without script).
+  document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
+    select.addEventListener("change", function () { select.form.requestSubmit(); });
+  });
+
   // Close the phone menu with Escape.
   document.addEventListener("keydown", function (event) {
     var toggle = document.getElementById("nav-toggle");
