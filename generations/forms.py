@@ -487,6 +487,9 @@ class ImageForm(GenerationForm):
             (i, f"{i} image{'s' if i > 1 else ''}") for i in range(1, model.max_n + 1)
         ]
         self._choose("n", tuple(range(1, model.max_n + 1)), 1, int)
+        if not model.aspect_ratios:
+            del self.fields["aspect_ratio"]  # the input picture sets it
+            return
         self.fields["aspect_ratio"].choices = [
             (r, capabilities.ASPECT_RATIO_LABELS[r]) for r in model.aspect_ratios
         ]
@@ -1137,6 +1140,58 @@ class VirtualTryOnForm(GenerationForm):
         return super().clean()
 
 
+def _expansion_field(side: str, label: str, initial: float) -> forms.FloatField:
+    return forms.FloatField(
+        label=label,
+        initial=initial,
+        min_value=0,
+        max_value=capabilities.MAX_EXPANSION_RATIO,
+        widget=forms.NumberInput(
+            attrs={"step": "0.05", "min": "0", "max": "2", "data-expand-side": side, "inputmode": "decimal"}
+        ),
+    )
+
+
+class ExpandImageForm(ImageForm):
+    """A picture extended beyond its edges (Kling's `images/editing/expand`): how far each
+    side grows, set by dragging the handles of the page's preview or in the number fields."""
+
+    kind = Kind.EXPAND_IMAGE
+    INPUT_FIELDS = [
+        "image",
+        "up_expansion_ratio",
+        "down_expansion_ratio",
+        "left_expansion_ratio",
+        "right_expansion_ratio",
+        "prompt",
+    ]
+    OPTION_FIELDS = ["n"]
+
+    image = _image_field(
+        _("Picture to expand"), _("JPEG or PNG, up to 10 MB, each side at least 300 px."), preserve=True
+    )
+    up_expansion_ratio = _expansion_field("up", _("Add above (times the height)"), 0.0)
+    down_expansion_ratio = _expansion_field("down", _("Add below (times the height)"), 0.0)
+    left_expansion_ratio = _expansion_field("left", _("Add on the left (times the width)"), 0.5)
+    right_expansion_ratio = _expansion_field("right", _("Add on the right (times the width)"), 0.5)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Kling's expand takes no model: the one table entry rides along hidden.
+        self.fields["model_name"].widget = forms.HiddenInput()
+        self.fields["model_name"].help_text = ""
+        del self.fields["negative_prompt"]
+        self.fields["prompt"].required = False
+        self.fields["prompt"].help_text = _("Optional: what the new areas show.")
+        self.fields["prompt"].widget.attrs["placeholder"] = _("More of the beach, with palm trees")
+        self.fields["up_expansion_ratio"].help_text = _(
+            "Each side from 0 to 2; the new area is at most 3 times the picture's."
+        )
+
+    def fit_to_model(self) -> None:
+        self.fit_count_and_ratio()
+
+
 FORMS: dict[str, type[GenerationForm]] = {
     Kind.TEXT2IMAGE: TextToImageForm,
     Kind.TEXT2VIDEO: TextToVideoForm,
@@ -1151,4 +1206,5 @@ FORMS: dict[str, type[GenerationForm]] = {
     Kind.MULTI_IMAGE2IMAGE: MultiImageToImageForm,
     Kind.OMNI_IMAGE: OmniImageForm,
     Kind.VIRTUAL_TRY_ON: VirtualTryOnForm,
+    Kind.EXPAND_IMAGE: ExpandImageForm,
 }

@@ -70,6 +70,7 @@ KIND_SLUGS = {
     Kind.MULTI_IMAGE2IMAGE: "multi-image-to-image",
     Kind.OMNI_IMAGE: "omni-image",
     Kind.VIRTUAL_TRY_ON: "virtual-try-on",
+    Kind.EXPAND_IMAGE: "expand-image",
 }
 
 

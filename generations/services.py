@@ -57,6 +57,7 @@ TYPICAL_SECONDS = {
     Kind.MULTI_IMAGE2IMAGE: 32,
     Kind.OMNI_IMAGE: 32,
     Kind.VIRTUAL_TRY_ON: 32,
+    Kind.EXPAND_IMAGE: 32,
 }
 # The estimates come from the last ESTIMATE_SAMPLE successes of each model and mode within
 # ESTIMATE_WINDOW, recomputed every ESTIMATE_REFRESH_MINUTES by a schedule. They stay in
@@ -117,6 +118,11 @@ def request_values(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
         values["duration"] = pricing.billed_seconds(values["output_seconds"]) or None
     if kind in (Kind.MULTI_IMAGE2VIDEO, Kind.OMNI_VIDEO, Kind.OMNI_IMAGE):
         values["image_list"] = len(data.get("image_list") or [])
+    if kind == Kind.EXPAND_IMAGE:
+        values["model_name"] = capabilities.KLING_EXPAND.name
+        values["n"] = data.get("n") or 1
+        for side in capabilities.EXPANSION_SIDES:
+            values[f"{side}_expansion_ratio"] = data.get(f"{side}_expansion_ratio")
     if kind == Kind.VIRTUAL_TRY_ON:
         values.update(
             n=1,
@@ -356,6 +362,14 @@ def _omni_image_params(data: Mapping[str, Any]) -> dict[str, Any]:
     return params
 
 
+def _expand_params(data: Mapping[str, Any]) -> dict[str, Any]:
+    # No model_name (Kling's expand has none); `image` is added at submit as Base64.
+    params: dict[str, Any] = {"prompt": data.get("prompt") or "", "n": data.get("n") or 1}
+    for side in capabilities.EXPANSION_SIDES:
+        params[f"{side}_expansion_ratio"] = float(data[f"{side}_expansion_ratio"])
+    return params
+
+
 def _try_on_params(data: Mapping[str, Any]) -> dict[str, Any]:
     # `human_image` and `cloth_image` are added at submit; Kling has no field for the
     # garment's kind (it sees it), so `garment_type` stays ours.
@@ -403,6 +417,7 @@ _KIND_PARAMS = {
     Kind.MULTI_IMAGE2IMAGE: _multi_image2image_params,
     Kind.OMNI_IMAGE: _omni_image_params,
     Kind.VIRTUAL_TRY_ON: _try_on_params,
+    Kind.EXPAND_IMAGE: _expand_params,
     Kind.VIDEO_EXTEND: _extend_params,
 }
 

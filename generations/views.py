@@ -66,6 +66,7 @@ KIND_BLURBS = {
     Kind.MULTI_IMAGE2IMAGE: "Put up to four subjects into new pictures, in a scene and a style you choose.",
     Kind.OMNI_IMAGE: "Compose pictures from up to ten references, or a consistent series of two to nine.",
     Kind.VIRTUAL_TRY_ON: "See a person in a garment from another photo: a top, a bottom or a dress.",
+    Kind.EXPAND_IMAGE: "Extend a picture beyond its edges, up to four times its area, by dragging its sides.",
 }
 
 

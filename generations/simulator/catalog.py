@@ -10,6 +10,7 @@ IMAGES = "images/generations"
 MULTI_IMAGE2IMAGE = "images/multi-image2image"
 OMNI_IMAGE = "images/omni-image"
 TRY_ON = "images/kolors-virtual-try-on"
+EXPAND = "images/editing/expand"
 MOTION_CONTROL = "videos/motion-control"
 MULTI_IMAGE2VIDEO = "videos/multi-image2video"
 VIDEO_EXTEND = "videos/video-extend"
@@ -32,6 +33,7 @@ PRODUCTS = (
     MULTI_IMAGE2IMAGE,
     OMNI_IMAGE,
     TRY_ON,
+    EXPAND,
 )
 VIDEO_PRODUCTS = (TEXT2VIDEO, IMAGE2VIDEO)
 # Products whose output videos are drawn with the product's name and the right length.
@@ -118,6 +120,9 @@ MAX_OMNI_IMAGE_REFERENCES = 10
 OMNI_IMAGE_RESOLUTIONS = ("1k", "2k", "4k")
 SERIES_RANGE = (2, 9)
 AUTO_SERIES_AMOUNT = 3
+# Expand (section 3.12): each side 0-2 times the picture, new area at most 3 times it.
+MAX_EXPANSION_RATIO = 2
+MAX_NEW_AREA = 3
 OMNI_DURATIONS = tuple(str(n) for n in range(3, 11))
 OMNI_MULTI_SHOT_MODELS = ("kling-v3-omni",)
 MULTI_SHOT_RANGE = (2, 6)
@@ -180,7 +185,7 @@ _PER_IMAGE = {
 
 # Image products other than images/generations: units per output image, whatever the model.
 # Try-on: about $0.07 a picture (20 units).
-_PER_PRODUCT_IMAGE = {MULTI_IMAGE2IMAGE: "16", OMNI_IMAGE: "8", TRY_ON: "20"}
+_PER_PRODUCT_IMAGE = {MULTI_IMAGE2IMAGE: "16", OMNI_IMAGE: "8", TRY_ON: "20", EXPAND: "8"}
 
 
 def units(

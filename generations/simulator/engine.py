@@ -276,6 +276,8 @@ def validate(product: str, body: Any, faults: SimFaults, owner: str = "") -> Cre
         _omni_image_fields(request, body)
     elif product == catalog.TRY_ON:
         _try_on_fields(request, body)
+    elif product == catalog.EXPAND:
+        _expand_fields(request, body)
     elif product == catalog.VIDEO2AUDIO:
         _video_to_audio_fields(request, body, owner)
     elif product in catalog.VIDEO_PRODUCTS:
@@ -286,8 +288,8 @@ def validate(product: str, body: Any, faults: SimFaults, owner: str = "") -> Cre
 
 
 def _model(product: str, body: dict, faults: SimFaults) -> str:
-    if product in (catalog.VIDEO_EXTEND, catalog.AVATAR) or product in catalog.AUDIO_PRODUCTS:
-        return ""  # audio has no model; an extension takes its source video's (_extend_fields)
+    if product in (catalog.VIDEO_EXTEND, catalog.AVATAR, catalog.EXPAND) or product in catalog.AUDIO_PRODUCTS:
+        return ""  # audio and expand have no model; an extension takes its source video's (_extend_fields)
     # `model` is not a Kling field: like Kling, ignore it (and fall back to the default model).
     model = _string(body, "model_name") or catalog.DEFAULT_MODELS.get(product, catalog.DEFAULT_MODEL)
     if model in faults.discontinued:
@@ -306,6 +308,7 @@ def _prompt(product: str, body: dict) -> str:
         catalog.VIDEO2AUDIO,
         catalog.AVATAR,
         catalog.TRY_ON,
+        catalog.EXPAND,
     )
     # A storyboard's shots carry the prompts: Kling ignores the top-level one then.
     multi_shot = product == catalog.OMNI_VIDEO and body.get("multi_shot") is True
@@ -746,6 +749,31 @@ def _try_on_fields(request: CreateRequest, body: dict) -> None:
         usable = usable and checked
     request.images_usable = usable
     request.reference_image = True
+
+
+def _expand_fields(request: CreateRequest, body: dict) -> None:
+    image = _image(body, "image")
+    if image is None:
+        raise _bad("image is required")
+    request.images_usable = image
+    request.reference_image = True
+    request.n = _count(body)
+    ratios = {}
+    for side in ("up", "down", "left", "right"):
+        name = f"{side}_expansion_ratio"
+        value = body.get(name)
+        if value is None:
+            raise _bad(f"{name} is required")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not 0 <= value <= catalog.MAX_EXPANSION_RATIO
+        ):
+            raise _bad(f"{name} must be a number in [0, {catalog.MAX_EXPANSION_RATIO}]")
+        ratios[side] = float(value)
+    area = (1 + ratios["left"] + ratios["right"]) * (1 + ratios["up"] + ratios["down"]) - 1
+    if area > catalog.MAX_NEW_AREA + 1e-9:
+        raise _bad(f"the expanded area must not exceed {catalog.MAX_NEW_AREA} times the original image")
 
 
 # --- Creating and reading tasks ----------------------------------------------------------

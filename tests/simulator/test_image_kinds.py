@@ -440,3 +440,177 @@ def test_the_simulator_answers_bad_try_on_fields(post, body, message):
     status, answer = post(TRY_ON, body)
     assert (status, answer["code"]) == (400, 1201), answer
     assert message in answer["message"]
+
+
+# --- expand (outpainting) -------------------------------------------------------------------
+
+EXPAND = "/_sim/kling/v1/images/editing/expand"
+
+
+def expand_form(**changes) -> dict:
+    data = {
+        "model_name": "kling-expand",
+        "image": _picture("beach.png", 800, 600),
+        "up_expansion_ratio": "0",
+        "down_expansion_ratio": "0.25",
+        "left_expansion_ratio": "0.5",
+        "right_expansion_ratio": "0.5",
+        "prompt": "More of the beach, with palm trees",
+        "n": "2",
+        "client_token": f"expand-{sorted(changes.items(), key=str)}",
+    }
+    data.update(changes)
+    return data
+
+
+@pytest.mark.django_db
+def test_it_prices_an_expanded_picture_at_8_units():
+    assert _default_rows(Kind.EXPAND_IMAGE) == {("kling-expand", ""): 2}
+    assert Price.objects.filter(kind=Kind.EXPAND_IMAGE).count() == 1  # seeded by migration
+
+
+@pytest.mark.parametrize("by_callbacks", [True, False], ids=["callbacks", "polling"])
+def test_it_expands_a_picture_end_to_end(
+    by_callbacks, pipeline, alice, alice_client, django_capture_on_commit_callbacks
+):
+    if not by_callbacks:
+        pipeline.set_faults(rate_callback_lost=1)
+    generation = created(
+        post_page(alice_client, django_capture_on_commit_callbacks, "expand-image", expand_form())
+    )
+    assert generation.cost == 4 and generation.slot_count == 2
+    body = legacy_body(follow.build_request(generation))
+    assert set(body) == {
+        "prompt",
+        "n",
+        "image",
+        "up_expansion_ratio",
+        "down_expansion_ratio",
+        "left_expansion_ratio",
+        "right_expansion_ratio",
+        "external_task_id",
+        "callback_url",
+    }
+    assert (body["up_expansion_ratio"], body["down_expansion_ratio"], body["left_expansion_ratio"]) == (
+        0.0,
+        0.25,
+        0.5,
+    )
+    assert base64.b64decode(body["image"]).startswith(b"\x89PNG")
+    task = SimTask.objects.get(external_task_id=str(generation.external_task_id))
+    assert (task.product, task.model_name, task.n) == ("images/editing/expand", "", 2)
+    _run(pipeline, django_capture_on_commit_callbacks, generation, by_callbacks)
+    assert_ended_right(generation, outcome=Status.SUCCEEDED, images=2)
+    task.refresh_from_db()
+    assert task.units == 16
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"left_expansion_ratio": "2.5"}, "left_expansion_ratio", "less than or equal to 2"),
+        ({"up_expansion_ratio": "-0.1"}, "up_expansion_ratio", "greater than or equal to 0"),
+        (
+            {"up_expansion_ratio": "1", "down_expansion_ratio": "1", "left_expansion_ratio": "0.5"},
+            "__all__",
+            "These sides add 5.00 times the picture's area; Kling adds at most 3 times.",
+        ),
+        (
+            {"down_expansion_ratio": "0", "left_expansion_ratio": "0", "right_expansion_ratio": "0"},
+            "__all__",
+            "Extend at least one side.",
+        ),
+        ({"image": ""}, "image", "Upload the picture to expand."),
+        ({"image": _picture("thin.png", 1500, 400)}, "image", "too wide"),
+    ],
+)
+def test_it_refuses_a_bad_expansion_before_charging(
+    changes, field, message, pipeline, alice, alice_client, django_capture_on_commit_callbacks
+):
+    response = post_page(
+        alice_client, django_capture_on_commit_callbacks, "expand-image", expand_form(**changes)
+    )
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert field in errors and message in " ".join(errors[field]), errors
+    assert ledger.balance_of(alice) == 2000 and not Generation.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_expansion_limit_is_three_times_the_new_area():
+    from generations import capabilities
+
+    base = {"model_name": "kling-expand", "image": True, "n": 1}
+    at_limit = {
+        "up_expansion_ratio": 0.5,
+        "down_expansion_ratio": 0.5,
+        "left_expansion_ratio": 0.5,
+        "right_expansion_ratio": 0.5,
+    }
+    assert capabilities.expanded_area(0.5, 0.5, 0.5, 0.5) == 3
+    assert capabilities.validate(Kind.EXPAND_IMAGE, {**base, **at_limit}) == {}
+    over = {**at_limit, "right_expansion_ratio": 0.51}
+    assert "expansion" in capabilities.validate(Kind.EXPAND_IMAGE, {**base, **over})
+    assert (
+        capabilities.validate(Kind.EXPAND_IMAGE, {**base, **at_limit, "right_expansion_ratio": 3})[
+            "right_expansion_ratio"
+        ]
+        == "Extend each side by 0 to 2 times the picture."
+    )
+
+
+def test_the_expand_page_has_the_canvas_and_number_fallbacks(pipeline, alice_client):
+    page = alice_client.get("/generate/expand-image/").content.decode()
+    assert 'id="expand-canvas"' in page and "js/expand.js" in page
+    for side in ("up", "down", "left", "right"):
+        assert f'id="id_{side}_expansion_ratio"' in page and f'data-expand-side="{side}"' in page
+    assert 'name="aspect_ratio"' not in page and 'name="negative_prompt"' not in page
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            {
+                "up_expansion_ratio": 0,
+                "down_expansion_ratio": 0,
+                "left_expansion_ratio": 1,
+                "right_expansion_ratio": 1,
+            },
+            "image is required",
+        ),
+        (
+            {
+                "image": "https://a.b/c.png",
+                "down_expansion_ratio": 0,
+                "left_expansion_ratio": 1,
+                "right_expansion_ratio": 1,
+            },
+            "up_expansion_ratio is required",
+        ),
+        (
+            {
+                "image": "https://a.b/c.png",
+                "up_expansion_ratio": 3,
+                "down_expansion_ratio": 0,
+                "left_expansion_ratio": 0,
+                "right_expansion_ratio": 0,
+            },
+            "must be a number in [0, 2]",
+        ),
+        (
+            {
+                "image": "https://a.b/c.png",
+                "up_expansion_ratio": 1,
+                "down_expansion_ratio": 1,
+                "left_expansion_ratio": 1,
+                "right_expansion_ratio": 0,
+            },
+            "must not exceed 3 times",
+        ),
+    ],
+)
+def test_the_simulator_answers_bad_expand_fields(post, body, message):
+    status, answer = post(EXPAND, body)
+    assert (status, answer["code"]) == (400, 1201), answer
+    assert message in answer["message"]
