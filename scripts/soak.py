@@ -1043,16 +1043,18 @@ class Soak:
         return self.check()
 
     def drain(self) -> None:
-        from generations.models import Generation
+        from generations import follow
 
         deadline = time.monotonic() + self.drain_seconds
         while time.monotonic() < deadline:
             live = any(t.is_alive() for t in self.timers)
             try:
-                open_generations = Generation.objects.exclude(status__in=TERMINAL).count()
+                # Unfinished jobs, and succeeded ones whose copy is still being retried
+                # (an interrupted download waits for its backoff and the next sweep).
+                work_left = follow.has_work()
             except Exception:
                 self.close_db()
-                open_generations = -1
+                work_left = True
             pending = self.stripe.pending_deliveries()
             with contextlib.suppress(Exception):
                 # The five-minute requeue schedule, run as often as the drain looks: events
@@ -1060,7 +1062,7 @@ class Soak:
                 from billing import webhooks
 
                 webhooks.requeue_stuck_events()
-            if not live and open_generations == 0 and pending == 0 and self.events_settled():
+            if not live and not work_left and pending == 0 and self.events_settled():
                 break
             time.sleep(2)
         self.close_db()
