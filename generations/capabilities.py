@@ -295,6 +295,8 @@ class ImageModel:
     series_range: tuple[int, int] | None = None
     # Virtual try-on: the kinds of garment picture the model dresses a person in.
     garments: tuple[str, ...] = ()
+    # Takes saved subjects (Kling's custom elements) as `element_list[].element_id`.
+    elements: bool = False
     durations: tuple[int, ...] = field(default=())
     modes: tuple[str, ...] = field(default=())
 
@@ -383,7 +385,7 @@ _IMAGE_MODELS = (
         reference_image=True,
         image_references=("subject", "face"),
     ),
-    ImageModel("kling-v3", "Kling 3.0", resolutions=("1k", "2k")),
+    ImageModel("kling-v3", "Kling 3.0", resolutions=("1k", "2k"), elements=True),
 )
 
 
@@ -403,6 +405,7 @@ _OMNI_IMAGE_MODELS = (
         aspect_ratios=_OMNI_IMAGE_RATIOS,
         resolutions=("1k", "2k"),
         series_range=(2, 9),
+        elements=True,
     ),
     ImageModel(
         "kling-v3-omni",
@@ -410,6 +413,7 @@ _OMNI_IMAGE_MODELS = (
         aspect_ratios=_OMNI_IMAGE_RATIOS,
         resolutions=("1k", "2k", "4k"),
         series_range=(2, 9),
+        elements=True,
     ),
 )
 
@@ -1011,6 +1015,17 @@ def _check_image(model: ImageModel, values: Mapping[str, Any]) -> dict[str, str]
     fidelity = values.get("image_fidelity")
     if fidelity is not None and not 0 <= float(fidelity) <= 1:
         errors["image_fidelity"] = "The reference strength is between 0 and 1."
+    # Kling reads human_fidelity only with a subject reference (section 3.11).
+    likeness = values.get("human_fidelity")
+    if likeness is not None:
+        if not (has_reference and reference_type == "subject"):
+            errors["human_fidelity"] = (
+                "Face likeness applies only with a reference image whose subject is kept."
+            )
+        elif not 0 <= float(likeness) <= 1:
+            errors["human_fidelity"] = "The face likeness is between 0 and 1."
+    if int(values.get("element_list") or 0) and not model.elements:
+        errors["element_list"] = f"{model.label} does not take saved subjects; choose Kling 3.0."
     return errors
 
 

@@ -499,7 +499,15 @@ class ImageForm(GenerationForm):
 class TextToImageForm(ImageForm):
     kind = Kind.TEXT2IMAGE
     INPUT_FIELDS = ["prompt", "negative_prompt"]
-    OPTION_FIELDS = ["n", "aspect_ratio", "resolution", "image", "image_reference", "image_fidelity"]
+    OPTION_FIELDS = [
+        "n",
+        "aspect_ratio",
+        "resolution",
+        "image",
+        "image_reference",
+        "image_fidelity",
+        "human_fidelity",
+    ]
 
     resolution = forms.ChoiceField(label="Resolution")
     image = _image_field(
@@ -515,6 +523,16 @@ class TextToImageForm(ImageForm):
         max_value=1,
         widget=forms.NumberInput(attrs={"step": "0.05"}),
         help_text="0 to 1: how closely to follow the reference image.",
+    )
+    human_fidelity = forms.FloatField(
+        label=_("Face likeness"),
+        required=False,
+        min_value=0,
+        max_value=1,
+        widget=forms.NumberInput(attrs={"step": "0.05", "placeholder": "0.45"}),
+        help_text=_(
+            "Optional, 0 to 1, with a kept subject: how closely faces follow the reference (Kling: 0.45)."
+        ),
     )
 
     def fit_to_model(self) -> None:
@@ -541,6 +559,8 @@ class TextToImageForm(ImageForm):
             ]
         else:
             del self.fields["image_reference"]
+        if "subject" not in model.image_references:
+            del self.fields["human_fidelity"]
 
     def clean_images(self, data: dict[str, Any]) -> None:
         # A new upload replaces the remixed picture; a model without references drops it.

@@ -88,12 +88,14 @@ def request_values(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
             "resolution",
             "image_reference",
             "image_fidelity",
+            "human_fidelity",
         )
     }
     values["sound"] = bool(data.get("sound"))
     values["image"] = bool(data.get("image") or data.get("image_url") or data.get("image_from"))
     values["image_tail"] = bool(data.get("image_tail"))
     if kind == Kind.TEXT2IMAGE:
+        values["element_list"] = len(data.get("element_list") or [])
         values["n"] = data.get("n") or 1
         values["resolution"] = data.get("resolution") or "1k"
     if kind == Kind.MOTION_CONTROL:
@@ -289,6 +291,8 @@ def build_params(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
                 params["image_reference"] = data["image_reference"]
             if data.get("image_fidelity") is not None:
                 params["image_fidelity"] = float(data["image_fidelity"])
+            if data.get("image_reference") == "subject" and data.get("human_fidelity") is not None:
+                params["human_fidelity"] = float(data["human_fidelity"])
     return params
 
 
@@ -717,6 +721,7 @@ def remix_initial(generation: Generation) -> dict[str, Any]:
             "resolution",
             "image_reference",
             "image_fidelity",
+            "human_fidelity",
         )
         if key in params
     }

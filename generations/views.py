@@ -361,6 +361,8 @@ def parameters(generation: Generation) -> list[tuple[str, str]]:
         rows.append(("Reference", capabilities.IMAGE_REFERENCE_LABELS.get(params["image_reference"], "")))
     if "image_fidelity" in params:
         rows.append(("Reference strength", f"{params['image_fidelity']:g}"))
+    if "human_fidelity" in params:
+        rows.append(("Face likeness", f"{params['human_fidelity']:g}"))
     if params.get("character_orientation"):
         rows.append(
             (

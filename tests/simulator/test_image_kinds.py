@@ -614,3 +614,80 @@ def test_the_simulator_answers_bad_expand_fields(post, body, message):
     status, answer = post(EXPAND, body)
     assert (status, answer["code"]) == (400, 1201), answer
     assert message in answer["message"]
+
+
+# --- text to image: the rest of Kling's table -----------------------------------------------
+
+
+def t2i_form(**changes) -> dict:
+    data = {
+        "model_name": "kling-v2-1",
+        "prompt": "The same woman as a 1920s aviator",
+        "n": "1",
+        "aspect_ratio": "3:4",
+        "resolution": "1k",
+        "image": _picture("face.png", 600, 800),
+        "image_reference": "subject",
+        "image_fidelity": "0.6",
+        "human_fidelity": "0.8",
+        "client_token": f"t2i-{sorted(changes.items(), key=str)}",
+    }
+    data.update(changes)
+    return data
+
+
+def test_it_sends_human_fidelity_with_a_subject_reference(
+    pipeline, alice, alice_client, django_capture_on_commit_callbacks
+):
+    generation = created(
+        post_page(alice_client, django_capture_on_commit_callbacks, "text-to-image", t2i_form())
+    )
+    body = legacy_body(follow.build_request(generation))
+    assert (body["image_reference"], body["image_fidelity"], body["human_fidelity"]) == ("subject", 0.6, 0.8)
+    assert base64.b64decode(body["image"]).startswith(b"\x89PNG")
+    drive(pipeline, django_capture_on_commit_callbacks, generation, callbacks=True)
+    assert_ended_right(generation, outcome=Status.SUCCEEDED, images=1)
+    assert "Face likeness" in alice_client.get(generation.get_absolute_url()).content.decode()
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"image_reference": "face"}, "human_fidelity", "only with a reference image whose subject is kept"),
+        ({"image": "", "image_reference": ""}, "human_fidelity", "only with a reference image"),
+        ({"human_fidelity": "1.5"}, "human_fidelity", "less than or equal to 1"),
+        ({"resolution": "2k"}, "resolution", "With a reference image, Kling 2.1 renders at 1K."),
+    ],
+)
+def test_it_refuses_text_to_image_options_outside_klings_table(
+    changes, field, message, pipeline, alice, alice_client, django_capture_on_commit_callbacks
+):
+    response = post_page(
+        alice_client, django_capture_on_commit_callbacks, "text-to-image", t2i_form(**changes)
+    )
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert field in errors and message in " ".join(errors[field]), errors
+    assert ledger.balance_of(alice) == 2000 and not Generation.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_text_to_image_form_covers_klings_table():
+    from generations import capabilities
+    from generations.forms import TextToImageForm
+
+    fields = set(TextToImageForm(initial={"model_name": "kling-v2-1"}).fields)
+    table = {"model_name", "prompt", "negative_prompt", "image", "image_reference", "image_fidelity"}
+    assert table | {"human_fidelity", "resolution", "n", "aspect_ratio"} <= fields
+    # 2K where the model has it; no face likeness without a subject reference to keep.
+    v3 = TextToImageForm(initial={"model_name": "kling-v3"})
+    assert [c for c, _ in v3.fields["resolution"].choices] == ["1k", "2k"]
+    assert "human_fidelity" not in v3.fields
+    assert "resolution" not in TextToImageForm(initial={"model_name": "kling-v1-5"}).fields
+    base = {"prompt": "A cat", "n": 1, "aspect_ratio": "1:1"}
+    assert capabilities.validate(Kind.TEXT2IMAGE, {**base, "model_name": "kling-v1-5", "resolution": "2k"})
+    # Saved subjects (element_list) on kling-v3 only.
+    assert capabilities.validate(Kind.TEXT2IMAGE, {**base, "model_name": "kling-v3", "element_list": 2}) == {}
+    assert "element_list" in capabilities.validate(
+        Kind.TEXT2IMAGE, {**base, "model_name": "kling-v2-1", "element_list": 1}
+    )
