@@ -1,4 +1,5 @@
 from django import template
+from django.utils.translation import gettext as _
 
 from generations.models import MAX_FETCH_ATTEMPTS, Generation, Status
 
@@ -13,12 +14,16 @@ def seconds_text(value) -> str:
     except (TypeError, ValueError):
         return ""
     if seconds < 60:
-        return f"{seconds} s"
+        return _("%(s)d s") % {"s": seconds}
     minutes, seconds = divmod(seconds, 60)
     if minutes < 60:
-        return f"{minutes} min {seconds} s" if seconds and minutes < 10 else f"{minutes} min"
+        if seconds and minutes < 10:
+            return _("%(m)d min %(s)d s") % {"m": minutes, "s": seconds}
+        return _("%(m)d min") % {"m": minutes}
     hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    if minutes:
+        return _("%(h)d h %(m)d min") % {"h": hours, "m": minutes}
+    return _("%(h)d h") % {"h": hours}
 
 
 @register.filter

@@ -120,7 +120,7 @@ def test_the_status_fragment_stops_polling_once_credited(alice_client, fake_stri
     done = alice_client.get(url, headers={"HX-Request": "true"}).content.decode()
     assert "1,200 credits added" in done
     assert "hx-trigger" not in done and "hx-get" not in done
-    assert 'id="balance-badge" hx-swap-oob="true">1200<' in done
+    assert 'id="balance-badge" hx-swap-oob="true">1,200<' in done
 
 
 def test_the_status_fragment_gives_up_polling_after_half_an_hour(alice_client, purchase):
