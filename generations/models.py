@@ -12,6 +12,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
+from django.utils.translation import gettext_lazy as _
 
 
 def _callback_token() -> str:
@@ -19,28 +20,28 @@ def _callback_token() -> str:
 
 
 class Kind(models.TextChoices):
-    TEXT2IMAGE = "text2image", "Text to image"
-    TEXT2VIDEO = "text2video", "Text to video"
-    IMAGE2VIDEO = "image2video", "Image to video"
-    MOTION_CONTROL = "motion_control", "Motion control"
-    MULTI_IMAGE2VIDEO = "multi_image2video", "Multi-image to video"
-    VIDEO_EXTEND = "video_extend", "Extend a video"
-    TEXT2AUDIO = "text2audio", "Text to audio"
-    VIDEO2AUDIO = "video2audio", "Video to audio"
-    AVATAR = "avatar", "Avatar"
-    OMNI_VIDEO = "omni_video", "Omni video"
-    MULTI_IMAGE2IMAGE = "multi_image2image", "Multi-image to image"
-    OMNI_IMAGE = "omni_image", "Omni image"
-    VIRTUAL_TRY_ON = "virtual_try_on", "Virtual try-on"
-    EXPAND_IMAGE = "expand_image", "Expand a picture"
+    TEXT2IMAGE = "text2image", _("Text to image")
+    TEXT2VIDEO = "text2video", _("Text to video")
+    IMAGE2VIDEO = "image2video", _("Image to video")
+    MOTION_CONTROL = "motion_control", _("Motion control")
+    MULTI_IMAGE2VIDEO = "multi_image2video", _("Multi-image to video")
+    VIDEO_EXTEND = "video_extend", _("Extend a video")
+    TEXT2AUDIO = "text2audio", _("Text to audio")
+    VIDEO2AUDIO = "video2audio", _("Video to audio")
+    AVATAR = "avatar", _("Avatar")
+    OMNI_VIDEO = "omni_video", _("Omni video")
+    MULTI_IMAGE2IMAGE = "multi_image2image", _("Multi-image to image")
+    OMNI_IMAGE = "omni_image", _("Omni image")
+    VIRTUAL_TRY_ON = "virtual_try_on", _("Virtual try-on")
+    EXPAND_IMAGE = "expand_image", _("Expand a picture")
 
 
 class Status(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    SUBMITTED = "submitted", "Submitted"
-    PROCESSING = "processing", "Processing"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
+    QUEUED = "queued", _("Queued")
+    SUBMITTED = "submitted", _("Submitted")
+    PROCESSING = "processing", _("Processing")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
 
 
 # Kinds whose results are pictures (several of them when `n` > 1).
@@ -77,9 +78,9 @@ KIND_SLUGS = {
 class WaitReason(models.TextChoices):
     """Why a queued generation is not with Kling yet (shown to its owner)."""
 
-    SLOT = "slot", "Waiting for a free slot"
-    BUDGET = "budget", "Waiting for our request budget"
-    RETRY = "retry", "Kling is busy; trying again shortly"
+    SLOT = "slot", _("Waiting for a free slot")
+    BUDGET = "budget", _("Waiting for our request budget")
+    RETRY = "retry", _("Kling is busy; trying again shortly")
 
 
 class GenerationQuerySet(models.QuerySet):
@@ -294,9 +295,9 @@ class Asset(models.Model):
     """Our own permanent copy of one output (provider URLs expire after 30 days)."""
 
     class Kind(models.TextChoices):
-        IMAGE = "image", "Image"
-        VIDEO = "video", "Video"
-        AUDIO = "audio", "Audio"
+        IMAGE = "image", _("Image")
+        VIDEO = "video", _("Video")
+        AUDIO = "audio", _("Audio")
 
     generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="assets")
     kind = models.CharField(max_length=8, choices=Kind.choices)
