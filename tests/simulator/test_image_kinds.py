@@ -4,6 +4,7 @@ rules refused before any charge, its prices, and the simulator's own checks."""
 
 import base64
 import io
+import json
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -691,3 +692,50 @@ def test_the_text_to_image_form_covers_klings_table():
     assert "element_list" in capabilities.validate(
         Kind.TEXT2IMAGE, {**base, "model_name": "kling-v2-1", "element_list": 1}
     )
+
+
+# --- the REST API ----------------------------------------------------------------------------
+
+
+def test_it_offers_and_makes_the_image_kinds_over_the_api(pipeline, alice, monkeypatch):
+    from django.urls import reverse
+    from rest_framework.test import APIClient
+
+    from accounts import api_keys
+    from outbound_webhooks import subscriptions
+
+    monkeypatch.setattr(subscriptions, "subscribe", lambda generation, url: None)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {api_keys.create_key(alice, 'images')[1]}")
+    kinds = {k["kind"]: k for k in api.get(reverse("api:models")).json()["kinds"]}
+    for kind, fields in (
+        ("multi_image2image", {"subject_image_list", "scene_image", "style_image", "n", "aspect_ratio"}),
+        ("omni_image", {"image_list", "result_type", "resolution"}),
+        ("virtual_try_on", {"human_image", "cloth_image", "garment_type"}),
+        ("expand_image", {"image", "up_expansion_ratio", "right_expansion_ratio", "n"}),
+    ):
+        assert fields <= set(kinds[kind]["request_fields"]), (kind, kinds[kind]["request_fields"])
+    picture = base64.b64encode(png()).decode()
+    body = {
+        "kind": "expand_image",
+        "image": picture,
+        "up_expansion_ratio": 0.5,
+        "down_expansion_ratio": 0.5,
+        "left_expansion_ratio": 0.5,
+        "right_expansion_ratio": 0.5,
+        "n": 1,
+    }
+    response = api.post(reverse("api:generations"), body, format="json")
+    assert response.status_code == 201, response.json()
+    assert Generation.objects.get(pk=response.json()["id"]).cost == 2
+    over = api.post(reverse("api:generations"), {**body, "right_expansion_ratio": 0.6}, format="json")
+    assert over.status_code == 400 and "at most 3 times" in json.dumps(over.json()), over.json()
+    try_on = {
+        "kind": "virtual_try_on",
+        "human_image": picture,
+        "cloth_image": picture,
+        "garment_type": "dress",
+    }
+    response = api.post(reverse("api:generations"), try_on, format="json")
+    assert response.status_code == 201, response.json()
+    assert ledger.balance_of(alice) == 2000 - 2 - 5
