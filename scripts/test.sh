@@ -5,7 +5,8 @@
 #   3. the database- and queue-sensitive tests again on PostgreSQL + Redis, when
 #      TEST_DATABASE_URL and TEST_REDIS_URL are set (CI always sets them);
 #   4. the browser journeys in Chromium, when Debian's chromium is installed;
-#   5. the scale-out proof (two qcluster processes) on PostgreSQL + Redis, with step 3.
+#   5. the scale-out proof (two qcluster processes) on PostgreSQL + Redis, with step 3;
+#   6. the short chaos soak (docs/soak.md; its own PostgreSQL and Redis), with step 3.
 # Steps 3 and 4 say clearly when they are skipped; in CI (CI=true) skipping is an error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,4 +48,9 @@ fi
 if [[ -n "${TEST_DATABASE_URL:-}" && -n "${TEST_REDIS_URL:-}" && -d tests/e2e ]]; then
   step "scale-out: two qcluster processes on PostgreSQL + Redis"
   DATABASE_URL="$TEST_DATABASE_URL" REDIS_URL="$TEST_REDIS_URL" .venv/bin/pytest -q -m "e2e and postgres" tests/e2e
+fi
+
+if [[ -n "${TEST_DATABASE_URL:-}" && -n "${TEST_REDIS_URL:-}" ]]; then
+  step "chaos soak, short form (docs/soak.md)"
+  nice -n 10 $PY scripts/soak.py --short
 fi
