@@ -15,6 +15,7 @@ from django.urls import path
 from django_q import admin as queue_admin
 from django_q.models import Failure, Success
 
+from economics.admin import GenerationEconomicsMixin
 from generations import capabilities, media, queue, services
 from generations.models import (
     MAX_FETCH_ATTEMPTS,
@@ -98,7 +99,7 @@ class FailForm(forms.Form):
 
 
 @admin.register(Generation)
-class GenerationAdmin(admin.ModelAdmin):
+class GenerationAdmin(GenerationEconomicsMixin, admin.ModelAdmin):
     list_display = (
         "id",
         "owner",
@@ -108,6 +109,8 @@ class GenerationAdmin(admin.ModelAdmin):
         "duration",
         "status",
         "cost",
+        "provider_cost",
+        "margin",
         "copy_state",
         "created_at",
     )
@@ -138,6 +141,8 @@ class GenerationAdmin(admin.ModelAdmin):
                     "maybe_created",
                     "wait_reason",
                     "units_charged",
+                    "provider_cost",
+                    "margin",
                     "provider_message",
                     "error_code",
                     "error_message",
@@ -164,7 +169,7 @@ class GenerationAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         # Every change goes through services (transitions, refunds), never a raw edit. So
         # the change permission edits nothing here: it is what the actions below require.
-        return [f.name for f in Generation._meta.fields]
+        return [f.name for f in Generation._meta.fields] + list(self.economics_fields)
 
     def has_add_permission(self, request) -> bool:
         return False

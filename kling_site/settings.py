@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "generations.simulator",
     "api",
     "outbound_webhooks",
+    "economics",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,64 @@
+"""What the operator paid Kling: the resource packs bought, unit by unit."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class ProductType(models.TextChoices):
+    # Kling sells units per product type; a video pack never pays for a picture.
+    VIDEO = "video", _("Video")
+    IMAGE = "image", _("Image")
+
+
+class ResourcePack(models.Model):
+    """One Kling resource pack the operator bought, as staff entered it."""
+
+    name = models.CharField(
+        max_length=120, help_text=_("Kling's name for the pack, e.g. Trial-Video-100Units.")
+    )
+    product_type = models.CharField(max_length=8, choices=ProductType.choices, default=ProductType.VIDEO)
+    units = models.DecimalField(max_digits=12, decimal_places=3, help_text=_("Units in the pack."))
+    price_paid = models.DecimalField(
+        max_digits=12, decimal_places=2, help_text=_("What the pack cost, in the currency below.")
+    )
+    currency = models.CharField(max_length=3, default="usd")
+    purchased_at = models.DateTimeField(default=timezone.now, help_text=_("When the pack took effect."))
+    expires_at = models.DateTimeField(help_text=_("When Kling invalidates what is left of it."))
+    exhausted_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("When it ran out, if it did before expiring.")
+    )
+    notes = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["purchased_at", "id"]
+        permissions = [("view_dashboard", "Can view the operator's economics dashboard")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(units__gt=0), name="pack_units_positive"),
+            models.CheckConstraint(condition=models.Q(price_paid__gt=0), name="pack_price_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.units} {self.get_product_type_display()} units)"
+
+    @property
+    def cost_per_unit(self) -> Decimal:
+        return self.price_paid / self.units
+
+    def clean(self) -> None:
+        errors = {}
+        if self.units is not None and self.units <= 0:
+            errors["units"] = _("A pack has more than zero units.")
+        if self.price_paid is not None and self.price_paid <= 0:
+            errors["price_paid"] = _("Enter the price paid, more than zero.")
+        if self.expires_at and self.purchased_at and self.expires_at <= self.purchased_at:
+            errors["expires_at"] = _("A pack expires after it was bought.")
+        if self.currency:
+            self.currency = self.currency.lower()
+        if errors:
+            raise ValidationError(errors)
