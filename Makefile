@@ -56,8 +56,7 @@ benchmarks: install-dev
 
 # After marking new strings: refresh the catalogue, then translate the new entries.
 messages: install-dev
-	$(PY) manage.py makemessages -l zh_Hans --ignore=.venv --ignore=.tools --no-obsolete --no-location
-	$(PY) manage.py makemessages -d djangojs -l zh_Hans --ignore=.venv --ignore=.tools --ignore=staticfiles --no-obsolete --no-location
+	$(PY) manage.py makemessages -l zh_Hans --ignore=.venv --ignore=.tools --ignore=staticfiles -e html,txt,py --no-obsolete --no-location
 
 clean:
 	rm -f $(MO)

@@ -78,7 +78,9 @@ def api_key_revoke(request: HttpRequest, prefix: str) -> HttpResponse:
     if key is None or not api_keys.revoke_key(request.user, key.pk):
         raise Http404
     messages.success(
-        request, f"The key “{key.name}” was revoked. Requests that use it are refused from now on."
+        request,
+        _("The key “%(name)s” was revoked. Requests that use it are refused from now on.")
+        % {"name": key.name},
     )
     return redirect("accounts:api_keys")
 

@@ -20,6 +20,7 @@ from django.http import (
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -102,7 +103,9 @@ def _site_root(request: HttpRequest) -> str:
 def buy(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if not rate_limits.allow("buy", request.user.pk, limit=BUY_ATTEMPTS, per_seconds=BUY_WINDOW_SECONDS):
-            messages.error(request, "Too many checkouts started in a short time. Please wait a few minutes.")
+            messages.error(
+                request, _("Too many checkouts started in a short time. Please wait a few minutes.")
+            )
             return redirect("billing:buy")
         try:
             _purchase, url = payments.start_checkout(

@@ -28,6 +28,7 @@ from django.http import (
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import content_disposition_header
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from billing import ledger
@@ -152,7 +153,9 @@ def create(request: HttpRequest, kind_slug: str) -> HttpResponse:
             except ledger.AccountFrozen as exc:
                 form.add_error(None, str(exc))
             else:
-                messages.success(request, f"Your {Kind(kind).label.lower()} is on its way.")
+                messages.success(
+                    request, _("Your %(kind)s is on its way.") % {"kind": Kind(kind).label.lower()}
+                )
                 return redirect(generation.get_absolute_url())
     else:
         initial: dict[str, Any] = {}
@@ -489,7 +492,7 @@ def delete(request: HttpRequest, generation_id: int) -> HttpResponse:
     generation = _owned(request, generation_id)
     if request.method == "POST":
         services.delete_generation(request.user, generation.pk)
-        messages.success(request, "The generation was deleted.")
+        messages.success(request, _("The generation was deleted."))
         return redirect("generations:gallery")
     return render(request, "generations/delete.html", {"generation": generation})
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import requests
+from django.utils.translation import gettext_noop
 from urllib3.exceptions import NewConnectionError
 
 from generations.providers.base import ProviderError
@@ -32,16 +33,16 @@ class CodeInfo:
     meaning: str
 
 
-_CONFIG = (
+_CONFIG = gettext_noop(
     "Generation is not available right now because of a problem with our provider account. "
     "Please try again later."
 )
-_BUSY = "Kling is busy right now. Your request is waiting and will be retried shortly."
-_INVALID = (
+_BUSY = gettext_noop("Kling is busy right now. Your request is waiting and will be retried shortly.")
+_INVALID = gettext_noop(
     "Kling rejected one of the settings of this request. Please check the prompt, image and options "
     "and try again."
 )
-CONTENT_REFUSED_MESSAGE = (
+CONTENT_REFUSED_MESSAGE = gettext_noop(
     "Kling declined this request under its content rules. Please change the prompt or image and try again."
 )
 
@@ -61,7 +62,9 @@ KLING_CODES: dict[int, CodeInfo] = {
         403,
         False,
         False,
-        "This model or feature is not available on our provider account. Please choose another one.",
+        gettext_noop(
+            "This model or feature is not available on our provider account. Please choose another one."
+        ),
         "no permission for the API or model",
     ),
     1200: CodeInfo("invalid_request", 400, False, False, _INVALID, "invalid request parameters"),
@@ -72,7 +75,9 @@ KLING_CODES: dict[int, CodeInfo] = {
         404,
         False,
         False,
-        "Kling could not find the requested model or task. Please choose another model or try again.",
+        gettext_noop(
+            "Kling could not find the requested model or task. Please choose another model or try again."
+        ),
         "resource not found",
     ),
     1300: CodeInfo(
@@ -80,7 +85,9 @@ KLING_CODES: dict[int, CodeInfo] = {
         400,
         False,
         False,
-        "Kling declined this request under its platform policy. Please change the prompt or image.",
+        gettext_noop(
+            "Kling declined this request under its platform policy. Please change the prompt or image."
+        ),
         "platform policy triggered",
     ),
     1301: CodeInfo("content_refused", 400, False, False, CONTENT_REFUSED_MESSAGE, "content security policy"),
@@ -92,7 +99,7 @@ KLING_CODES: dict[int, CodeInfo] = {
         500,
         True,
         True,
-        "Kling had an internal error. Your request will be retried shortly.",
+        gettext_noop("Kling had an internal error. Your request will be retried shortly."),
         "internal error",
     ),
     # Maintenance most likely refused the create, but a lookup costs one GET and a duplicate costs money.
@@ -101,7 +108,7 @@ KLING_CODES: dict[int, CodeInfo] = {
         503,
         True,
         True,
-        "Kling is briefly unavailable for maintenance. Your request will be retried shortly.",
+        gettext_noop("Kling is briefly unavailable for maintenance. Your request will be retried shortly."),
         "temporarily unavailable",
     ),
     5002: CodeInfo(
@@ -109,17 +116,21 @@ KLING_CODES: dict[int, CodeInfo] = {
         504,
         True,
         True,
-        "Kling is overloaded. Your request will be retried shortly.",
+        gettext_noop("Kling is overloaded. Your request will be retried shortly."),
         "internal timeout",
     ),
 }
 
-BAD_RESPONSE_MESSAGE = "Kling sent an answer we could not read. Your request will be retried shortly."
-TIMEOUT_MESSAGE = "Kling did not answer in time. Your request will be retried shortly."
-CONNECTION_MESSAGE = "We could not reach Kling. Your request will be retried shortly."
-LOCAL_RATE_MESSAGE = "We are sending Kling as many requests as it allows; yours is waiting in line."
-LOOKING_UP_MESSAGE = "Kling already has this request; we are looking it up."
-UNSUPPORTED_MESSAGE = "This kind of request is not supported by the configured provider."
+BAD_RESPONSE_MESSAGE = gettext_noop(
+    "Kling sent an answer we could not read. Your request will be retried shortly."
+)
+TIMEOUT_MESSAGE = gettext_noop("Kling did not answer in time. Your request will be retried shortly.")
+CONNECTION_MESSAGE = gettext_noop("We could not reach Kling. Your request will be retried shortly.")
+LOCAL_RATE_MESSAGE = gettext_noop(
+    "We are sending Kling as many requests as it allows; yours is waiting in line."
+)
+LOOKING_UP_MESSAGE = gettext_noop("Kling already has this request; we are looking it up.")
+UNSUPPORTED_MESSAGE = gettext_noop("This kind of request is not supported by the configured provider.")
 
 
 def from_kling_code(
@@ -139,7 +150,7 @@ def from_kling_code(
         server_side = http_status is None or http_status >= 500
         return ProviderError(
             "provider_error",
-            "Kling answered with an error we do not know. Your request will be retried shortly."
+            gettext_noop("Kling answered with an error we do not know. Your request will be retried shortly.")
             if transient
             else _INVALID,
             provider_code=provider_code,
@@ -314,12 +325,12 @@ _CONTENT_WORDS = (
 _BUSY_WORDS = ("timeout", "timed out", "busy", "overload")
 _IMAGE_WORDS = ("image", "pixel", "resolution", "aspect", "face", "picture", "图片", "图像")
 
-BUSY_FAILURE_MESSAGE = "Kling was too busy to finish this one. Please try again."
-IMAGE_PROBLEM_MESSAGE = (
+BUSY_FAILURE_MESSAGE = gettext_noop("Kling was too busy to finish this one. Please try again.")
+IMAGE_PROBLEM_MESSAGE = gettext_noop(
     "Kling could not use the image you gave. Use a JPG or PNG at least 300 pixels on each side, "
     "with an aspect ratio between 1:2.5 and 2.5:1."
 )
-GENERIC_FAILURE_MESSAGE = "Kling could not complete this generation. Please try again."
+GENERIC_FAILURE_MESSAGE = gettext_noop("Kling could not complete this generation. Please try again.")
 
 # Generation kinds (`generations.models.Kind` values) whose request always carries a picture
 # the person gave. Only for these can "image" in Kling's words be about their input: for text
