@@ -1,0 +1,11 @@
+from django.contrib import admin
+from django.urls import path
+
+from economics import views
+
+app_name = "economics"
+
+urlpatterns = [
+    path("", admin.site.admin_view(views.index), name="dashboard"),
+    path("by-day.csv", admin.site.admin_view(views.export_csv), name="csv"),
+]
