@@ -62,3 +62,21 @@ class ResourcePack(models.Model):
             self.currency = self.currency.lower()
         if errors:
             raise ValidationError(errors)
+
+
+class PackSnapshot(models.Model):
+    """What Kling's `/account/costs` said about the account's packs at one moment.
+
+    One row per fetch (the newest one is shown); `error` says why a fetch gave nothing.
+    """
+
+    fetched_at = models.DateTimeField(default=timezone.now, db_index=True)
+    packs = models.JSONField(default=list, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-fetched_at", "-id"]
+        get_latest_by = "fetched_at"
+
+    def __str__(self) -> str:
+        return f"Kling packs at {self.fetched_at:%Y-%m-%d %H:%M}"

@@ -2,14 +2,17 @@ from __future__ import annotations
 
 import csv
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from billing.money import format_minor
-from economics import dashboard
+from economics import balance, dashboard
+from economics.models import PackSnapshot
 
 
 def _check(request: HttpRequest) -> None:
@@ -49,6 +52,8 @@ def index(request: HttpRequest) -> TemplateResponse:
         "revenue_gross": format_minor(figures["revenue_gross_minor"], currency),
         "revenue_refunded": format_minor(figures["revenue_refunded_minor"], currency),
         "query": request.GET.urlencode(),
+        "snapshot": (snapshot := PackSnapshot.objects.first()),
+        "outlook": balance.outlook(snapshot),
     }
     return TemplateResponse(request, "admin/economics/dashboard.html", context)
 
@@ -82,3 +87,15 @@ def export_csv(request: HttpRequest) -> HttpResponse:
             + [day.credits.get(k, 0) for k in ("purchase", "charge", "refund", "grant")]
         )
     return response
+
+
+@require_POST
+def refresh(request: HttpRequest) -> HttpResponseRedirect:
+    """Fetch Kling's pack figures now instead of waiting for the 15-minute schedule."""
+    _check(request)
+    snapshot = balance.refresh()
+    if snapshot.error:
+        messages.error(request, snapshot.error)
+    else:
+        messages.success(request, _("Kling's pack figures were fetched."))
+    return HttpResponseRedirect(reverse("economics:dashboard"))
