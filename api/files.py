@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core import signing
-from django.urls import reverse
 
 from generations.models import Asset
 
@@ -23,21 +22,20 @@ class Expired(Exception):
     pass
 
 
-def sign(asset: Asset, which: str) -> str:
-    return signing.TimestampSigner(salt=SALT).sign_object([asset.generation_id, asset.pk, which])
+def signer() -> signing.TimestampSigner:
+    return signing.TimestampSigner(salt=SALT)
 
 
-def signed_path(asset: Asset, which: str) -> str:
-    return reverse("api:file", args=[sign(asset, which)])
+def sign(asset: Asset, which: str, by: signing.TimestampSigner | None = None) -> str:
+    """The token of the "api:file" link to this asset's file or thumbnail."""
+    return (by or signer()).sign_object([asset.generation_id, asset.pk, which])
 
 
 def resolve(token: str) -> tuple[Asset, str] | None:
     """The asset and which file a token names; None when forged, or when the file is no
     longer its owner's to see; raises Expired when genuine but too old."""
     try:
-        generation_id, asset_id, which = signing.TimestampSigner(salt=SALT).unsign_object(
-            token, max_age=settings.API_FILE_LINK_SECONDS
-        )
+        generation_id, asset_id, which = signer().unsign_object(token, max_age=settings.API_FILE_LINK_SECONDS)
     except signing.SignatureExpired:
         raise Expired from None
     except (signing.BadSignature, ValueError, TypeError):

@@ -14,6 +14,7 @@ from typing import Any
 
 from django import forms as django_forms
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -250,13 +251,13 @@ class OutputSerializer(serializers.Serializer):
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_url(self, asset: Asset) -> str:
-        return self.context["request"].build_absolute_uri(files.signed_path(asset, "file"))
+        return links(self.context).file(asset, "file")
 
     @extend_schema_field({"type": ["string", "null"], "format": "uri"})
     def get_thumbnail_url(self, asset: Asset) -> str | None:
         if not asset.thumbnail:
             return None
-        return self.context["request"].build_absolute_uri(files.signed_path(asset, "thumbnail"))
+        return links(self.context).file(asset, "thumbnail")
 
 
 class FailureSerializer(serializers.Serializer):
@@ -316,12 +317,45 @@ class GenerationSerializer(serializers.Serializer):
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_web_url(self, generation: Generation) -> str:
-        return self.context["request"].build_absolute_uri(generation.get_absolute_url())
+        return links(self.context).url("generations:detail", generation.pk)
+
+
+class Links:
+    """Absolute links for one answer. Each route is reversed once and then filled in per
+    item: reverse() and build_absolute_uri() for every output and generation were most of
+    the time of a page of 50 (about 3 ms an item), with a constant number of queries."""
+
+    # Digits pass both the int and the str path converters and are left as they are.
+    PLACEHOLDER = "918273645"
+
+    def __init__(self, request) -> None:
+        self.request = request
+        self.signer = files.signer()
+        self._templates: dict[str, tuple[str, str]] = {}
+
+    def url(self, name: str, arg: int | str) -> str:
+        if name not in self._templates:
+            template = self.request.build_absolute_uri(reverse(name, args=[self.PLACEHOLDER]))
+            before, _, after = template.rpartition(self.PLACEHOLDER)
+            self._templates[name] = (before, after)
+        before, after = self._templates[name]
+        return f"{before}{arg}{after}"
+
+    def file(self, asset: Asset, which: str) -> str:
+        # Signed tokens are URL-safe Base64 and colons, which reverse() leaves unquoted too.
+        return self.url("api:file", files.sign(asset, which, self.signer))
+
+
+def links(context: dict) -> Links:
+    if "links" not in context:
+        context["links"] = Links(context["request"])
+    return context["links"]
 
 
 def generation_context(request, generations: list[Generation]) -> dict:
-    """The serializer context for these generations: the request and their progress."""
-    return {"request": request, "progress": services.progress_for(generations)}
+    """The serializer context for these generations: the request, their progress and the
+    link builder."""
+    return {"request": request, "progress": services.progress_for(generations), "links": Links(request)}
 
 
 class QuoteSerializer(serializers.Serializer):
