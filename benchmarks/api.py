@@ -1,36 +1,78 @@
-"""REST API costs: database queries per request of GET /api/v1/generations at page sizes
-10 and 50 (the count must not grow with the page), and its time per request next to
-/healthz, through the in-process test client.
+"""REST API costs, in two parts.
 
-Runs on a temporary SQLite file, or on DATABASE_URL when set.
-    .venv/bin/python benchmarks/api.py            # BENCH_N=200 requests each by default
+1. In-process (Django's test client): database queries per request of
+   GET /api/v1/generations at page sizes 10 and 50 (the count must not grow with the page)
+   and time per request next to /healthz.
+2. Real processes: gunicorn with 2 workers on production settings, 8 client threads for
+   10 s against each of GET /api/v1/generations?page_size=50, POST /api/v1/quote and
+   GET /healthz; requests per second, p50/p95, and each as a ratio to /healthz.
+
+It starts its own PostgreSQL and Redis (with the soak's helpers, scripts/soak.py) when
+they are installed and DATABASE_URL is not set; otherwise it uses DATABASE_URL or a
+temporary SQLite file (and the local-memory cache). 200 generations for one person.
+    .venv/bin/python benchmarks/api.py                 # both parts
+    .venv/bin/python benchmarks/api.py --in-process    # part 1 only
+BENCH_N (200) requests each in part 1; BENCH_SECONDS (10) and BENCH_THREADS (8) in part 2.
 """
 
 from __future__ import annotations
 
+import atexit
+import importlib.util
 import os
+import shutil
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
+import requests
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+_spec = importlib.util.spec_from_file_location("soak", ROOT / "scripts" / "soak.py")
+soak = sys.modules["soak"] = importlib.util.module_from_spec(_spec)  # dataclasses look it up
+_spec.loader.exec_module(soak)
+
+IN_PROCESS_ONLY = "--in-process" in sys.argv[1:]
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kling_site.settings")
 os.environ.update(
     DJANGO_DEBUG="0",
     SECRET_KEY="benchmark-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
-    ALLOWED_HOSTS="testserver",
+    ALLOWED_HOSTS="testserver,127.0.0.1",
     SECURE_SSL_REDIRECT="0",
+    SECURE_HSTS_SECONDS="0",
+    KLING_PROVIDER="simulator",
     ALLOW_SIMULATOR_IN_PRODUCTION="1",
     LOG_LEVEL="WARNING",
     API_RATE_PER_MINUTE="0",
 )
 _TMP = Path(tempfile.mkdtemp(prefix="bench-api-"))
 os.environ["MEDIA_ROOT"] = str(_TMP / "media")
-if not os.environ.get("DATABASE_URL"):
-    os.environ["SQLITE_PATH"] = str(_TMP / "bench.sqlite3")
+os.environ["STATIC_ROOT"] = str(_TMP / "static")
+
+
+def _services() -> None:
+    """PostgreSQL and Redis of our own when installed: the production pair."""
+    if os.environ.get("DATABASE_URL"):
+        return
+    if not (list(Path("/usr/lib/postgresql").glob("*/bin/initdb")) or shutil.which("initdb")):
+        os.environ["SQLITE_PATH"] = str(_TMP / "bench.sqlite3")
+        return
+    pg = soak.Postgres(_TMP, soak.free_port())
+    pg.init()
+    atexit.register(pg.stop)
+    os.environ["DATABASE_URL"] = pg.url
+    if shutil.which("redis-server") and not os.environ.get("REDIS_URL"):
+        redis = soak.Redis(soak.free_port())
+        redis.start()
+        atexit.register(redis.stop)
+        os.environ["REDIS_URL"] = redis.url
+
+
+_services()
 
 import django  # noqa: E402
 
@@ -56,7 +98,7 @@ def seed() -> str:
     user, _ = User.objects.get_or_create(email="bench@example.org")
     if not Generation.objects.filter(owner=user).exists():
         png = ContentFile(b"\x89PNG\r\n\x1a\n" + b"0" * 64, name="x.png")
-        for i in range(120):
+        for i in range(200):
             generation = Generation.objects.create(
                 owner=user,
                 kind="text2image",
@@ -101,12 +143,93 @@ def line(label: str, times: list[float]) -> str:
     return f"{label:<34} p50 {statistics.median(times):6.2f} ms  p95 {p95:6.2f} ms  ({len(times) / (sum(times) / 1000):6.0f} req/s)"
 
 
+QUOTE = {"kind": "text2video", "model_name": "kling-v2-6", "prompt": "A red fox in fresh snow", "duration": 5}
+
+
+def serve() -> tuple[soak.Proc, str]:
+    """gunicorn with 2 workers on the same database, cache and files as part 1."""
+    port = soak.free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GUNICORN_")}
+    env.update(GUNICORN_WORKERS="2", GUNICORN_BIND=f"127.0.0.1:{port}", PYTHONPATH=str(ROOT))
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    proc = soak.Proc("gunicorn", [gunicorn, "kling_site.wsgi", "-c", "gunicorn.conf.py"], env, _TMP).start()
+    atexit.register(proc.stop)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return proc, base
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"gunicorn did not answer /healthz:\n{proc.log()[-3000:]}")
+
+
+def load(
+    method: str, url: str, headers: dict, body: dict | None, threads: int, seconds: float
+) -> list[float]:
+    """Times (ms) of every request that `threads` clients made back to back for `seconds`."""
+    times: list[float] = []
+    failures: list[int] = []
+    deadline = time.perf_counter() + seconds
+
+    def client() -> None:
+        with requests.Session() as session:
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                response = session.request(method, url, headers=headers, json=body, timeout=30)
+                elapsed = (time.perf_counter() - started) * 1000
+                (times if response.status_code == 200 else failures).append(
+                    elapsed if response.status_code == 200 else response.status_code
+                )
+
+    workers = [threading.Thread(target=client) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    if failures:
+        raise SystemExit(f"{method} {url}: {len(failures)} answers were not 200 (e.g. {failures[0]})")
+    times.append(seconds)  # the last item carries the duration for the rate (see rate_line)
+    return times
+
+
+def rate_line(label: str, times: list[float], healthz_rate: float | None) -> tuple[str, float]:
+    seconds, times = times[-1], sorted(times[:-1])
+    rate = len(times) / seconds
+    p95 = times[max(int(len(times) * 0.95) - 1, 0)]
+    ratio = f"  {rate / healthz_rate:5.2f} x /healthz" if healthz_rate else ""
+    text = f"{label:<36} {rate:7.1f} req/s  p50 {statistics.median(times):7.1f} ms  p95 {p95:7.1f} ms{ratio}"
+    return text, rate
+
+
+def real_processes(key: str) -> None:
+    threads = int(os.environ.get("BENCH_THREADS", "8"))
+    seconds = float(os.environ.get("BENCH_SECONDS", "10"))
+    proc, base = serve()
+    auth = {"Authorization": f"Bearer {key}"}
+    print(f"\ngunicorn, 2 workers, {threads} client threads x {seconds:g} s each")
+    print("(/healthz is not trivial: it asks the database and the broker)")
+    text, healthz = rate_line(
+        "GET /healthz", load("GET", f"{base}/healthz", {}, None, threads, seconds), None
+    )
+    print(text)
+    url = f"{base}{reverse('api:generations')}?page_size=50"
+    print(
+        rate_line("GET /api/v1/generations (50)", load("GET", url, auth, None, threads, seconds), healthz)[0]
+    )
+    url = f"{base}{reverse('api:quote')}"
+    print(rate_line("POST /api/v1/quote", load("POST", url, auth, QUOTE, threads, seconds), healthz)[0])
+    proc.stop()
+
+
 def main() -> None:
     key = seed()
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
     url = reverse("api:generations")
-    print(f"database: {connection.vendor}; {N} requests each")
+    cache = "redis" if os.environ.get("REDIS_URL") else "local memory"
+    print(f"database: {connection.vendor}, cache: {cache}; in-process, {N} requests each")
     client.get(url)  # the key's first use records last_used_at: not part of a steady request
     counts = {size: queries(client, url, page_size=size) for size in (10, 50)}
     for size, count in counts.items():
@@ -115,6 +238,8 @@ def main() -> None:
     print(line("GET /healthz", timing(APIClient(), reverse("healthz"))))
     print(line("GET /api/v1/generations (20)", timing(client, url)))
     print(line("GET /api/v1/generations (50)", timing(client, url, page_size=50)))
+    if not IN_PROCESS_ONLY:
+        real_processes(key)
 
 
 if __name__ == "__main__":
