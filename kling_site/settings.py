@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "api",
     "outbound_webhooks",
     "economics",
+    "batches",
 ]
 
 MIDDLEWARE = [

@@ -16,6 +16,7 @@ urlpatterns = [
     path("account/", include("accounts.urls")),
     path("api/", include("api.urls")),
     path("", include("billing.urls")),
+    path("", include("batches.urls")),
     path("", include("generations.urls")),
 ]
 
