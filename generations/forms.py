@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from PIL import Image
 
@@ -127,17 +128,17 @@ class GenerationForm(forms.Form):
     client_token = forms.CharField(widget=forms.HiddenInput, required=False)
     # Remix: reuse the stored input picture of one's own earlier generation.
     image_from = forms.CharField(required=False, widget=forms.HiddenInput)
-    model_name = forms.ChoiceField(label="Model")
+    model_name = forms.ChoiceField(label=_("Model"))
     prompt = forms.CharField(
-        label="Prompt",
+        label=_("Prompt"),
         widget=_textarea(4, "A red fox trotting through fresh snow at dawn, soft golden light"),
         strip=True,
     )
     negative_prompt = forms.CharField(
-        label="Negative prompt",
+        label=_("Negative prompt"),
         required=False,
         widget=_textarea(2, "blur, distortion, text"),
-        help_text="Optional: what you do not want to see.",
+        help_text=_("Optional: what you do not want to see."),
     )
 
     def __init__(self, *args: Any, user=None, **kwargs: Any) -> None:
@@ -306,30 +307,30 @@ class PictureField(forms.FileField):
 
 
 class VideoForm(GenerationForm):
-    mode = forms.ChoiceField(label="Mode")
-    duration = forms.TypedChoiceField(label="Length", coerce=int)
+    mode = forms.ChoiceField(label=_("Mode"))
+    duration = forms.TypedChoiceField(label=_("Length"), coerce=int)
     cfg_scale = forms.FloatField(
-        label="Prompt strength",
+        label=_("Prompt strength"),
         required=False,
         min_value=0,
         max_value=1,
         widget=forms.NumberInput(attrs={"step": "0.05"}),
-        help_text="0 to 1: higher follows the prompt more closely, lower leaves the model more freedom.",
+        help_text=_("0 to 1: higher follows the prompt more closely, lower leaves the model more freedom."),
     )
-    sound = forms.BooleanField(label="Generate sound", required=False)
-    camera_control = forms.ChoiceField(label="Camera", required=False)
+    sound = forms.BooleanField(label=_("Generate sound"), required=False)
+    camera_control = forms.ChoiceField(label=_("Camera"), required=False)
     camera_axis = forms.ChoiceField(
-        label="Custom move",
+        label=_("Custom move"),
         required=False,
         choices=[("", "Choose a move"), *capabilities.CAMERA_AXES.items()],
     )
     camera_value = forms.FloatField(
-        label="Strength",
+        label=_("Strength"),
         required=False,
         min_value=-capabilities.CAMERA_AXIS_LIMIT,
         max_value=capabilities.CAMERA_AXIS_LIMIT,
         widget=forms.NumberInput(attrs={"step": "0.5"}),
-        help_text="From -10 to 10, not 0; the sign sets the direction.",
+        help_text=_("From -10 to 10, not 0; the sign sets the direction."),
     )
 
     def fit_to_model(self) -> None:
@@ -421,7 +422,7 @@ class TextToVideoForm(VideoForm):
         "camera_value",
     ]
 
-    aspect_ratio = forms.ChoiceField(label="Aspect ratio")
+    aspect_ratio = forms.ChoiceField(label=_("Aspect ratio"))
 
 
 class ImageToVideoForm(VideoForm):
@@ -442,12 +443,12 @@ class ImageToVideoForm(VideoForm):
         "Start frame", "JPEG or PNG, up to 10 MB, each side at least 300 px, no wider or taller than 2.5 : 1."
     )
     image_url = forms.URLField(
-        label="…or the start frame's address",
+        label=_("…or the start frame's address"),
         required=False,
         max_length=2000,
         assume_scheme="https",
-        widget=forms.URLInput(attrs={"placeholder": "https://example.com/picture.jpg"}),
-        help_text="A public JPEG or PNG link that Kling can fetch.",
+        widget=forms.URLInput(attrs={"placeholder": _("https://example.com/picture.jpg")}),
+        help_text=_("A public JPEG or PNG link that Kling can fetch."),
     )
     image_tail = _image_field("End frame", "Optional: the picture the video should end on.", preserve=True)
 
@@ -461,7 +462,7 @@ class ImageToVideoForm(VideoForm):
     def clean_image_url(self) -> str:
         url = self.cleaned_data.get("image_url") or ""
         if url and not url.lower().startswith(("https://", "http://")):
-            raise ValidationError("Give a web address starting with https://.")
+            raise ValidationError(_("Give a web address starting with https://."))
         return url
 
     def clean_images(self, data: dict[str, Any]) -> None:
@@ -478,8 +479,8 @@ class ImageToVideoForm(VideoForm):
 class ImageForm(GenerationForm):
     """Kinds that make 1-9 pictures (`n`) in one of the model's aspect ratios."""
 
-    n = forms.TypedChoiceField(label="Images", coerce=int)
-    aspect_ratio = forms.ChoiceField(label="Aspect ratio")
+    n = forms.TypedChoiceField(label=_("Images"), coerce=int)
+    aspect_ratio = forms.ChoiceField(label=_("Aspect ratio"))
 
     def fit_count_and_ratio(self) -> None:
         model: ImageModel = self.model
@@ -509,20 +510,20 @@ class TextToImageForm(ImageForm):
         "human_fidelity",
     ]
 
-    resolution = forms.ChoiceField(label="Resolution")
+    resolution = forms.ChoiceField(label=_("Resolution"))
     image = _image_field(
         "Reference image",
         "Optional: a JPEG or PNG (up to 10 MB, sides at least 300 px) to start from.",
         preserve=True,
     )
-    image_reference = forms.ChoiceField(label="Keep from the reference", required=False)
+    image_reference = forms.ChoiceField(label=_("Keep from the reference"), required=False)
     image_fidelity = forms.FloatField(
-        label="Reference strength",
+        label=_("Reference strength"),
         required=False,
         min_value=0,
         max_value=1,
         widget=forms.NumberInput(attrs={"step": "0.05"}),
-        help_text="0 to 1: how closely to follow the reference image.",
+        help_text=_("0 to 1: how closely to follow the reference image."),
     )
     human_fidelity = forms.FloatField(
         label=_("Face likeness"),
@@ -678,21 +679,23 @@ class MotionControlForm(OwnVideoOrUpload, PerSecondPrice, GenerationForm):
         "Character picture", "JPEG or PNG, up to 10 MB, each side at least 300 px: the one who moves."
     )
     video_url = forms.FileField(
-        label="Motion reference video",
+        label=_("Motion reference video"),
         required=False,
-        help_text="MP4 or MOV, up to 100 MB, 3 to 30 s, each side 340 to 3850 px: whose moves to copy.",
+        help_text=_("MP4 or MOV, up to 100 MB, 3 to 30 s, each side 340 to 3850 px: whose moves to copy."),
         widget=forms.ClearableFileInput(
             attrs={"accept": VIDEO_ACCEPT, "data-measure-into": "id_video_seconds"}
         ),
     )
-    mode = forms.ChoiceField(label="Mode")
+    mode = forms.ChoiceField(label=_("Mode"))
     character_orientation = forms.ChoiceField(
-        label="Character faces",
+        label=_("Character faces"),
         choices=list(capabilities.CHARACTER_ORIENTATIONS.items()),
         widget=forms.RadioSelect,
     )
     keep_original_sound = forms.ChoiceField(
-        label="Keep the video's sound", choices=[("yes", "Yes"), ("no", "No")], widget=forms.RadioSelect
+        label=_("Keep the video's sound"),
+        choices=[("yes", _("Yes")), ("no", _("No"))],
+        widget=forms.RadioSelect,
     )
     # The length the browser measured: for the live price only, never trusted for the charge.
     video_seconds = forms.FloatField(required=False, widget=forms.HiddenInput)
@@ -744,9 +747,9 @@ class AvatarForm(PerSecondPrice, GenerationForm):
         "Portrait", "JPEG or PNG, up to 10 MB, each side at least 300 px: the face that speaks."
     )
     sound_file = forms.FileField(
-        label="Sound to speak",
+        label=_("Sound to speak"),
         required=False,
-        help_text="MP3, WAV, M4A or AAC, up to 5 MB, 2 s to 5 min.",
+        help_text=_("MP3, WAV, M4A or AAC, up to 5 MB, 2 s to 5 min."),
         widget=forms.ClearableFileInput(
             attrs={
                 "accept": "audio/mpeg,audio/wav,audio/mp4,audio/aac",
@@ -754,7 +757,7 @@ class AvatarForm(PerSecondPrice, GenerationForm):
             }
         ),
     )
-    mode = forms.ChoiceField(label="Mode")
+    mode = forms.ChoiceField(label=_("Mode"))
     sound_seconds = forms.FloatField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -797,14 +800,17 @@ class MultiImageToVideoForm(VideoForm):
     OPTION_FIELDS = ["mode", "duration", "aspect_ratio"]
 
     image_list = MultipleFileField(
-        label="Subject pictures",
+        label=_("Subject pictures"),
         required=False,
-        help_text=(
-            f"1 to {capabilities.MAX_SUBJECT_IMAGES} JPEG or PNG pictures (each up to 10 MB, sides at least "
-            "300 px), each cropped to its subject: Kling does not crop them."
+        help_text=format_lazy(
+            _(
+                "1 to {count} JPEG or PNG pictures (each up to 10 MB, sides at least "
+                "300 px), each cropped to its subject: Kling does not crop them."
+            ),
+            count=capabilities.MAX_SUBJECT_IMAGES,
         ),
     )
-    aspect_ratio = forms.ChoiceField(label="Aspect ratio")
+    aspect_ratio = forms.ChoiceField(label=_("Aspect ratio"))
 
     def fit_to_model(self) -> None:
         super().fit_to_model()
@@ -828,18 +834,21 @@ class OmniVideoForm(MultiImageToVideoForm):
     OPTION_FIELDS = ["mode", "duration", "aspect_ratio"]
 
     image_list = MultipleFileField(
-        label="Reference pictures",
+        label=_("Reference pictures"),
         required=False,
-        help_text=(
-            f"Up to {capabilities.MAX_OMNI_IMAGES} JPEG or PNG pictures (each up to 10 MB, sides at least "
-            "300 px). Click a thumbnail to put its reference token into the prompt."
+        help_text=format_lazy(
+            _(
+                "Up to {count} JPEG or PNG pictures (each up to 10 MB, sides at least "
+                "300 px). Click a thumbnail to put its reference token into the prompt."
+            ),
+            count=capabilities.MAX_OMNI_IMAGES,
         ),
     )
-    multi_shot = forms.BooleanField(label="Tell it in several shots (storyboard)", required=False)
+    multi_shot = forms.BooleanField(label=_("Tell it in several shots (storyboard)"), required=False)
     # The storyboard as JSON: [{"prompt": "...", "duration": 3}, ...], kept by the page's
     # editor (static/js/site.js) or sent as it is through the API.
     multi_prompt = forms.CharField(
-        label="Shots",
+        label=_("Shots"),
         required=False,
         widget=forms.HiddenInput,
         help_text='The shots as JSON: [{"prompt": "Wide shot of the city", "duration": 2}, ...].',
@@ -878,7 +887,7 @@ def parse_shots(raw: str) -> list[dict[str, Any]]:
     try:
         shots = json.loads(raw)
     except ValueError:
-        raise ValidationError("The shots could not be read; add them again.") from None
+        raise ValidationError(_("The shots could not be read; add them again.")) from None
     if not isinstance(shots, list) or not all(isinstance(shot, dict) for shot in shots):
         raise ValidationError('Give the shots as a list such as [{"prompt": "...", "duration": 3}].')
     parsed = []
@@ -957,12 +966,12 @@ class TextToAudioForm(AudioForm):
     OPTION_FIELDS = ["duration"]
 
     duration = forms.FloatField(
-        label="Length in seconds",
+        label=_("Length in seconds"),
         min_value=capabilities.TEXT_TO_AUDIO_SECONDS[0],
         max_value=capabilities.TEXT_TO_AUDIO_SECONDS[1],
         step_size=0.1,
         widget=forms.NumberInput(attrs={"step": "0.1"}),
-        help_text="From 3 to 10, to a tenth of a second.",
+        help_text=_("From 3 to 10, to a tenth of a second."),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -986,26 +995,28 @@ class VideoToAudioForm(OwnVideoOrUpload, AudioForm):
 
     video_id = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
     video_url = forms.FileField(
-        label="Video",
+        label=_("Video"),
         required=False,
-        help_text="MP4 or MOV, up to 100 MB, 3 to 20 s.",
+        help_text=_("MP4 or MOV, up to 100 MB, 3 to 20 s."),
         widget=forms.ClearableFileInput(attrs={"accept": VIDEO_ACCEPT}),
     )
     sound_effect_prompt = forms.CharField(
-        label="Sound effects",
+        label=_("Sound effects"),
         required=False,
         max_length=capabilities.AUDIO_PROMPT_LIMIT,
         widget=_textarea(2, "Footsteps on gravel, wind in the trees"),
         help_text=f"Optional, up to {capabilities.AUDIO_PROMPT_LIMIT} characters.",
     )
     bgm_prompt = forms.CharField(
-        label="Music",
+        label=_("Music"),
         required=False,
         max_length=capabilities.AUDIO_PROMPT_LIMIT,
         widget=_textarea(2, "A calm piano melody"),
         help_text=f"Optional, up to {capabilities.AUDIO_PROMPT_LIMIT} characters.",
     )
-    asmr_mode = forms.BooleanField(label="ASMR mode", required=False, help_text="Close, detailed sound.")
+    asmr_mode = forms.BooleanField(
+        label=_("ASMR mode"), required=False, help_text=_("Close, detailed sound.")
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

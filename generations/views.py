@@ -29,6 +29,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
 from billing import ledger
@@ -49,25 +50,43 @@ KINDS_BY_SLUG = {slug: kind for kind, slug in KIND_SLUGS.items()}
 GALLERY_PAGE_SIZE = 24
 # Gallery status filter: what people ask for, not the internal states.
 STATUS_FILTERS = {
-    "in_progress": ("In progress", UNFINISHED_STATUSES),
-    "succeeded": ("Ready", (Status.SUCCEEDED,)),
-    "failed": ("Failed", (Status.FAILED,)),
+    "in_progress": (gettext_lazy("In progress"), UNFINISHED_STATUSES),
+    "succeeded": (gettext_lazy("Ready"), (Status.SUCCEEDED,)),
+    "failed": (gettext_lazy("Failed"), (Status.FAILED,)),
 }
 KIND_BLURBS = {
-    Kind.TEXT2IMAGE: "Describe a picture and get up to nine variations, in eight aspect ratios.",
-    Kind.TEXT2VIDEO: "Describe a scene and get a short film, with camera moves and sound on newer models.",
-    Kind.IMAGE2VIDEO: "Bring a picture to life from its first frame, and optionally choose its last.",
-    Kind.MOTION_CONTROL: "Make the character in a picture move like the person in a video of up to 30 s.",
-    Kind.MULTI_IMAGE2VIDEO: "Put up to four subjects from your pictures into one short film.",
-    Kind.VIDEO_EXTEND: "Continue one of your finished videos by about five seconds.",
-    Kind.TEXT2AUDIO: "Describe a sound and get 3 to 10 seconds of it, as MP3 and WAV.",
-    Kind.AVATAR: "Make a portrait speak your sound file, up to five minutes.",
-    Kind.VIDEO2AUDIO: "Add sound effects and music to a video of 3 to 20 seconds.",
-    Kind.OMNI_VIDEO: "Direct a clip from up to seven reference pictures, or as a storyboard of several shots.",
-    Kind.MULTI_IMAGE2IMAGE: "Put up to four subjects into new pictures, in a scene and a style you choose.",
-    Kind.OMNI_IMAGE: "Compose pictures from up to ten references, or a consistent series of two to nine.",
-    Kind.VIRTUAL_TRY_ON: "See a person in a garment from another photo: a top, a bottom or a dress.",
-    Kind.EXPAND_IMAGE: "Extend a picture beyond its edges, up to four times its area, by dragging its sides.",
+    Kind.TEXT2IMAGE: gettext_lazy(
+        "Describe a picture and get up to nine variations, in eight aspect ratios."
+    ),
+    Kind.TEXT2VIDEO: gettext_lazy(
+        "Describe a scene and get a short film, with camera moves and sound on newer models."
+    ),
+    Kind.IMAGE2VIDEO: gettext_lazy(
+        "Bring a picture to life from its first frame, and optionally choose its last."
+    ),
+    Kind.MOTION_CONTROL: gettext_lazy(
+        "Make the character in a picture move like the person in a video of up to 30 s."
+    ),
+    Kind.MULTI_IMAGE2VIDEO: gettext_lazy("Put up to four subjects from your pictures into one short film."),
+    Kind.VIDEO_EXTEND: gettext_lazy("Continue one of your finished videos by about five seconds."),
+    Kind.TEXT2AUDIO: gettext_lazy("Describe a sound and get 3 to 10 seconds of it, as MP3 and WAV."),
+    Kind.AVATAR: gettext_lazy("Make a portrait speak your sound file, up to five minutes."),
+    Kind.VIDEO2AUDIO: gettext_lazy("Add sound effects and music to a video of 3 to 20 seconds."),
+    Kind.OMNI_VIDEO: gettext_lazy(
+        "Direct a clip from up to seven reference pictures, or as a storyboard of several shots."
+    ),
+    Kind.MULTI_IMAGE2IMAGE: gettext_lazy(
+        "Put up to four subjects into new pictures, in a scene and a style you choose."
+    ),
+    Kind.OMNI_IMAGE: gettext_lazy(
+        "Compose pictures from up to ten references, or a consistent series of two to nine."
+    ),
+    Kind.VIRTUAL_TRY_ON: gettext_lazy(
+        "See a person in a garment from another photo: a top, a bottom or a dress."
+    ),
+    Kind.EXPAND_IMAGE: gettext_lazy(
+        "Extend a picture beyond its edges, up to four times its area, by dragging its sides."
+    ),
 }
 
 
@@ -103,11 +122,12 @@ def choose_kind(request: HttpRequest) -> HttpResponse:
                 "slug": slug,
                 "blurb": KIND_BLURBS[kind],
                 "from_credits": min(credits) if credits else None,
-                "per": "image"
+                # The unit a price is for, as shown after "From N credits per".
+                "per": _("image")
                 if capabilities.product_for(kind).startswith("images/")
-                else ("second" if kind in capabilities.PER_SECOND_KINDS else "clip"),
+                else (_("second") if kind in capabilities.PER_SECOND_KINDS else _("clip")),
                 # Sound: one price a call, whatever its length.
-                **({"per": "sound"} if kind in (Kind.TEXT2AUDIO, Kind.VIDEO2AUDIO) else {}),
+                **({"per": _("sound")} if kind in (Kind.TEXT2AUDIO, Kind.VIDEO2AUDIO) else {}),
             }
         )
     return render(request, "generations/choose.html", {"kinds": kinds})
