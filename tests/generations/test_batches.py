@@ -160,3 +160,16 @@ def test_download_all_streams_a_zip_of_every_result_in_row_order(rich_alice, ali
         assert client.get(url).status_code == 404
     assert client.post(f"/batches/{batch.pk}/retry/").status_code == 404
     assert f"#{batch.pk}" not in client.get("/batches/").content.decode()
+
+
+def test_a_big_batch_never_holds_back_someone_elses_single_job(rich_alice, rich_bob):
+    from generations import fair_queue
+
+    services.create_batch(rich_alice, "text2image", OPTIONS, rows("\n".join(f"row {i}" for i in range(20))))
+    single = generation_services.create_generation(
+        rich_bob, "text2image", {**OPTIONS, "n": 1, "prompt": "One fox", "negative_prompt": ""}
+    )
+    assert Generation.objects.filter(status=Status.QUEUED).count() == 21
+    # Bob's job arrived last, behind twenty of Alice's, and still goes out within the first two.
+    first_two = [pk for pk, _due in fair_queue.in_turn(fair_queue.waiting_for_slot(), 2)]
+    assert single.pk in first_two
