@@ -92,9 +92,7 @@ def request_values(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
         )
     }
     values["sound"] = bool(data.get("sound"))
-    values["image"] = bool(
-        data.get("image") or data.get("image_url") or data.get("image_from") or data.get("picture_from")
-    )
+    values["image"] = bool(data.get("image") or data.get("image_url") or data.get("image_from"))
     values["image_tail"] = bool(data.get("image_tail"))
     if kind == Kind.TEXT2IMAGE:
         values["element_list"] = len(data.get("element_list") or [])
@@ -121,7 +119,7 @@ def request_values(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
         values["output_seconds"] = values["video_seconds"]
         values["duration"] = pricing.billed_seconds(values["output_seconds"]) or None
     if kind in (Kind.MULTI_IMAGE2VIDEO, Kind.OMNI_VIDEO, Kind.OMNI_IMAGE):
-        values["image_list"] = len(data.get("image_list") or []) + (1 if data.get("picture_from") else 0)
+        values["image_list"] = len(data.get("image_list") or [])
     if kind == Kind.EXPAND_IMAGE:
         values["model_name"] = capabilities.KLING_EXPAND.name
         values["n"] = data.get("n") or 1
@@ -233,29 +231,6 @@ def own_video(user, video_id: str, *, use: str = "reuses") -> Asset:
             f"this one is from {made:%d %B %Y}."
         )
     return asset
-
-
-def own_picture(user, asset_id: Any) -> Asset | None:
-    """One of `user`'s own finished pictures (an image result, by its id), to start a new
-    generation from ("Animate", "Use as reference" on its page); None if it is not theirs,
-    not a finished picture, or its generation was deleted."""
-    try:
-        pk = int(asset_id or 0)
-    except (TypeError, ValueError):
-        return None
-    if not pk or user is None:
-        return None
-    return (
-        Asset.objects.select_related("generation")
-        .filter(
-            pk=pk,
-            kind=Asset.Kind.IMAGE,
-            generation__owner=user,
-            generation__deleted_at__isnull=True,
-            generation__status=Status.SUCCEEDED,
-        )
-        .first()
-    )
 
 
 def _refuse_source(message: str) -> ValidationError:
@@ -465,12 +440,7 @@ def _save_inputs(generation: Generation, kind: str, data: Mapping[str, Any]) -> 
     elif kind == Kind.AVATAR:
         files = [("sound_file", 0, data.get("sound_file"))]
     elif kind in (Kind.MULTI_IMAGE2VIDEO, Kind.OMNI_VIDEO, Kind.OMNI_IMAGE):
-        # A picture of the person's own comes first (image_1), the uploads after it.
-        picture = data.get("picture_from")
-        if picture is not None:
-            _copy_asset_input(generation, "image_list", picture)
-        first = 0 if picture is None else 1
-        files = [("image_list", i, upload) for i, upload in enumerate(data.get("image_list") or [], first)]
+        files = [("image_list", i, upload) for i, upload in enumerate(data.get("image_list") or [])]
     elif kind == Kind.VIRTUAL_TRY_ON:
         files = [("human_image", 0, data.get("human_image")), ("cloth_image", 0, data.get("cloth_image"))]
     elif kind == Kind.MULTI_IMAGE2IMAGE:
@@ -594,11 +564,6 @@ def create_generation(
                 )
             elif source is not None and source.input_image:
                 generation.input_image.name = source.input_image.name
-            elif kind == Kind.IMAGE2VIDEO and cleaned_data.get("picture_from") is not None:
-                # A copy, as for _copy_asset_input: the picture's generation may be deleted.
-                picture = cleaned_data["picture_from"]
-                with picture.file.open("rb") as handle:
-                    generation.input_image.save(picture.file.name.rsplit("/", 1)[-1], File(handle), save=False)
             if cleaned_data.get("image_tail"):
                 generation.input_image_tail.save(
                     _upload_name(cleaned_data["image_tail"]), cleaned_data["image_tail"], save=False
