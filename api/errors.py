@@ -26,6 +26,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
+from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -44,7 +45,8 @@ class APIError(exceptions.APIException):
 def insufficient_credits(balance: int, price: int) -> APIError:
     return APIError(
         "insufficient_credits",
-        f"This needs {price} credits and the balance is {balance}. Nothing was charged.",
+        _("This needs %(price)s credits and the balance is %(balance)s. Nothing was charged.")
+        % {"price": price, "balance": balance},
         status_code=status.HTTP_402_PAYMENT_REQUIRED,
         details={"balance": balance, "price": price},
     )
@@ -53,14 +55,14 @@ def insufficient_credits(balance: int, price: int) -> APIError:
 def validation_error(details: dict[str, list[str]], message: str = "") -> APIError:
     return APIError(
         "validation_error",
-        message or "The request is not valid; see details for each field.",
+        message or _("The request is not valid; see details for each field."),
         status_code=status.HTTP_400_BAD_REQUEST,
         details=details,
     )
 
 
-def not_found(what: str = "Not found.") -> APIError:
-    return APIError("not_found", what, status_code=status.HTTP_404_NOT_FOUND)
+def not_found(what: str = "") -> APIError:
+    return APIError("not_found", what or _("Not found."), status_code=status.HTTP_404_NOT_FOUND)
 
 
 _CODES: list[tuple[type[Exception], str]] = [
