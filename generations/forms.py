@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from PIL import Image
@@ -128,6 +129,9 @@ class GenerationForm(forms.Form):
     client_token = forms.CharField(widget=forms.HiddenInput, required=False)
     # Remix: reuse the stored input picture of one's own earlier generation.
     image_from = forms.CharField(required=False, widget=forms.HiddenInput)
+    # "Animate" / "Use as reference" on a finished picture's page: one of the person's own
+    # result pictures (an Asset id) as the start frame or the first reference picture.
+    picture_from = forms.CharField(required=False, widget=forms.HiddenInput)
     model_name = forms.ChoiceField(label=_("Model"))
     prompt = forms.CharField(
         label=_("Prompt"),
@@ -147,6 +151,7 @@ class GenerationForm(forms.Form):
         self.quote: pricing.Quote | None = None
         self.notes: list[str] = []
         self.source: Generation | None = None
+        self.picture: Asset | None = None
         self.model = self._chosen_model()
         self.fields["model_name"].choices = [(m.name, m.label) for m in capabilities.models_for(self.kind)]
         self.fields["model_name"].error_messages["invalid_choice"] = (
@@ -171,6 +176,7 @@ class GenerationForm(forms.Form):
             self.initial["client_token"] = uuid.uuid4().hex
         if user is not None:
             self.source = self._remix_source()
+            self.picture = self._picture_source()
 
     # --- current choices, from the submitted data or the initial values ----------------
 
@@ -228,6 +234,57 @@ class GenerationForm(forms.Form):
             return None
         return Generation.objects.owned_by(self.user).filter(pk=pk).exclude(input_image="").first()
 
+    # Kinds that take a result picture, and the field it goes in.
+    PICTURE_FIELDS: ClassVar[dict[str, str]] = {Kind.IMAGE2VIDEO: "image", Kind.OMNI_VIDEO: "image_list"}
+
+    def _picture_source(self) -> Asset | None:
+        if self.kind not in self.PICTURE_FIELDS:
+            return None
+        try:
+            pk = int(self._raw("picture_from") or 0)
+        except (TypeError, ValueError):
+            return None
+        if not pk:
+            return None
+        return (
+            Asset.objects.filter(
+                pk=pk,
+                kind=Asset.Kind.IMAGE,
+                generation__owner=self.user,
+                generation__deleted_at__isnull=True,
+            )
+            .select_related("generation")
+            .first()
+        )
+
+    def use_picture(self, data: dict[str, Any]) -> None:
+        """Put the chosen result picture where an upload would be (the start frame, or the
+        first reference picture: image_1), checked like an upload."""
+        if self.picture is None:
+            return
+        field = self.PICTURE_FIELDS[self.kind]
+        if field == "image" and (data.get("image") or data.get("image_url")):
+            return
+        with self.picture.file.open("rb") as handle:
+            upload = SimpleUploadedFile(
+                self.picture.file.name.rsplit("/", 1)[-1], handle.read(), self.picture.content_type
+            )
+        try:
+            check_image_upload(upload)
+        except ValidationError as exc:
+            self.add_error(
+                None, [f"Picture from generation #{self.picture.generation_id}: {m}" for m in exc.messages]
+            )
+            return
+        if field == "image":
+            data["image"] = upload
+        else:
+            data[field] = [upload, *(data.get(field) or [])]
+            if len(data[field]) > capabilities.MAX_OMNI_IMAGES:
+                self.add_error(
+                    field, f"Give at most {capabilities.MAX_OMNI_IMAGES - 1} more reference pictures."
+                )
+
     # --- groups for the template ---------------------------------------------------------
 
     @property
@@ -248,6 +305,7 @@ class GenerationForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        self.use_picture(data)
         self.clean_images(data)
         if self.errors:
             return data

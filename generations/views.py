@@ -191,6 +191,9 @@ def create(request: HttpRequest, kind_slug: str) -> HttpResponse:
             # "Extend" / "Add sound" / "Use as motion reference" on a video's page opens
             # this with that video (Kling's id).
             initial["video_id"] = request.GET.get("video_id", "")[:64]
+        if request.GET.get("picture", "").isdigit():
+            # "Animate" / "Use as reference" on a finished picture's page.
+            initial["picture_from"] = request.GET["picture"]
         form = form_class(initial=initial, user=request.user)
     context = _create_context(request, kind, form, insufficient=insufficient)
     return render(request, "generations/create.html", context)
@@ -452,6 +455,20 @@ def motion_reference_url(generation: Generation, assets: list[Asset]) -> str:
     return open_with_video(generation, assets, Kind.MOTION_CONTROL, capabilities.MOTION_UPLOAD_LIMITS)
 
 
+def picture_urls(generation: Generation, assets: list[Asset]) -> dict[str, str]:
+    """Image to video ("Animate") and omni video ("Use as reference") with this
+    generation's first finished picture, where Kling offers them."""
+    picture = next((a for a in assets if a.kind == Asset.Kind.IMAGE), None)
+    if picture is None or generation.status != Status.SUCCEEDED:
+        return {}
+    urls = {}
+    for name, kind in (("animate_url", Kind.IMAGE2VIDEO), ("reference_url", Kind.OMNI_VIDEO)):
+        if providers.offers(capabilities.product_for(kind)) and capabilities.models_for(kind):
+            path = reverse("generations:create", args=[KIND_SLUGS[kind]])
+            urls[name] = path + "?" + urlencode({"picture": picture.pk})
+    return urls
+
+
 def extension_chain(generation: Generation) -> dict[str, Any]:
     """What this video continues and what continues it: the owner's own, not deleted."""
     own = Generation.objects.owned_by(generation.owner_id)
@@ -471,6 +488,7 @@ def _detail_context(generation: Generation) -> dict[str, Any]:
         "extend_url": extend_url(generation, assets),
         "add_sound_url": add_sound_url(generation, assets),
         "motion_reference_url": motion_reference_url(generation, assets),
+        **picture_urls(generation, assets),
         **extension_chain(generation),
         "progress": services.progress_for([generation]).get(generation.pk),
         "timeline": timeline(generation),

@@ -86,8 +86,10 @@
     if (!box || !(input instanceof HTMLInputElement) || input.id !== box.dataset.tokensFor) return;
     var thumbs = box.querySelector(".thumbs");
     thumbs.textContent = "";
+    // A result picture chosen on its own page is image_1; uploads then follow it.
+    var first = parseInt(box.dataset.tokenStart || "1", 10);
     Array.prototype.forEach.call(input.files || [], function (file, i) {
-      var token = "<<<image_" + (i + 1) + ">>>";
+      var token = "<<<image_" + (i + first) + ">>>";
       var button = document.createElement("button");
       button.type = "button";
       button.className = "thumb-token";
@@ -95,17 +97,22 @@
       button.title = "Insert " + token;
       var img = document.createElement("img");
       img.src = URL.createObjectURL(file);
-      img.alt = "Reference picture " + (i + 1);
+      img.alt = "Reference picture " + (i + first);
       img.width = 72;
       var label = document.createElement("span");
       label.className = "small";
-      label.textContent = "image_" + (i + 1);
+      label.textContent = "image_" + (i + first);
       button.appendChild(img);
       button.appendChild(label);
       button.addEventListener("click", function () { insertToken(token); });
       thumbs.appendChild(button);
     });
     box.hidden = !thumbs.children.length;
+  });
+
+  document.addEventListener("click", function (event) {
+    var button = event.target instanceof Element && event.target.closest("[data-insert-token]");
+    if (button) insertToken(button.dataset.insertToken);
   });
 
   // Omni video storyboard: rows of prompt and seconds, kept as JSON in the hidden field
