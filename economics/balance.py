@@ -70,7 +70,7 @@ def outlook(snapshot: PackSnapshot | None, now: datetime | None = None) -> list[
     burnt = Generation.objects.filter(finished_at__gte=now - timedelta(days=BURN_DAYS)).aggregate(
         image=Sum("units_charged", filter=images), video=Sum("units_charged", filter=~images)
     )
-    low_days = Decimal(getattr(settings, "ECONOMICS_LOW_PACK_DAYS", 7))
+    low_days = Decimal(settings.ECONOMICS_LOW_PACK_DAYS)
     result = []
     for product_type in (ProductType.VIDEO, ProductType.IMAGE):
         online = [p for p in snapshot.packs if p["product_type"] == product_type and p["status"] == "online"]
