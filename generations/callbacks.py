@@ -1,9 +1,10 @@
 """Kling's callbacks: `POST /callbacks/kling/<generation id>/<token>/`.
 
-A callback is only a hint that something changed. It is authenticated by the unguessable
-per-generation token in its URL (and, when KLING_WEBHOOK_SECRET is set, by its Standard
-Webhooks signature), and a terminal state it reports is confirmed with our own lookup
-before anything changes. The answer is fast: the lookup runs in a worker.
+Authenticated by the unguessable per-generation token in its URL. Unsigned, a callback is
+only a hint that something changed: a terminal state it reports is confirmed with our own
+lookup before anything changes, batched so a burst of callbacks shares one list call per
+product, in a worker. When KLING_WEBHOOK_SECRET is set, only a valid Standard Webhooks
+signature is accepted, and the signed body is itself the confirmation: no lookup at all.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from generations import queue, services
+from generations import follow, providers, queue, services
 from generations.models import TERMINAL_STATUSES, Generation, Status
 from generations.providers import webhook_signature
+from generations.providers.base import ProviderError, ProviderTask, TaskStatus
 from kling_site.cache_errors import CACHE_ERRORS
 
 logger = logging.getLogger(__name__)
@@ -48,7 +50,9 @@ def _hint(body: bytes) -> tuple[str, str]:
 @require_POST
 def kling_callback(request: HttpRequest, generation_id: int, token: str) -> HttpResponse:
     generation = (
-        Generation.objects.filter(pk=generation_id).only("pk", "status", "task_id", "callback_token").first()
+        Generation.objects.filter(pk=generation_id)
+        .only("pk", "status", "task_id", "product", "callback_token")
+        .first()
     )
     # Compare even when there is no such generation, so timing tells nothing.
     expected = generation.callback_token if generation is not None else "-" * 32
@@ -80,11 +84,48 @@ def kling_callback(request: HttpRequest, generation_id: int, token: str) -> Http
     if generation.status == Status.QUEUED:
         # Our submit has not recorded the task yet; it and the sweep will catch up.
         return HttpResponse("ok")
+    if secret and generation.task_id:
+        task = _signed_task(generation.product, request.body)
+        # A success without results is read as a hint: our own lookup decides that one.
+        if (
+            task is not None
+            and task.task_id == generation.task_id
+            and (task.status != TaskStatus.SUCCEEDED or task.media)
+        ):
+            # Signed by Kling: the body is the confirmation, as good as our own lookup.
+            follow.apply_task(Generation.objects.get(pk=generation.pk), task)
+            return HttpResponse("ok")
     if status.lower() in PROCESSING_HINTS:
         # Harmless to take on trust: it never touches money and is not terminal.
         services.transition(generation.pk, [Status.SUBMITTED], Status.PROCESSING)
     elif status.lower() in TERMINAL_HINTS or not status:
+        follow.hint(generation.pk)
         # Robust: with the broker down the hint is dropped, not answered with a 500; the
         # poll sweep looks the task up within its cadence anyway.
-        transaction.on_commit(lambda: queue.refresh(generation.pk), robust=True)
+        transaction.on_commit(lambda: _confirm_soon(generation.pk, generation.product), robust=True)
     return HttpResponse("ok")
+
+
+def _signed_task(product: str, body: bytes) -> ProviderTask | None:
+    """The task a verified body describes, if the provider reads callback bodies at all."""
+    parse = getattr(providers.get_provider(), "parse_callback", None)
+    if parse is None:
+        return None
+    try:
+        return parse(product, body)
+    except ProviderError as exc:
+        logger.info("signed callback for %s read as a hint only: %s", product, exc)
+        return None
+
+
+def _confirm_soon(generation_id: int, product: str) -> None:
+    """One confirmation per product per debounce window: the first hint of a burst enqueues
+    it, the others are covered by its list call. Without the cache, each confirms alone."""
+    try:
+        first = cache.add(f"generations:confirm:{product}", 1, follow.CONFIRM_DEBOUNCE_SECONDS)
+    except CACHE_ERRORS as exc:
+        logger.warning("callback for generation %s: batching skipped: %s", generation_id, exc)
+        queue.refresh(generation_id)
+        return
+    if first:
+        queue.confirm_hints(product)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import logging
 import random
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -22,6 +23,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django_q import conf as django_q_conf
 
 from generations import fair_queue, inputs, limiter, providers, queue, services
 from generations.models import (
@@ -44,6 +46,12 @@ POLL_LEASE = timedelta(seconds=90)
 # be: its task was lost (a crash between commit and enqueue); the sweep sends it again.
 LOST_TASK_GRACE = timedelta(seconds=30)
 LIST_PAGE_SIZE = 500  # Kling's maximum: one list call covers 500 tasks of a product
+MAX_LIST_PAGES = 1000  # Kling's largest pageNum
+# Kling's clock and ours may differ a little: a page ends the walk only when its last task
+# is older than our oldest claimed one by more than this.
+LIST_CLOCK_SKEW = timedelta(minutes=5)
+# Unsigned callbacks arriving within this many seconds share one list call per product.
+CONFIRM_DEBOUNCE_SECONDS = 1
 MAX_POLL_INTERVAL_SECONDS = 120
 RETRY_BASE_SECONDS = 2  # Kling advises at least 1 s before retrying 1303
 RETRY_CAP_SECONDS = 300
@@ -382,6 +390,34 @@ def refresh(generation_id: int) -> None:
     apply_task(generation, task)
 
 
+def hint(generation_id: int) -> None:
+    """An unsigned callback says the task changed: make the row due now, so the product's
+    next batched confirmation (or, failing that, the sweep) looks it up."""
+    _poll_soon(generation_id)
+
+
+def confirm_hints(product: str) -> SweepReport:
+    """Confirm every hinted (due) generation of a product with list calls, not one GET each.
+
+    Starts CONFIRM_DEBOUNCE_SECONDS after the first hint of a burst was enqueued, so the
+    hints that follow it within that window are covered by the same call. A task the list
+    does not show gets a single lookup; a lookup error never fails a job (see _poll_product).
+    """
+    if not django_q_conf.Conf.SYNC:
+        # A synchronous queue (tests, `Q_CLUSTER["sync"]`) runs this inside the callback's
+        # request, where nothing else can arrive meanwhile.
+        time.sleep(CONFIRM_DEBOUNCE_SECONDS)
+    report = SweepReport()
+    now = timezone.now()
+    provider = providers.get_provider()
+    while True:
+        claimed = claim_due(product, now)
+        if claimed:
+            _poll_product(provider, product, claimed, now, report)
+        if len(claimed) < LIST_PAGE_SIZE:
+            return report
+
+
 def _poll_soon(generation_id: int, delay: float = 0) -> None:
     Generation.objects.filter(pk=generation_id, status__in=IN_FLIGHT_STATUSES).update(
         due_at=timezone.now() + timedelta(seconds=delay)
@@ -472,17 +508,43 @@ def has_work() -> bool:
     )
 
 
+def list_covering(
+    provider, product: str, claimed: list[Generation], report: SweepReport
+) -> dict[str, ProviderTask]:
+    """The claimed generations' tasks as the product's list shows them, newest first.
+
+    Walks page after page until every claimed task is seen, the list ends, or it reaches
+    tasks older than the oldest claimed one (the rest of an account's history can hold
+    nothing we wait for). What is still missing then gets a single lookup.
+    """
+    missing = {g.task_id for g in claimed if g.task_id}
+    oldest = min((g.submitted_at or g.created_at for g in claimed), default=None)
+    listed: dict[str, ProviderTask] = {}
+    for number in range(1, MAX_LIST_PAGES + 1):
+        if not missing or not limiter.try_take_request():
+            break
+        report.list_calls += 1
+        try:
+            page = provider.list_tasks(product, number, LIST_PAGE_SIZE)
+        except ProviderError as exc:
+            logger.warning("sweep: listing %s (page %s) failed: %s", product, number, exc)
+            break
+        for task in page.tasks:
+            if task.task_id in missing:
+                missing.discard(task.task_id)
+                listed[task.task_id] = task
+        last = page.tasks[-1] if page.tasks else None
+        if len(page.tasks) < LIST_PAGE_SIZE or last is None:
+            break
+        if oldest is not None and last.created_at is not None and last.created_at < oldest - LIST_CLOCK_SKEW:
+            break
+    return listed
+
+
 def _poll_product(
     provider, product: str, claimed: list[Generation], now: datetime, report: SweepReport
 ) -> None:
-    listed: dict[str, ProviderTask] = {}
-    if limiter.try_take_request():
-        report.list_calls += 1
-        try:
-            page = provider.list_tasks(product, 1, LIST_PAGE_SIZE)
-            listed = {task.task_id: task for task in page.tasks}
-        except ProviderError as exc:
-            logger.warning("sweep: listing %s failed: %s", product, exc)
+    listed = list_covering(provider, product, claimed, report)
     for generation in claimed:
         report.polled += 1
         task = listed.get(generation.task_id)

@@ -37,6 +37,12 @@ def fetch_results(generation_id: int) -> None:
     _enqueue("fetch_results", generation_id, "copy results of generation")
 
 
+def confirm_hints(product: str) -> None:
+    async_task(
+        "generations.tasks.confirm_hints", product, task_name=f"confirm callbacks for {product}", group=GROUP
+    )
+
+
 def notify_finished(generation_id: int) -> None:
     _enqueue("notify_finished", generation_id, "email about generation")
 

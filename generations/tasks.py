@@ -15,6 +15,10 @@ def check_generation(generation_id: int) -> None:
     follow.refresh(generation_id)
 
 
+def confirm_hints(product: str) -> str:
+    return _summary(follow.confirm_hints(product))
+
+
 def fetch_results(generation_id: int) -> None:
     media.store_results(generation_id)
 

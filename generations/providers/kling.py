@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import logging
 import re
 import threading
@@ -517,6 +518,15 @@ class KlingClient(HTTPProviderClient):
             if errors.is_not_found(error):
                 return None
             raise
+
+    @staticmethod
+    def parse_callback(product: str, body: bytes) -> ProviderTask:
+        """A callback body: Kling posts the bare task object a query answers with."""
+        try:
+            data = json.loads(body or b"{}")
+        except (ValueError, UnicodeDecodeError) as error:
+            raise errors.bad_response(f"callback body is not JSON: {error}") from error
+        return parse_task(data, _check_product(product))
 
     def list_tasks(self, product: str, page: int = 1, page_size: int = 500) -> TaskPage:
         """One page of this product's tasks (pageNum 1-1000, pageSize 1-500)."""

@@ -266,6 +266,12 @@ class FakeProvider:
                     return task.view()
             return None
 
+    def parse_callback(self, product: str, body: bytes) -> ProviderTask:
+        # Kling's own reading of a callback body (no request: it is not counted).
+        from generations.providers.kling import KlingClient
+
+        return KlingClient.parse_callback(product, body)
+
     def list_tasks(self, product: str, page: int = 1, page_size: int = 500) -> TaskPage:
         with self._lock:
             self.calls.append(("list", product, page, page_size))

@@ -1,0 +1,179 @@
+"""Confirming at one provider request per generation: unsigned callbacks are confirmed in
+batches by the list endpoint, a signed callback body is itself the confirmation, and the
+sweep reads every page of the list."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from billing import ledger
+from generations import follow, services
+from generations.models import Generation, Status
+from generations.providers import webhook_signature
+from tests.generations.fakes import MEDIA_BASE, FakeTask
+from tests.generations.test_callbacks import SECRET, post
+from tests.generations.test_sweep import many as _many_from_the_sweep_tests
+
+many = _many_from_the_sweep_tests  # the same fixture: people with many jobs at once
+
+
+def newer_tasks_at_kling(fake, count: int = 1000) -> None:
+    """Tasks made elsewhere on the account after ours: they fill the list's first pages."""
+    for n in range(count):
+        serial = fake._serial + 1 + n
+        fake.tasks[str(serial)] = FakeTask(
+            task_id=str(serial), product="videos/text2video", external_id="", params={}, serial=serial
+        )
+
+
+def test_a_burst_of_300_callbacks_is_confirmed_with_one_list_call_per_product(
+    many, fake, commit, client, monkeypatch, rich_alice
+):
+    ledger.grant(rich_alice, 20_000, key="burst:grant")
+    videos = many(200)
+    images = many(100, "text2image")
+    fake.calls.clear()
+    finished: list[int] = []
+    real_transition = services.transition
+
+    def counting_transition(generation_id, from_statuses, to_status, **fields):
+        changed = real_transition(generation_id, from_statuses, to_status, **fields)
+        if changed and to_status == Status.SUCCEEDED:
+            finished.append(generation_id)
+        return changed
+
+    monkeypatch.setattr(services, "transition", counting_transition)
+    # Copying results is not what this counts (and is the slow part).
+    monkeypatch.setattr("generations.queue.fetch_results", lambda pk: None)
+    monkeypatch.setattr("generations.queue.notify_finished", lambda pk: None)
+    for generation in videos + images:
+        fake.succeed(generation.task_id)
+    # One debounce window: every hint is recorded before the first confirmation runs.
+    with commit():
+        for generation in videos + images:
+            body = {"task_id": generation.task_id, "task_status": "succeed"}
+            assert post(client, generation.callback_path(), body).status_code == 200
+    assert fake.count("list") == 2 and fake.count("get") == 0
+    assert sorted(finished) == sorted(g.pk for g in videos + images)  # each exactly once
+    assert Generation.objects.filter(status=Status.SUCCEEDED).count() == 300
+
+
+def test_a_hinted_task_the_list_does_not_show_is_looked_up_alone(many, fake, commit, client):
+    (generation,) = many(1)
+    fake.hide_from_list(generation.task_id)
+    fake.succeed(generation.task_id)
+    fake.calls.clear()
+    with commit():
+        post(client, generation.callback_path(), {"task_id": generation.task_id, "task_status": "succeed"})
+    assert fake.count("list") == 1 and fake.count("get") == 1
+    assert Generation.objects.get(pk=generation.pk).status == Status.SUCCEEDED
+
+
+def test_a_failed_confirmation_never_fails_the_job_and_leaves_it_due(many, fake, commit, client):
+    from tests.generations.fakes import server_timeout
+
+    (generation,) = many(1)
+    fake.succeed(generation.task_id)
+    fake.fail_next_list(server_timeout())
+    fake.fail_next_get(server_timeout())
+    with commit():
+        post(client, generation.callback_path(), {"task_id": generation.task_id, "task_status": "succeed"})
+    generation.refresh_from_db()
+    assert generation.status == Status.SUBMITTED
+    assert generation.due_at is not None
+
+
+def test_without_the_cache_each_hint_is_confirmed_alone(many, fake, commit, client, monkeypatch):
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from generations import callbacks
+
+    def cache_down(*args, **kwargs):
+        raise RedisConnectionError("Connection refused.")
+
+    monkeypatch.setattr(callbacks.cache, "add", cache_down)
+    (generation,) = many(1)
+    fake.succeed(generation.task_id)
+    fake.calls.clear()
+    with commit():
+        post(client, generation.callback_path(), {"task_id": generation.task_id, "task_status": "succeed"})
+    assert fake.count("get") == 1
+    assert Generation.objects.get(pk=generation.pk).status == Status.SUCCEEDED
+
+
+def kling_body(generation: Generation, status: str = "succeed") -> bytes:
+    body = {
+        "task_id": generation.task_id,
+        "task_status": status,
+        "task_status_msg": "" if status == "succeed" else "Failure to pass the risk control system",
+        "final_unit_deduction": "2.5",
+        "task_result": {"videos": [{"id": "v1", "url": f"{MEDIA_BASE}/v1.mp4", "duration": "5"}]}
+        if status == "succeed"
+        else {},
+    }
+    return json.dumps(body).encode()
+
+
+def test_a_signed_callback_needs_no_lookup(many, fake, commit, client, settings):
+    settings.KLING_WEBHOOK_SECRET = SECRET
+    done, failed = many(2)
+    fake.calls.clear()
+    with commit():
+        for generation, status in ((done, "succeed"), (failed, "failed")):
+            body = kling_body(generation, status)
+            headers = webhook_signature.headers(SECRET, f"msg-{generation.pk}", body)
+            assert post(client, generation.callback_path(), body, **headers).status_code == 200
+    assert fake.request_count == 0
+    done.refresh_from_db()
+    failed.refresh_from_db()
+    assert done.status == Status.SUCCEEDED and done.assets_saved_at is not None
+    assert failed.status == Status.FAILED
+
+
+def test_a_forged_signed_callback_changes_nothing(many, fake, commit, client, settings):
+    settings.KLING_WEBHOOK_SECRET = SECRET
+    (generation,) = many(1)
+    fake.calls.clear()
+    body = kling_body(generation)
+    with commit():
+        forged = webhook_signature.headers(SECRET + "x", "msg-forged", body)
+        assert post(client, generation.callback_path(), body, **forged).status_code == 400
+    assert Generation.objects.get(pk=generation.pk).status == Status.SUBMITTED
+    assert fake.request_count == 0
+
+
+def test_a_signed_body_for_another_task_is_not_applied(many, fake, commit, client, settings):
+    settings.KLING_WEBHOOK_SECRET = SECRET
+    mine, other = many(2)
+    body = kling_body(other)
+    with commit():
+        post(client, mine.callback_path(), body, **webhook_signature.headers(SECRET, "msg-x", body))
+    assert Generation.objects.get(pk=mine.pk).status == Status.SUBMITTED
+
+
+def test_the_sweep_walks_every_page_of_the_list(many, fake, commit, clock):
+    ours = many(5)
+    for generation in ours:
+        fake.succeed(generation.task_id)
+    # 1,000 newer tasks at Kling (made elsewhere on the account) push ours to page 3.
+    newer_tasks_at_kling(fake)
+    fake.calls.clear()
+    clock.shift(timedelta(seconds=15))
+    with commit():
+        report = follow.sweep()
+    assert [c[2] for c in fake.calls if c[0] == "list"] == [1, 2, 3]
+    assert report.list_calls == 3 and fake.count("get") == 0
+    assert Generation.objects.filter(status=Status.SUCCEEDED).count() == 5
+
+
+def test_the_page_walk_stops_when_the_budget_is_spent(many, fake, commit, clock, slots):
+    ours = many(2)
+    newer_tasks_at_kling(fake)
+    slots.requests = 1
+    fake.calls.clear()
+    clock.shift(timedelta(seconds=15))
+    with commit():
+        follow.sweep()
+    assert fake.request_count == 1  # the budget, counted at the provider seam
+    assert all(Generation.objects.get(pk=g.pk).status == Status.SUBMITTED for g in ours)
