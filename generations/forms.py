@@ -673,6 +673,18 @@ class PerSecondPrice:
                 f"{int(shown)} shown. Nothing was charged: check the price and create it again.",
             )
 
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        self.check_price_shown(data)
+        return data
+
+    def current_values(self) -> dict[str, Any]:
+        # Priced by the measured length, not by a chosen duration.
+        values = super().current_values()
+        values.pop("duration", None)
+        values["output_seconds"] = self.measured_seconds()
+        return values
+
     def measured_seconds(self) -> float | None:
         try:
             seconds = float(self._raw(self.SECONDS_FIELD) or 0)
@@ -780,15 +792,7 @@ class MotionControlForm(OwnVideoOrUpload, PerSecondPrice, GenerationForm):
         data = self.cleaned_data
         if not self.take_video_source(data):
             return data
-        data = super().clean()
-        self.check_price_shown(data)
-        return data
-
-    def current_values(self) -> dict[str, Any]:
-        values = super().current_values()
-        values.pop("duration", None)
-        values["output_seconds"] = self.measured_seconds()
-        return values
+        return super().clean()
 
 
 class AvatarForm(PerSecondPrice, GenerationForm):
@@ -837,17 +841,6 @@ class AvatarForm(PerSecondPrice, GenerationForm):
         if upload:
             upload.media_info = uploads.check_audio(upload, capabilities.AVATAR_SOUND_LIMITS)
         return upload
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        self.check_price_shown(data)
-        return data
-
-    def current_values(self) -> dict[str, Any]:
-        values = super().current_values()
-        values.pop("duration", None)
-        values["output_seconds"] = self.measured_seconds()
-        return values
 
 
 class MultiImageToVideoForm(VideoForm):
