@@ -15,7 +15,7 @@ from django.urls import path
 from django_q import admin as queue_admin
 from django_q.models import Failure, Success
 
-from economics.admin import GenerationEconomicsMixin
+from economics.admin import GenerationEconomicsMixin, PriceEconomicsMixin
 from generations import capabilities, media, queue, services
 from generations.models import (
     MAX_FETCH_ATTEMPTS,
@@ -255,8 +255,9 @@ class PriceForm(forms.ModelForm):
 
 
 @admin.register(Price)
-class PriceAdmin(admin.ModelAdmin):
+class PriceAdmin(PriceEconomicsMixin, admin.ModelAdmin):
     form = PriceForm
+    actions = ["set_target_margin"]
     list_display = ("kind", "model_name", "mode", "duration", "audio", "credits", "active")
     list_editable = ("credits", "active")
     list_filter = ("kind", "model_name", "mode", "audio", "active")

@@ -76,6 +76,16 @@ IMAGE_UNITS: dict[str, dict[str, dict[str, Decimal]]] = {
 # Text to audio and video to audio: 0.25 units a call (section 10.2).
 AUDIO_UNITS_PER_CALL = _D("0.25")
 
+# Text to image: Kling image units per picture by model (section 10.3). A row covers the
+# picture made with a reference image too, which costs more: its units are the dearer case.
+TEXT2IMAGE_UNITS: dict[str, Decimal] = {
+    "kling-v1": _D("1"),
+    "kling-v1-5": _D("8"),
+    "kling-v2": _D("8"),
+    "kling-v2-1": _D("8"),
+    "kling-v3": _D("8"),
+}
+
 
 class NotOffered(Exception):
     """No active price for this combination: it cannot be ordered."""
@@ -189,6 +199,37 @@ def default_price_rows() -> list[dict[str, Any]]:
                     }
                 )
     return rows
+
+
+def price_units(
+    kind: str, model_name: str, mode: str, duration: int | None, audio: bool | None
+) -> Decimal | None:
+    """Kling units one price row buys (per clip, per second, per call or per image, as its
+    credits are counted), from the tables the default credits come from.
+
+    None when the row is a wildcard whose units vary (a blank mode or duration where the
+    model has several) or the kind has no unit table here."""
+    if kind in (Kind.TEXT2VIDEO, Kind.IMAGE2VIDEO, Kind.MULTI_IMAGE2VIDEO, Kind.OMNI_VIDEO):
+        rates = VIDEO_UNITS_PER_SECOND.get(model_name, {})
+        if duration is None or (mode, False) not in rates:
+            return None
+        if audio is None and (mode, True) in rates:
+            return None
+        return rates[(mode, bool(audio))] * duration if (mode, bool(audio)) in rates else None
+    per_call = {
+        Kind.MOTION_CONTROL: MOTION_UNITS_PER_SECOND,
+        Kind.AVATAR: AVATAR_UNITS_PER_SECOND,
+        Kind.VIDEO_EXTEND: EXTEND_UNITS,
+    }.get(kind)
+    if per_call is not None:
+        return per_call.get(model_name, {}).get(mode)
+    if kind in (Kind.TEXT2AUDIO, Kind.VIDEO2AUDIO):
+        return AUDIO_UNITS_PER_CALL
+    if kind == Kind.TEXT2IMAGE:
+        return TEXT2IMAGE_UNITS.get(model_name)
+    if kind in IMAGE_UNITS:
+        return IMAGE_UNITS[kind].get(model_name, {}).get(mode)
+    return None
 
 
 def seed_default_prices(price_model: Any, kind: str) -> None:
