@@ -110,7 +110,10 @@ def erase_account(user: User, *, actor: User | None = None) -> ErasureReport:
     """
     with transaction.atomic():
         # Serialises two erasures of one account; SQLite's IMMEDIATE transaction does the same.
-        user = User.objects.select_for_update().get(pk=user.pk)
+        # NO KEY: a charge committing meanwhile key-share-locks this row for its foreign key
+        # after locking the credit account we freeze next; FOR UPDATE would deadlock with it
+        # (tests/billing/test_lock_order.py).
+        user = User.objects.select_for_update(no_key=True).get(pk=user.pk)
         if user.erased_at is not None:
             return ErasureReport(user_id=user.pk, already_erased=True)
 

@@ -436,8 +436,15 @@ def sync_clawbacks(charge_id: str, *, source: str = "webhook") -> Purchase:
     purchase = _purchase_for_charge(charge, source)
     with transaction.atomic():
         # One clawback or dispute change per purchase at a time; the ledger keys make the
-        # entries idempotent, the lock keeps the status consistent with them.
-        locked = Purchase.objects.select_for_update(of=("self",)).select_related("user").get(pk=purchase.pk)
+        # entries idempotent, the lock keeps the status consistent with them. Only this
+        # row, and NO KEY: a charge committing meanwhile checks its foreign key to the
+        # user with a key-share lock, and a stronger lock here deadlocks with it
+        # (tests/billing/test_lock_order.py).
+        locked = (
+            Purchase.objects.select_for_update(of=("self",), no_key=True)
+            .select_related("user")
+            .get(pk=purchase.pk)
+        )
         if locked.paid_at is None:
             record(locked, source, f"Stripe refund on {charge.id} ignored: this purchase was never credited")
             return locked
@@ -503,7 +510,11 @@ def sync_dispute(dispute_id: str, *, source: str = "webhook") -> Purchase:
     charge = stripe_api.retrieve_charge(dispute.charge_id)
     purchase = _purchase_for_charge(charge, source)
     with transaction.atomic():
-        locked = Purchase.objects.select_for_update(of=("self",)).select_related("user").get(pk=purchase.pk)
+        locked = (
+            Purchase.objects.select_for_update(of=("self",), no_key=True)
+            .select_related("user")
+            .get(pk=purchase.pk)
+        )
         known = locked.dispute_status if locked.stripe_dispute_id == dispute.id else ""
         if known in DISPUTE_CLOSED and dispute.status not in DISPUTE_CLOSED:
             # A stale read racing the closing event: a closed dispute never reopens.
