@@ -34,7 +34,15 @@ def refresh(generation_id: int) -> None:
 
 
 def fetch_results(generation_id: int) -> None:
-    _enqueue("fetch_results", generation_id, "copy results of generation")
+    # On the results queue when there is one (settings.RESULTS_QUEUE): a slow download
+    # then waits for a results worker, never in front of a status change.
+    async_task(
+        "generations.tasks.fetch_results",
+        generation_id,
+        task_name=f"copy results of generation #{generation_id}",
+        group=GROUP,
+        cluster=settings.RESULTS_QUEUE or None,
+    )
 
 
 def confirm_hints(product: str) -> None:

@@ -150,6 +150,14 @@ Q_CLUSTER = {
     "poll": 0.5,
     "label": "Task queue",
 }
+# Copying results (downloads, thumbnails, posters) can take long on a slow CDN. With
+# RESULTS_QUEUE set, those tasks go to a queue of their own, served by a second cluster
+# (`Q_CLUSTER_NAME=<that name> manage.py qcluster`, Procfile `results`), so they never
+# hold up a status change. Empty (the demo): one cluster does everything.
+RESULTS_QUEUE = envstr("RESULTS_QUEUE")
+Q_CLUSTER["ALT_CLUSTERS"] = {
+    RESULTS_QUEUE or "results": {"workers": envint("Q_RESULTS_WORKERS", 2, minimum=1)}
+}
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:

@@ -74,14 +74,14 @@ def test_the_deploy_files_run_in_production_mode_and_make_run_in_demo_mode():
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert re.search(r"^ENV DJANGO_DEBUG=0 ", dockerfile, re.MULTILINE)
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    for service in ("migrate", "web", "worker", "clock"):
+    for service in ("migrate", "web", "worker", "results", "clock"):
         assert compose["services"][service]["environment"]["DJANGO_DEBUG"] == "0"
     commands = [
         line.partition(":")[2].split()
         for line in (ROOT / "Procfile").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     ]
-    assert len(commands) == 4 and all(command[:2] == ["env", "DJANGO_DEBUG=0"] for command in commands)
+    assert len(commands) == 5 and all(command[:2] == ["env", "DJANGO_DEBUG=0"] for command in commands)
     for demo in ("Procfile.dev", "scripts/run_dev.py", "Makefile"):
         assert "DJANGO_DEBUG" not in (ROOT / demo).read_text()
     # The image's collectstatic step loads production settings with its build-only values.
