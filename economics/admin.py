@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from economics import price_sheet, services
-from economics.models import ResourcePack
+from economics.models import Alert, Reconciliation, ResourcePack
 
 
 @admin.register(ResourcePack)
@@ -33,6 +33,32 @@ class ResourcePackAdmin(admin.ModelAdmin):
     @admin.display(description=_("cost per unit"))
     def unit_cost(self, obj: ResourcePack) -> str:
         return f"{obj.cost_per_unit:.4f} {obj.currency.upper()}"
+
+
+class _ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Alert)
+class AlertAdmin(_ReadOnlyAdmin):
+    list_display = ("message", "raised_at", "emailed_at", "cleared_at")
+    list_filter = (("cleared_at", admin.EmptyFieldListFilter),)
+
+
+@admin.register(Reconciliation)
+class ReconciliationAdmin(_ReadOnlyAdmin):
+    list_display = ("ran_at", "product_type", "start", "end", "recorded_units", "kling_units", "difference_shown")
+    list_filter = ("product_type",)
+
+    @admin.display(description=_("difference (Kling minus ours)"))
+    def difference_shown(self, obj: Reconciliation) -> str:
+        if not obj.difference:
+            return "0"
+        return format_html('<strong style="color:#ba2121">{}</strong>', obj.difference)
 
 
 class _PriceContextMixin:

@@ -17,7 +17,8 @@ from generations.providers import get_provider
 from generations.providers.base import ProviderError
 
 BURN_DAYS = 7
-KEEP_SNAPSHOTS = timedelta(days=7)
+# Kept long enough to reconcile a month of units against (economics.reconcile).
+KEEP_SNAPSHOTS = timedelta(days=35)
 
 
 def refresh() -> PackSnapshot:

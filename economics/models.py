@@ -80,3 +80,51 @@ class PackSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"Kling packs at {self.fetched_at:%Y-%m-%d %H:%M}"
+
+
+class Alert(models.Model):
+    """A condition staff must hear about (a pack running low, a price below cost, ...).
+
+    One open row per condition (`key`): a check that finds it again changes nothing, so
+    staff are emailed once per condition, not once per check. When the condition is gone
+    the row is closed; if it comes back, a new row is opened and emailed.
+    """
+
+    key = models.CharField(max_length=120)
+    message = models.CharField(max_length=300)
+    raised_at = models.DateTimeField(default=timezone.now)
+    cleared_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-raised_at", "-id"]
+        constraints = [
+            # Two checks running at once cannot both open (and email) the same condition.
+            models.UniqueConstraint(
+                fields=["key"], condition=models.Q(cleared_at__isnull=True), name="alert_one_open_per_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class Reconciliation(models.Model):
+    """Units we recorded for a period against what Kling's own pack figures say it used."""
+
+    ran_at = models.DateTimeField(default=timezone.now, db_index=True)
+    product_type = models.CharField(max_length=8, choices=ProductType.choices)
+    start = models.DateTimeField(help_text=_("Time of Kling's figures at the start of the period."))
+    end = models.DateTimeField(help_text=_("Time of Kling's figures at the end of the period."))
+    recorded_units = models.DecimalField(max_digits=14, decimal_places=3)
+    kling_units = models.DecimalField(max_digits=14, decimal_places=3)
+
+    class Meta:
+        ordering = ["-ran_at", "product_type"]
+
+    def __str__(self) -> str:
+        return f"{self.product_type} {self.start:%Y-%m-%d %H:%M} to {self.end:%Y-%m-%d %H:%M}"
+
+    @property
+    def difference(self):
+        return self.kling_units - self.recorded_units

@@ -300,6 +300,8 @@ SPECTACULAR_SETTINGS = {
 WELCOME_CREDITS = envint("WELCOME_CREDITS", 50, minimum=0)
 # Economics: warn staff when a Kling pack has fewer days left than this at the current burn rate.
 ECONOMICS_LOW_PACK_DAYS = envint("ECONOMICS_LOW_PACK_DAYS", 7, minimum=0)
+# Units left in a pack under which staff are warned too (0: only when it runs out).
+ECONOMICS_LOW_PACK_UNITS = envint("ECONOMICS_LOW_PACK_UNITS", 0, minimum=0)
 # Mail providers that deliver name+tag@ to name@: the tag is ignored when telling whether a
 # mailbox already had its welcome credits.
 EMAIL_PLUS_TAG_DOMAINS = envlist(
