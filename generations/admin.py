@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
@@ -16,7 +17,7 @@ from django_q import admin as queue_admin
 from django_q.models import Failure, Success
 
 from economics.admin import GenerationEconomicsMixin, PriceEconomicsMixin
-from generations import capabilities, media, queue, services
+from generations import capabilities, clock, media, queue, services
 from generations.models import (
     MAX_FETCH_ATTEMPTS,
     UNFINISHED_STATUSES,
@@ -194,6 +195,20 @@ class GenerationAdmin(GenerationEconomicsMixin, admin.ModelAdmin):
         except ValueError:
             return results, may_have_duplicates
         return results | queryset.filter(Q(external_task_id=external)), may_have_duplicates
+
+    def changelist_view(self, request, extra_context=None):
+        pace = clock.cadence()
+        if pace.budget_bound:
+            # Staff should know why finishes take longer to show: raise KLING_MAX_QPM, or
+            # let callbacks carry the news.
+            self.message_user(
+                request,
+                f"The poll sweep runs every {pace.seconds:.0f} s, not every {pace.setting:.0f} s "
+                f"(GENERATION_POLL_SECONDS): {pace.pages} list page(s) a pass is all that "
+                f"KLING_MAX_QPM={settings.KLING_MAX_QPM} allows next to creates.",
+                messages.WARNING,
+            )
+        return super().changelist_view(request, extra_context)
 
     @admin.action(description="Poll now (ask the provider for the current state)", permissions=["change"])
     def poll_now(self, request: HttpRequest, queryset) -> None:

@@ -11,12 +11,20 @@ busy cluster does not pile passes up.
 The every-minute schedule stays as the fallback (`fallback_pass`): it sweeps only when no
 clock has started a pass lately, so a site without a clock process still follows its
 jobs, once a minute.
+
+The cadence adapts to the request budget (`cadence()`): a pass reads one list page per
+500 tasks, and the sweep keeps to SWEEP_BUDGET_SHARE of KLING_MAX_QPM, leaving the rest
+for creates and callback confirmations. When that, not GENERATION_POLL_SECONDS, sets the
+pace, the clock logs the effective cadence and the generations admin says so. Each pass
+also looks at what falls due before the next one, so a longer cadence never adds to a
+generation's wait beyond its own poll interval (two minutes at most).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -31,11 +39,57 @@ logger = logging.getLogger(__name__)
 # An enqueued pass that has not started after this long is taken as lost (a broker
 # restart, say) and the next tick enqueues another.
 LOST_PASS_AFTER = timedelta(minutes=2)
+# The part of KLING_MAX_QPM the sweep plans to spend; creates and confirmations get the rest.
+SWEEP_BUDGET_SHARE = 0.5
 
 
 def interval() -> timedelta | None:
     seconds = settings.GENERATION_POLL_SECONDS
     return timedelta(seconds=seconds) if seconds > 0 else None
+
+
+@dataclass(frozen=True)
+class Cadence:
+    seconds: float  # between two passes
+    setting: float  # GENERATION_POLL_SECONDS
+    pages: int  # list pages one pass reads to see everything in flight
+
+    @property
+    def budget_bound(self) -> bool:
+        """Whether the request budget, not the setting, sets the pace."""
+        return self.seconds > self.setting
+
+
+def cadence() -> Cadence:
+    """Seconds between passes: GENERATION_POLL_SECONDS, or longer when the list pages a
+    pass needs would spend more than SWEEP_BUDGET_SHARE of KLING_MAX_QPM."""
+    setting = float(follow.poll_base_seconds())
+    pages = follow.list_pages_needed()
+    seconds = setting
+    if settings.KLING_MAX_QPM > 0 and pages:
+        seconds = max(setting, 60 * pages / (settings.KLING_MAX_QPM * SWEEP_BUDGET_SHARE))
+    return Cadence(seconds=seconds, setting=setting, pages=pages)
+
+
+_announced: list[float] = []  # the budget-bound cadence this process last logged
+
+
+def _announce(pace: Cadence) -> None:
+    last = _announced[-1] if _announced else None
+    shown = round(pace.seconds) if pace.budget_bound else None
+    if shown == last:
+        return
+    _announced[:] = [shown]
+    if pace.budget_bound:
+        logger.warning(
+            "poll sweep: a pass every %s s, not %s s: %s list page(s) a pass within KLING_MAX_QPM=%s",
+            shown,
+            round(pace.setting),
+            pace.pages,
+            settings.KLING_MAX_QPM,
+        )
+    else:
+        logger.info("poll sweep: back to a pass every %s s", round(pace.setting))
 
 
 def _row() -> SweepClock:
@@ -62,6 +116,9 @@ def tick(now: datetime | None = None) -> bool:
     )
     if pass_waiting or not follow.has_work():
         return False
+    pace = cadence()
+    _announce(pace)
+    every = max(every, timedelta(seconds=pace.seconds))
     won = SweepClock.objects.filter(
         pk=clock.pk, next_pass_at=clock.next_pass_at, enqueued_at=clock.enqueued_at
     ).update(next_pass_at=now + every, enqueued_at=now)
@@ -79,9 +136,9 @@ def tick(now: datetime | None = None) -> bool:
 
 
 def run_pass() -> follow.SweepReport:
-    """One pass, as enqueued by a clock."""
+    """One pass, as enqueued by a clock: it also covers what falls due before the next."""
     SweepClock.objects.filter(pk=_row().pk).update(started_at=timezone.now())
-    return follow.sweep()
+    return follow.sweep(ahead=timedelta(seconds=cadence().seconds))
 
 
 def fallback_pass(now: datetime | None = None) -> follow.SweepReport | None:

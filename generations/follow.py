@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import math
 import random
 import time
 from dataclasses import dataclass
@@ -21,7 +22,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Min, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_q import conf as django_q_conf
 
@@ -443,14 +445,17 @@ def _due(now: datetime) -> Q:
     return Q(due_at__isnull=True) | Q(due_at__lte=now)
 
 
-def claim_due(product: str, now: datetime, limit: int = LIST_PAGE_SIZE) -> list[Generation]:
-    """Claim up to `limit` in-flight generations of a product that are due for a poll.
+def claim_due(
+    product: str, now: datetime, limit: int = LIST_PAGE_SIZE, due_by: datetime | None = None
+) -> list[Generation]:
+    """Claim up to `limit` in-flight generations of a product that are due for a poll
+    (by `due_by`, now unless told).
 
     PostgreSQL: SELECT ... FOR UPDATE SKIP LOCKED, so concurrent sweeps split the work
     instead of queueing behind each other. SQLite has no row locks: each row is claimed by
     a conditional UPDATE on the `due_at` value we read, which only one sweep can win.
     """
-    due = Generation.objects.filter(product=product, status__in=IN_FLIGHT_STATUSES).filter(_due(now))
+    due = Generation.objects.filter(product=product, status__in=IN_FLIGHT_STATUSES).filter(_due(due_by or now))
     ordered = due.order_by(F("due_at").asc(nulls_first=True), "pk")
     lease = now + POLL_LEASE
     with transaction.atomic():
@@ -468,15 +473,20 @@ def claim_due(product: str, now: datetime, limit: int = LIST_PAGE_SIZE) -> list[
     return list(Generation.objects.filter(pk__in=ids).order_by("pk"))
 
 
-def sweep(now: datetime | None = None) -> SweepReport:
+def sweep(now: datetime | None = None, ahead: timedelta = timedelta(0)) -> SweepReport:
     """One pass over everything that needs the provider's attention.
 
-    In-flight work: one list call per product covers up to 500 tasks; tasks missing from
-    it get a single lookup; past the deadline, one last lookup and then fail and refund.
+    In-flight work: every due generation of a product is claimed and one walk of the
+    product's list covers them all (a page per 500 tasks); tasks missing from it get a
+    single lookup; past the deadline, one last lookup and then fail and refund. With
+    `ahead` (the clock gives its cadence), what falls due before the next pass is looked
+    at in this one, so no generation waits longer than its own poll interval.
     Also sends again queued work whose retry time has come (or whose task was lost) and
     copies of results that failed earlier.
     """
     now = now or timezone.now()
+    # Below the lease, or rows claimed in this pass would count as due again.
+    due_by = now + min(ahead, POLL_LEASE / 2)
     report = SweepReport()
     # Before resubmitting: a slot held by a finished or deleted generation (a worker killed
     # between taking a slot and recording it, say) would otherwise block the queue for good.
@@ -485,19 +495,47 @@ def sweep(now: datetime | None = None) -> SweepReport:
     report.refetched = _refetch_due(now)
     products = (
         Generation.objects.filter(status__in=IN_FLIGHT_STATUSES)
-        .filter(_due(now))
+        .filter(_due(due_by))
         .order_by()
         .values_list("product", flat=True)
         .distinct()
     )
     provider = None
     for product in list(products):
-        claimed = claim_due(product, now)
+        claimed = _claim_all_due(product, now, due_by)
         if claimed:
             provider = provider or providers.get_provider()
             _poll_product(provider, product, claimed, now, report)
     report.work_left = has_work()
     return report
+
+
+def _claim_all_due(product: str, now: datetime, due_by: datetime) -> list[Generation]:
+    # All of them, not the first 500: at 5,000 in flight a pass that took one list page's
+    # worth would reach the last rows only ten passes later.
+    claimed: list[Generation] = []
+    while True:
+        batch = claim_due(product, now, due_by=due_by)
+        claimed.extend(batch)
+        if len(batch) < LIST_PAGE_SIZE:
+            return claimed
+
+
+def list_pages_needed() -> int:
+    """List pages one pass reads to see every in-flight task: per product, the tasks made
+    since its oldest in-flight one (finished ones in between are on the pages too), 500
+    to a page."""
+    oldest = (
+        Generation.objects.filter(status__in=IN_FLIGHT_STATUSES)
+        .order_by()
+        .values("product")
+        .annotate(since=Min(Coalesce("submitted_at", "created_at")))
+    )
+    pages = 0
+    for row in oldest:
+        tasks = Generation.objects.filter(product=row["product"], submitted_at__gte=row["since"]).count()
+        pages += max(1, math.ceil(tasks / LIST_PAGE_SIZE))
+    return pages
 
 
 def has_work() -> bool:
