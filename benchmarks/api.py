@@ -18,65 +18,28 @@ BENCH_N (200) requests each in part 1; BENCH_SECONDS (10) and BENCH_THREADS (8) 
 from __future__ import annotations
 
 import atexit
-import importlib.util
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 import requests
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-_spec = importlib.util.spec_from_file_location("soak", ROOT / "scripts" / "soak.py")
-soak = sys.modules["soak"] = importlib.util.module_from_spec(_spec)  # dataclasses look it up
-_spec.loader.exec_module(soak)
+from _env import ROOT, setup, soak_helpers
 
 IN_PROCESS_ONLY = "--in-process" in sys.argv[1:]
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kling_site.settings")
-os.environ.update(
-    DJANGO_DEBUG="0",
-    SECRET_KEY="benchmark-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
-    ALLOWED_HOSTS="testserver,127.0.0.1",
-    SECURE_SSL_REDIRECT="0",
-    SECURE_HSTS_SECONDS="0",
-    KLING_PROVIDER="simulator",
-    ALLOW_SIMULATOR_IN_PRODUCTION="1",
-    LOG_LEVEL="WARNING",
-    API_RATE_PER_MINUTE="0",
+_TMP = setup(
+    "api",
+    env={
+        "ALLOWED_HOSTS": "testserver,127.0.0.1",
+        "SECURE_HSTS_SECONDS": "0",
+        "KLING_PROVIDER": "simulator",
+        "API_RATE_PER_MINUTE": "0",
+    },
+    own_services=True,
 )
-_TMP = Path(tempfile.mkdtemp(prefix="bench-api-"))
-os.environ["MEDIA_ROOT"] = str(_TMP / "media")
-os.environ["STATIC_ROOT"] = str(_TMP / "static")
-
-
-def _services() -> None:
-    """PostgreSQL and Redis of our own when installed: the production pair."""
-    if os.environ.get("DATABASE_URL"):
-        return
-    if not (list(Path("/usr/lib/postgresql").glob("*/bin/initdb")) or shutil.which("initdb")):
-        os.environ["SQLITE_PATH"] = str(_TMP / "bench.sqlite3")
-        return
-    pg = soak.Postgres(_TMP, soak.free_port())
-    pg.init()
-    atexit.register(pg.stop)
-    os.environ["DATABASE_URL"] = pg.url
-    if shutil.which("redis-server") and not os.environ.get("REDIS_URL"):
-        redis = soak.Redis(soak.free_port())
-        redis.start()
-        atexit.register(redis.stop)
-        os.environ["REDIS_URL"] = redis.url
-
-
-_services()
-
-import django  # noqa: E402
-
-django.setup()
+soak = soak_helpers()
 
 from django.core.files.base import ContentFile  # noqa: E402
 from django.core.management import call_command  # noqa: E402

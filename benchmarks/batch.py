@@ -10,33 +10,12 @@
 from __future__ import annotations
 
 import os
-import sys
-import tempfile
 import time
 import tracemalloc
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-_TMP = Path(tempfile.mkdtemp(prefix="bench-batch-"))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kling_site.settings")
-os.environ.update(
-    DJANGO_DEBUG="0",
-    SECRET_KEY="benchmark-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
-    ALLOWED_HOSTS="testserver",
-    SECURE_SSL_REDIRECT="0",
-    KLING_PROVIDER="simulator",
-    ALLOW_SIMULATOR_IN_PRODUCTION="1",
-    LOG_LEVEL="WARNING",
-    SQLITE_PATH=str(_TMP / "bench.sqlite3"),
-    MEDIA_ROOT=str(_TMP / "media"),
-    STATIC_ROOT=str(_TMP / "static"),
-)
-os.environ.pop("DATABASE_URL", None)
+from _env import setup
 
-import django  # noqa: E402
-
-django.setup()
+setup("batch", env={"KLING_PROVIDER": "simulator"}, sqlite_only=True)
 
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.files.base import ContentFile  # noqa: E402

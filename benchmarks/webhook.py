@@ -19,32 +19,15 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kling_site.settings")
-# Production settings (DEBUG off: no query log, no debug toolbar of any kind), over plain HTTP.
-os.environ.update(
-    DJANGO_DEBUG="0",
-    SECRET_KEY="benchmark-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
-    ALLOWED_HOSTS="testserver",
-    SECURE_SSL_REDIRECT="0",
-    # No Kling calls here; production mode refuses the default simulator unless allowed.
-    ALLOW_SIMULATOR_IN_PRODUCTION="1",
-    LOG_LEVEL="WARNING",
+from _env import setup
+
+# One person starts every checkout here: no cap on open ones.
+setup(
+    "webhook",
+    env={"STRIPE_SECRET_KEY": "", "STRIPE_WEBHOOK_SECRET": "whsec_benchmark", "MAX_PENDING_CHECKOUTS": "0"},
 )
-os.environ["STRIPE_SECRET_KEY"] = ""
-os.environ["STRIPE_WEBHOOK_SECRET"] = "whsec_benchmark"
-if not os.environ.get("DATABASE_URL"):
-    os.environ["SQLITE_PATH"] = str(Path(tempfile.mkdtemp(prefix="bench-webhook-")) / "bench.sqlite3")
-
-import django  # noqa: E402
-
-django.setup()
 
 from django.conf import settings  # noqa: E402
 
