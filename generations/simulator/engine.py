@@ -23,6 +23,7 @@ import random
 import re
 import secrets
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -32,7 +33,7 @@ import jwt
 import requests
 from django.conf import settings
 from django.core import signing
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connection, transaction
 from django.db.models import Q, Sum
 
 from generations.providers import webhook_signature
@@ -45,6 +46,7 @@ logger = logging.getLogger("generations.simulator")
 CDN_SALT = "kling-simulator-cdn"
 CALLBACK_ATTEMPTS = 3
 CALLBACK_CLAIM_MS = 30_000
+CALLBACK_SENDERS = 8  # threads of the callback sender: Kling does not send one at a time
 IMAGE_PROBLEM = "Image pixel is invalid"
 
 
@@ -1083,20 +1085,37 @@ def _due(now: int):
     )
 
 
-def deliver_due_callbacks(limit: int = 200) -> int:
+def deliver_due_callbacks(limit: int = 200, senders: int = 1) -> int:
     """POST every callback that is due; returns how many were delivered (2xx).
 
     Each delivery is claimed first by a conditional UPDATE, so several web processes (each
-    with its own callback thread) never send the same callback twice by accident.
+    with its own callback thread) never send the same callback twice by accident. With
+    `senders` > 1 that many threads share the work, as Kling's own senders do: one slow
+    answer does not hold back every callback behind it.
     """
     faults = SimFaults.current()
-    delivered = 0
     now = now_ms()
-    for callback in _due(now).select_related("task").order_by("due_ms", "id")[:limit]:
-        if not _due(now).filter(pk=callback.pk).update(claimed_ms=now):
-            continue
-        delivered += _deliver(callback, faults)
-    return delivered
+    due = list(_due(now).select_related("task").order_by("due_ms", "id")[:limit])
+
+    def send(callbacks: list[SimCallback]) -> int:
+        return sum(
+            _deliver(callback, faults)
+            for callback in callbacks
+            if _due(now).filter(pk=callback.pk).update(claimed_ms=now)
+        )
+
+    if senders <= 1 or len(due) <= 1:
+        return send(due)
+
+    def send_in_thread(callbacks: list[SimCallback]) -> int:
+        try:
+            return send(callbacks)
+        finally:
+            connection.close()  # this thread's own connection
+
+    shares = [due[i::senders] for i in range(min(senders, len(due)))]
+    with ThreadPoolExecutor(len(shares), thread_name_prefix="kling-simulator-callback") as pool:
+        return sum(pool.map(send_in_thread, shares))
 
 
 def _deliver(callback: SimCallback, faults: SimFaults) -> int:
@@ -1176,7 +1195,7 @@ def stop_callback_thread(timeout: float = 5.0) -> None:
 def _callback_loop(interval: float) -> None:
     while not _thread_stop.is_set():
         try:
-            deliver_due_callbacks()
+            deliver_due_callbacks(senders=CALLBACK_SENDERS)
         except Exception:
             logger.exception("simulator: callback delivery failed")
         finally:

@@ -199,3 +199,14 @@ def test_it_reaches_the_sites_own_urls_in_process(sim, settings):
     sim.client().submit(request)
     sim.deliver_callbacks()
     assert SimCallback.objects.get(status="submitted").response_status == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_several_senders_deliver_each_due_callback_once(sim):
+    from generations.simulator.engine import deliver_due_callbacks
+
+    tasks = [_submit(sim, f"many-{i}") for i in range(8)]
+    assert deliver_due_callbacks(senders=4) == 8
+    assert deliver_due_callbacks(senders=4) == 0
+    assert sorted(r.json["task_id"] for r in sim.received) == sorted(t.task_id for t in tasks)
+    assert SimCallback.objects.filter(done=True, delivered_ms__isnull=False).count() == 8
