@@ -51,7 +51,15 @@ class AlertAdmin(_ReadOnlyAdmin):
 
 @admin.register(Reconciliation)
 class ReconciliationAdmin(_ReadOnlyAdmin):
-    list_display = ("ran_at", "product_type", "start", "end", "recorded_units", "kling_units", "difference_shown")
+    list_display = (
+        "ran_at",
+        "product_type",
+        "start",
+        "end",
+        "recorded_units",
+        "kling_units",
+        "difference_shown",
+    )
     list_filter = ("product_type",)
 
     @admin.display(description=_("difference (Kling minus ours)"))

@@ -132,7 +132,9 @@ def email_pending(now: datetime | None = None) -> list[Alert]:
     """
     now = now or timezone.now()
     claimed = []
-    for alert in Alert.objects.filter(cleared_at__isnull=True, emailed_at__isnull=True).order_by("raised_at", "id"):
+    for alert in Alert.objects.filter(cleared_at__isnull=True, emailed_at__isnull=True).order_by(
+        "raised_at", "id"
+    ):
         if Alert.objects.filter(pk=alert.pk, emailed_at__isnull=True).update(emailed_at=now) == 1:
             claimed.append(alert)
     to = recipients()

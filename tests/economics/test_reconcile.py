@@ -32,7 +32,15 @@ class _Kling:
 def period(alice, monkeypatch):
     now = timezone.now()
     start = PackSnapshot.objects.create(
-        packs=[{"name": "Video-100", "product_type": "video", "remaining": 100.0, "total": 100.0, "status": "online"}]
+        packs=[
+            {
+                "name": "Video-100",
+                "product_type": "video",
+                "remaining": 100.0,
+                "total": 100.0,
+                "status": "online",
+            }
+        ]
     )
     PackSnapshot.objects.filter(pk=start.pk).update(fetched_at=now - timedelta(days=1, minutes=5))
     monkeypatch.setattr(balance, "get_provider", _Kling)
