@@ -52,7 +52,6 @@ INSTALLED_APPS = [
     "allauth.account",
     "django_htmx",
     "template_partials",
-    "django_q",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -65,6 +64,10 @@ INSTALLED_APPS = [
     "outbound_webhooks",
     "economics",
     "batches",
+    "subjects",
+    # After the project's apps, so generations' `qcluster` command replaces django-q's own
+    # (generations/management/commands/qcluster.py).
+    "django_q",
 ]
 
 MIDDLEWARE = [
