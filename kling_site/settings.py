@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "outbound_webhooks",
     "economics",
     "batches",
+    "subjects",
     # After the project's apps, so generations' `qcluster` command replaces django-q's own
     # (generations/management/commands/qcluster.py).
     "django_q",

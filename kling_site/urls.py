@@ -17,6 +17,7 @@ urlpatterns = [
     path("api/", include("api.urls")),
     path("", include("billing.urls")),
     path("", include("batches.urls")),
+    path("", include("subjects.urls")),
     path("", include("generations.urls")),
 ]
 

@@ -582,3 +582,81 @@ class KlingClient(HTTPProviderClient):
                 )
             )
         return packs
+
+    # -- custom elements (saved subjects): Kling's Element Management endpoints. Kling only:
+    # not part of the Provider interface; `supports_elements()` says whether a client has them.
+
+    def create_element(self, body: dict[str, Any]) -> ElementTask:
+        """POST the create body (`element_name`, `element_description`, `reference_type`,
+        `element_image_list{frontal_image, refer_images[]{image_url}}`, `tag_list`, ...)."""
+        body = dict(body)
+        images = body.get("element_image_list")
+        if isinstance(images, dict):
+            body["element_image_list"] = {
+                "frontal_image": strip_data_uri(images.get("frontal_image") or ""),
+                "refer_images": [
+                    {"image_url": strip_data_uri(item.get("image_url") or "")}
+                    for item in images.get("refer_images") or []
+                ],
+            }
+        data, request_id = self._call("POST", ELEMENTS_PATH, body=body, creating=True)
+        return parse_element_task(data, request_id)
+
+    def get_element(self, task_id: str) -> ElementTask:
+        data, request_id = self._call("GET", f"{ELEMENTS_PATH}/{quote(str(task_id), safe='')}")
+        return parse_element_task(data, request_id)
+
+    def list_elements(self, page: int = 1, page_size: int = 30) -> list[ElementTask]:
+        if not 1 <= page <= 1000 or not 1 <= page_size <= 500:
+            raise ValueError("page must be in [1, 1000] and page_size in [1, 500]")
+        data, request_id = self._call("GET", ELEMENTS_PATH, params={"pageNum": page, "pageSize": page_size})
+        if not isinstance(data, list):
+            raise errors.bad_response("list answer `data` is not an array", request_id=request_id)
+        return [parse_element_task(item, request_id) for item in data]
+
+    def delete_element(self, element_id: str) -> None:
+        """Kling takes the id as a string here (its queries answer with a number)."""
+        self._call("POST", "/v1/general/delete-advanced-elements", body={"element_id": str(element_id)})
+
+
+ELEMENTS_PATH = "/v1/general/advanced-custom-elements"
+
+
+@dataclasses.dataclass(frozen=True)
+class ElementTask:
+    """An element-creation task: its status and, once built, the element's id."""
+
+    task_id: str
+    status: str  # a TaskStatus value
+    message: str = ""
+    element_id: str = ""
+    deleted: bool = False
+    request_id: str = ""
+
+
+def parse_element_task(data: Any, request_id: str = "") -> ElementTask:
+    if not isinstance(data, dict) or not data.get("task_id"):
+        raise errors.bad_response("element task without task_id", request_id=request_id)
+    status = STATUSES.get(str(data.get("task_status") or ""))
+    if status is None:
+        raise errors.bad_response(
+            f"unknown element task status {data.get('task_status')!r}", request_id=request_id
+        )
+    result = data.get("task_result") or {}
+    built = (result.get("elements") or [{}])[0] if isinstance(result, dict) else {}
+    if not isinstance(built, dict):
+        built = {}
+    element_id = built.get("element_id")
+    return ElementTask(
+        task_id=str(data["task_id"]),
+        status=status,
+        message=str(data.get("task_status_msg") or ""),
+        element_id="" if element_id in (None, "") else str(element_id),
+        deleted=built.get("status") == "deleted",
+        request_id=request_id,
+    )
+
+
+def supports_elements(provider: Any) -> bool:
+    """Saved subjects need Kling's element endpoints (the gateway has none)."""
+    return isinstance(provider, KlingClient)

@@ -198,3 +198,33 @@ class SimFaults(models.Model):
     @property
     def discontinued(self) -> set[str]:
         return {name.strip() for name in self.discontinued_models.split(",") if name.strip()}
+
+
+class SimElement(models.Model):
+    """A custom element (a saved subject) and the task that made it. Like a task, its build
+    status follows from the clock: submitted until `finish_ms`, then succeed."""
+
+    task_id = models.CharField(max_length=32, unique=True)
+    element_id = models.BigIntegerField(unique=True)
+    created_by = models.CharField(max_length=200, blank=True)
+    external_task_id = models.CharField(max_length=128, blank=True)
+    element_name = models.CharField(max_length=20)
+    element_description = models.CharField(max_length=100)
+    reference_type = models.CharField(max_length=16)
+    # The references as given, with Base64 pictures replaced by their length, so a list
+    # answer stays small.
+    image_list = models.JSONField(default=dict, blank=True)
+    video_list = models.JSONField(default=dict, blank=True)
+    tag_list = models.JSONField(default=list, blank=True)
+    created_ms = models.BigIntegerField()
+    finish_ms = models.BigIntegerField()
+    deleted_ms = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_ms", "-id"]
+
+    def __str__(self) -> str:
+        return f"element {self.element_id} ({self.element_name})"
+
+    def status_at(self, at_ms: int | None = None) -> str:
+        return "succeed" if (at_ms if at_ms is not None else now_ms()) >= self.finish_ms else "submitted"

@@ -13,6 +13,9 @@ for _product in catalog.PRODUCTS:
         path(f"v1/{_product}/<str:reference>", views.task_detail, {"product": _product}),
     ]
 urlpatterns += [
+    path("v1/general/advanced-custom-elements", views.custom_elements),
+    path("v1/general/advanced-custom-elements/<str:reference>", views.custom_element),
+    path("v1/general/delete-advanced-elements", views.delete_elements),
     path("account/costs", views.account_costs, name="account_costs"),
     path("cdn/<str:token>/<str:filename>", views.cdn, name="cdn"),
     re_path(r"^(?P<rest>(v1|account)/.*)$", views.unknown),

@@ -15,7 +15,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
-from generations.simulator import catalog, engine
+from generations.simulator import catalog, elements, engine
 from generations.simulator.engine import SimError, roll
 from generations.simulator.models import SimFaults, now_ms
 
@@ -94,11 +94,7 @@ def product_root(request: HttpRequest, faults: SimFaults, owner: str, product: s
 
 
 def _create(request: HttpRequest, faults: SimFaults, owner: str, product: str) -> dict[str, Any]:
-    try:
-        body = json.loads(request.body or b"null")
-    except ValueError:
-        raise SimError(400, 1200, "Invalid request parameters: the body is not JSON") from None
-    create = engine.validate(product, body, faults, owner)
+    create = engine.validate(product, _json_body(request), faults, owner)
     if roll(faults.rate_1303):
         raise SimError(429, 1303, "parallel task over resource pack limit")
     base_url = request.build_absolute_uri(reverse("kling_sim:index"))
@@ -152,3 +148,39 @@ def cdn(request: HttpRequest, token: str, filename: str) -> HttpResponse:
     response = FileResponse(path.open("rb"), content_type=content_type, filename=filename)
     response["Cache-Control"] = "private, max-age=3600"
     return response
+
+
+def _json_body(request: HttpRequest) -> Any:
+    try:
+        return json.loads(request.body or b"null")
+    except ValueError:
+        raise SimError(400, 1200, "Invalid request parameters: the body is not JSON") from None
+
+
+@api
+def custom_elements(request: HttpRequest, faults: SimFaults, owner: str) -> Any:
+    if request.method == "POST":
+        return elements.created_object(elements.create(_json_body(request), faults, owner))
+    if request.method == "GET":
+        number = _int_param(request, "pageNum", 1, 1, 1000)
+        size = _int_param(request, "pageSize", 30, 1, 500)
+        now = now_ms()
+        return [elements.task_object(e, now) for e in elements.page(owner, number, size)]
+    raise SimError(404, 1202, "invalid method")
+
+
+@api
+def custom_element(request: HttpRequest, faults: SimFaults, owner: str, reference: str) -> Any:
+    if request.method != "GET":
+        raise SimError(404, 1202, "invalid method")
+    element = elements.find(reference, owner)
+    if element is None:
+        raise SimError(404, 1203, f"task {reference} not found")
+    return elements.task_object(element)
+
+
+@api
+def delete_elements(request: HttpRequest, faults: SimFaults, owner: str) -> Any:
+    if request.method != "POST":
+        raise SimError(404, 1202, "invalid method")
+    return elements.delete(_json_body(request), owner)
