@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 from django.conf import settings
 from django.core.cache import cache
@@ -128,4 +129,4 @@ def _confirm_soon(generation_id: int, product: str) -> None:
         queue.refresh(generation_id)
         return
     if first:
-        queue.confirm_hints(product)
+        queue.confirm_hints(product, time.time() + follow.CONFIRM_DEBOUNCE_SECONDS)

@@ -398,17 +398,22 @@ def hint(generation_id: int) -> None:
     _poll_soon(generation_id)
 
 
-def confirm_hints(product: str) -> SweepReport:
+def confirm_hints(product: str, not_before: float | None = None) -> SweepReport:
     """Confirm every hinted (due) generation of a product with list calls, not one GET each.
 
-    Starts CONFIRM_DEBOUNCE_SECONDS after the first hint of a burst was enqueued, so the
-    hints that follow it within that window are covered by the same call. A task the list
-    does not show gets a single lookup; a lookup error never fails a job (see _poll_product).
+    Starts no sooner than `not_before` (the first hint of a burst plus
+    CONFIRM_DEBOUNCE_SECONDS), so the hints that follow it within that window are covered
+    by the same call. A task that waited in the queue that long already starts at once: a
+    sleeping worker per product and second would fill a busy cluster and let the queue
+    grow. A task the list does not show gets a single lookup; a lookup error never fails a
+    job (see _poll_product).
     """
     if not django_q_conf.Conf.SYNC:
         # A synchronous queue (tests, `Q_CLUSTER["sync"]`) runs this inside the callback's
         # request, where nothing else can arrive meanwhile.
-        time.sleep(CONFIRM_DEBOUNCE_SECONDS)
+        wait = CONFIRM_DEBOUNCE_SECONDS if not_before is None else not_before - time.time()
+        if wait > 0:
+            time.sleep(min(wait, CONFIRM_DEBOUNCE_SECONDS))
     report = SweepReport()
     now = timezone.now()
     provider = providers.get_provider()
@@ -455,7 +460,9 @@ def claim_due(
     instead of queueing behind each other. SQLite has no row locks: each row is claimed by
     a conditional UPDATE on the `due_at` value we read, which only one sweep can win.
     """
-    due = Generation.objects.filter(product=product, status__in=IN_FLIGHT_STATUSES).filter(_due(due_by or now))
+    due = Generation.objects.filter(product=product, status__in=IN_FLIGHT_STATUSES).filter(
+        _due(due_by or now)
+    )
     ordered = due.order_by(F("due_at").asc(nulls_first=True), "pk")
     lease = now + POLL_LEASE
     with transaction.atomic():

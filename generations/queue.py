@@ -45,9 +45,13 @@ def fetch_results(generation_id: int) -> None:
     )
 
 
-def confirm_hints(product: str) -> None:
+def confirm_hints(product: str, not_before: float) -> None:
     async_task(
-        "generations.tasks.confirm_hints", product, task_name=f"confirm callbacks for {product}", group=GROUP
+        "generations.tasks.confirm_hints",
+        product,
+        not_before,
+        task_name=f"confirm callbacks for {product}",
+        group=GROUP,
     )
 
 

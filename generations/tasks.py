@@ -15,8 +15,8 @@ def check_generation(generation_id: int) -> None:
     follow.refresh(generation_id)
 
 
-def confirm_hints(product: str) -> str:
-    return _summary(follow.confirm_hints(product))
+def confirm_hints(product: str, not_before: float | None = None) -> str:
+    return _summary(follow.confirm_hints(product, not_before))
 
 
 def fetch_results(generation_id: int) -> None:

@@ -177,3 +177,17 @@ def test_the_page_walk_stops_when_the_budget_is_spent(many, fake, commit, clock,
         follow.sweep()
     assert fake.request_count == 1  # the budget, counted at the provider seam
     assert all(Generation.objects.get(pk=g.pk).status == Status.SUBMITTED for g in ours)
+
+
+def test_a_confirmation_that_waited_in_the_queue_past_its_window_does_not_sleep(monkeypatch, db):
+    import time
+
+    import django_q.conf
+
+    slept: list[float] = []
+    monkeypatch.setattr(django_q.conf.Conf, "SYNC", False)
+    monkeypatch.setattr(follow.time, "sleep", slept.append)
+    follow.confirm_hints("videos/text2video", not_before=time.time() - 5)  # queued 6 s ago
+    assert slept == []
+    follow.confirm_hints("videos/text2video", not_before=time.time() + 0.6)  # just enqueued
+    assert len(slept) == 1 and 0 < slept[0] <= follow.CONFIRM_DEBOUNCE_SECONDS
