@@ -185,6 +185,48 @@
     select.addEventListener("change", function () { select.form.requestSubmit(); });
   });
 
+  // A box that scrolls sideways (a wide table, a long line of code on a phone) can be
+  // scrolled from the keyboard too: it joins the tab order while, and only while, it scrolls.
+  function keyboardScroll(root) {
+    root.querySelectorAll(".table-wrap, pre").forEach(function (box) {
+      if (box.scrollWidth > box.clientWidth + 1) {
+        if (!box.hasAttribute("tabindex")) { box.tabIndex = 0; box.dataset.scrollTab = "1"; }
+      } else if (box.dataset.scrollTab) {
+        box.removeAttribute("tabindex");
+        delete box.dataset.scrollTab;
+      }
+    });
+  }
+  keyboardScroll(document);
+  window.addEventListener("resize", function () { keyboardScroll(document); });
+
+  // Live status (a generation's page polls its state): each new state is read out by
+  // screen readers through one polite region that stays on the page, and the tab's title
+  // shows the progress so it can be followed from another tab.
+  var announcer = document.getElementById("live-announcer");
+  var baseTitle = document.title;
+  function followLiveStatus(root) {
+    var box = root.matches && root.matches("[data-announce]") ? root : root.querySelector("[data-announce]");
+    if (!box) return;
+    var text = box.dataset.announce;
+    if (announcer && text && announcer.dataset.last !== text) {
+      announcer.textContent = text;
+      announcer.dataset.last = text;
+    }
+    if (box.dataset.titlePrefix !== undefined) {
+      document.title = box.dataset.titlePrefix ? box.dataset.titlePrefix + " " + baseTitle : baseTitle;
+    }
+  }
+  if (announcer) announcer.dataset.last = (document.querySelector("[data-announce]") || { dataset: {} }).dataset.announce || "";
+  var first = document.querySelector("[data-title-prefix]");
+  if (first) followLiveStatus(first);
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var target = event.detail && event.detail.elt;
+    if (!(target instanceof Element)) return;
+    keyboardScroll(target.parentNode || document);
+    followLiveStatus(target);
+  });
+
   // Close the phone menu with Escape.
   document.addEventListener("keydown", function (event) {
     var toggle = document.getElementById("nav-toggle");
