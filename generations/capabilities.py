@@ -794,20 +794,24 @@ def _check_omni(model: VideoModel, values: Mapping[str, Any]) -> dict[str, str]:
     if (values.get("aspect_ratio") or "") not in model.aspect_ratios:
         errors["aspect_ratio"] = f"Choose one of {_join(model.aspect_ratios)}."
     count = int(values.get("image_list") or 0)
+    elements = int(values.get("element_list") or 0)
     if count > MAX_OMNI_IMAGES:
         errors["image_list"] = f"Give at most {MAX_OMNI_IMAGES} reference pictures; you gave {count}."
+    elif count + elements > MAX_OMNI_IMAGES:
+        errors["element_list"] = f"Pictures and saved subjects together can be at most {MAX_OMNI_IMAGES}."
     multi_shot = bool(values.get("multi_shot"))
     prompts = [values.get("prompt") or ""]
     if multi_shot:
         errors.update(_check_shots(model, values.get("multi_prompt"), duration))
         prompts = [str(shot.get("prompt") or "") for shot in values.get("multi_prompt") or []]
-    errors.update(_reference_problems(prompts, count))
+    errors.update(_reference_problems(prompts, count, elements))
     return errors
 
 
-def _reference_problems(prompts: Iterable[str], count: int) -> dict[str, str]:
-    """A prompt's <<<image_N>>> tokens must each have their picture (of `count`); other
-    tokens (videos, elements) have no input on these pages."""
+def _reference_problems(prompts: Iterable[str], count: int, elements: int = 0) -> dict[str, str]:
+    """A prompt's <<<image_N>>> tokens must each have their picture (of `count`), and its
+    <<<element_N>>> tokens their saved subject (of `elements`); video tokens have no input
+    on these pages."""
     for text in prompts:
         missing = sorted({int(n) for n in OMNI_IMAGE_TOKEN.findall(text) if not 1 <= int(n) <= count})
         if missing:
@@ -817,7 +821,14 @@ def _reference_problems(prompts: Iterable[str], count: int) -> dict[str, str]:
                     f"{'only ' + str(count) if count else 'no'} reference picture{'s were' if count != 1 else ' was'} given."
                 )
             }
-        other = OMNI_OTHER_TOKEN.search(text)
+        other = next(
+            (
+                token
+                for token in OMNI_OTHER_TOKEN.finditer(text)
+                if token.group(1) != "element" or not 1 <= int(token.group(2)) <= elements
+            ),
+            None,
+        )
         if other:
             return {
                 "prompt": f"<<<{other.group(1)}_{other.group(2)}>>> refers to a {other.group(1)} this page does not take."
@@ -906,7 +917,8 @@ def _check_omni_image(model: ImageModel, values: Mapping[str, Any]) -> dict[str,
             errors["series_amount"] = f"A series has {low} to {high} pictures."
         elif values.get("requested_n", 1) != 1:
             errors["n"] = "A series is made one at a time."
-    errors.update(_reference_problems([values.get("prompt") or ""], count))
+    subjects = int(values.get("element_list") or 0)
+    errors.update(_reference_problems([values.get("prompt") or ""], count, subjects))
     return errors
 
 

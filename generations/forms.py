@@ -24,6 +24,7 @@ from PIL import Image
 from generations import capabilities, pricing, services, uploads
 from generations.capabilities import ImageModel, VideoModel
 from generations.models import Asset, Generation, Kind
+from subjects import services as subject_services
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MIN_SIDE = 300
@@ -177,6 +178,7 @@ class GenerationForm(forms.Form):
         if user is not None:
             self.source = self._remix_source()
             self.picture = self._picture_source()
+            self._offer_subjects()
 
     # --- current choices, from the submitted data or the initial values ----------------
 
@@ -285,6 +287,38 @@ class GenerationForm(forms.Form):
                     field, f"Give at most {capabilities.MAX_OMNI_IMAGES - 1} more reference pictures."
                 )
 
+    def _offer_subjects(self) -> None:
+        """The person's saved subjects (Kling custom elements), where this kind and model
+        take `element_list`: picked instead of uploading the same photos again."""
+        self.subject_limit = subject_services.subject_limit(self.kind, self.model.name)
+        if not self.subject_limit or not subject_services.available():
+            return
+        subjects = list(subject_services.usable_subjects(self.user))
+        if not subjects:
+            return
+        self.fields["subjects"] = forms.TypedMultipleChoiceField(
+            label=_("My subjects"),
+            choices=[(s.pk, f"{s.name} ({s.get_kind_display()})") for s in subjects],
+            coerce=int,
+            required=False,
+            widget=forms.CheckboxSelectMultiple,
+            help_text=format_lazy(
+                _(
+                    "Up to {most}. In the prompt, the first ticked is <<<element_1>>>, the next <<<element_2>>>."
+                ),
+                most=self.subject_limit,
+            ),
+        )
+
+    def clean_subjects(self) -> list[int]:
+        picked = self.cleaned_data.get("subjects") or []
+        if len(picked) > self.subject_limit:
+            raise ValidationError(
+                _("Pick at most %(most)s saved subjects here.") % {"most": self.subject_limit}
+            )
+        self.cleaned_data["element_list"] = subject_services.element_ids(self.user, picked)
+        return picked
+
     # --- groups for the template ---------------------------------------------------------
 
     @property
@@ -293,7 +327,7 @@ class GenerationForm(forms.Form):
 
     @property
     def option_fields(self) -> FieldGroup:
-        return FieldGroup(self, ["model_name", *self.OPTION_FIELDS])
+        return FieldGroup(self, ["model_name", *self.OPTION_FIELDS, "subjects"])
 
     # --- validation ----------------------------------------------------------------------
 

@@ -120,6 +120,8 @@ def request_values(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
         values["duration"] = pricing.billed_seconds(values["output_seconds"]) or None
     if kind in (Kind.MULTI_IMAGE2VIDEO, Kind.OMNI_VIDEO, Kind.OMNI_IMAGE):
         values["image_list"] = len(data.get("image_list") or [])
+    if kind in (Kind.OMNI_VIDEO, Kind.MOTION_CONTROL):
+        values["element_list"] = len(data.get("element_list") or [])
     if kind == Kind.EXPAND_IMAGE:
         values["model_name"] = capabilities.KLING_EXPAND.name
         values["n"] = data.get("n") or 1
@@ -262,6 +264,14 @@ def extend_source(user, video_id: str) -> Asset:
 def build_params(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
     """The Kling request body in its own field names, without uploaded images (the submit
     task adds those as Base64) and without callback_url / external_task_id."""
+    params = _params_without_subjects(kind, data)
+    if data.get("element_list"):
+        # Saved subjects go by their Kling element id, in the order picked (<<<element_1>>> first).
+        params["element_list"] = [{"element_id": element_id} for element_id in data["element_list"]]
+    return params
+
+
+def _params_without_subjects(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
     if kind in _KIND_PARAMS:
         return {k: v for k, v in _KIND_PARAMS[kind](data).items() if v not in (None, "")}
     model = capabilities.get(kind, data["model_name"])
