@@ -5,11 +5,23 @@ from allauth.account.forms import SignupForm as AllauthSignupForm
 from allauth.core import context
 from django import forms
 from django.conf import settings
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from accounts.adapter import SIGNUP_LIMITED_MESSAGE
 from accounts.models import User
 from kling_site import rate_limits
+
+
+class LanguageSelect(forms.Select):
+    """Each language named in its own language, marked with `lang` so screen readers and
+    the page's language check read "English" as English on a Chinese page."""
+
+    def create_option(self, name, value, *args, **kwargs):
+        option = super().create_option(name, value, *args, **kwargs)
+        if value:
+            option["attrs"]["lang"] = value
+        return option
 
 
 class ProfileForm(forms.ModelForm):
@@ -21,6 +33,7 @@ class ProfileForm(forms.ModelForm):
             "language": _("Language"),
             "notify_on_finish": _("Email me when a long generation finishes"),
         }
+        widgets = {"language": LanguageSelect}
         help_texts = {
             "display_name": _("Shown in the navigation. Leave it empty to show “Account”."),
             "language": _("Used for the site and for the emails we send you."),
@@ -99,13 +112,14 @@ class DeleteAccountForm(forms.Form):
         self.user = user
         if user.has_usable_password():
             self.fields["password"] = forms.CharField(
-                label="Your current password",
+                label=_("Your current password"),
                 strip=False,
                 widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
             )
         else:
             self.fields["email"] = forms.CharField(
-                label="Type your email address to confirm", help_text=f"Exactly {user.email}"
+                label=_("Type your email address to confirm"),
+                help_text=format_lazy(_("Exactly {email}"), email=user.email),
             )
 
     def clean(self) -> dict:
@@ -115,18 +129,18 @@ class DeleteAccountForm(forms.Form):
         if not rate_limits.allow(
             "erase-account", self.user.pk, limit=self.ATTEMPTS, per_seconds=self.WINDOW_SECONDS
         ):
-            raise forms.ValidationError("Too many attempts. Please try again in a quarter of an hour.")
+            raise forms.ValidationError(_("Too many attempts. Please try again in a quarter of an hour."))
         if self.user.has_usable_password():
             if not self.user.check_password(cleaned_data["password"]):
-                self.add_error("password", "That is not your current password.")
+                self.add_error("password", _("That is not your current password."))
         elif cleaned_data["email"].strip().lower() != self.user.email.lower():
-            self.add_error("email", "That is not your email address.")
+            self.add_error("email", _("That is not your email address."))
         return cleaned_data
 
 
 class APIKeyForm(forms.Form):
     name = forms.CharField(
-        label="Key name",
+        label=_("Key name"),
         max_length=50,
-        help_text="What will use it, such as “render script” or “staging server”.",
+        help_text=_("What will use it, such as “render script” or “staging server”."),
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from billing.money import format_minor, per_hundred_credits
 
@@ -119,6 +120,17 @@ class LedgerEntry(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("Ledger entries are append-only and cannot be deleted")
+
+
+# The default packs' names and badges (migration 0004), translated when shown; a pack the
+# staff name otherwise shows as they wrote it.
+PACK_WORDS = (
+    gettext_noop("Starter"),
+    gettext_noop("Creator"),
+    gettext_noop("Studio"),
+    gettext_noop("Popular"),
+    gettext_noop("Best value"),
+)
 
 
 class CreditPack(models.Model):

@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from generations.models import KIND_SLUGS
+
 ROOT = Path(settings.BASE_DIR)
 CATALOGUE = ROOT / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
 # Words that stay as written in both languages: names and technical terms.
@@ -24,20 +26,41 @@ NAMES = {
     "Swagger",
     "UI",
     "Webhook",
+    # Kling's model names: Kling 3.0 Omni, Kling 2.5 Turbo, Kling 2.1 Master, Kolors.
+    "Omni",
+    "Turbo",
+    "Master",
+    "Kolors",
 }
 
 
 def _page_words(html: str) -> list[str]:
     html = re.sub(r"(?s)<script.*?</script>|<style.*?</style>|<code>.*?</code>|<pre>.*?</pre>", " ", html)
-    html = re.sub(r"&#?\w+;|[\w.+-]+@[\w.-]+|<option[^>]*lang=\"en\"[^>]*>[^<]*</option>", " ", html)
+    html = re.sub(
+        r"&#?\w+;|https?://[^\s\"<]+|[\w.+-]+@[\w.-]+|<option[^>]*lang=\"en\"[^>]*>[^<]*</option>", " ", html
+    )
     visible = re.sub(r"(?s)<[^>]+>", " ", html)
     attrs = " ".join(re.findall(r'(?:placeholder|aria-label|title|alt)="([^"]*)"', html))
-    words = re.findall(r"[A-Za-z][A-Za-z'\u2019]+", visible + " " + attrs)
-    return [w for w in words if w not in NAMES and not re.fullmatch(r"[A-Z0-9_]+", w)]
+    words = re.findall(r"[A-Za-z][\w'\u2019]+", visible + " " + attrs)
+    # Identifiers such as image_1 (Kling's reference tokens) are names, not words.
+    return [w for w in words if w not in NAMES and not re.search(r"[_\d]", w) and not w.isupper()]
 
 
 PAGES_SIGNED_OUT = ["/", "/accounts/login/", "/accounts/signup/", "/accounts/password/reset/"]
-PAGES_SIGNED_IN = ["/", "/generations/", "/credits/", "/credits/purchases/", "/accounts/password/change/"]
+PAGES_SIGNED_IN = [
+    "/",
+    "/generations/",
+    "/credits/",
+    "/credits/buy/",
+    "/credits/purchases/",
+    "/accounts/password/change/",
+    "/account/",
+    "/account/delete/",
+    "/account/api-keys/",
+    "/generate/",
+    # Every create page: labels, placeholders, help and the option labels of capabilities.py.
+    *(f"/generate/{slug}/" for slug in KIND_SLUGS.values()),
+]
 
 
 @pytest.mark.django_db
