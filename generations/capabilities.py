@@ -17,8 +17,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.conf import settings
-from django.utils.functional import Promise
-from django.utils.translation import gettext, gettext_lazy, gettext_noop
 
 from generations.models import Kind
 
@@ -38,6 +36,7 @@ PRODUCTS = {
     Kind.OMNI_IMAGE: "images/omni-image",
     Kind.VIRTUAL_TRY_ON: "images/kolors-virtual-try-on",
     Kind.EXPAND_IMAGE: "images/editing/expand",
+    Kind.VIDEO_EFFECTS: "videos/effects",
 }
 
 # Kinds billed per second of output (their Price rows hold credits per second).
@@ -52,58 +51,56 @@ PROMPT_OPTIONAL_KINDS = frozenset(
         Kind.AVATAR,
         Kind.VIRTUAL_TRY_ON,
         Kind.EXPAND_IMAGE,
+        Kind.VIDEO_EFFECTS,
     }
 )
 # Kinds priced per call whatever their options (one Price row per model and mode).
 PER_CALL_KINDS = frozenset({Kind.VIDEO_EXTEND, Kind.TEXT2AUDIO, Kind.VIDEO2AUDIO})
 
-MODE_LABELS = {"std": gettext_noop("Standard"), "pro": gettext_noop("Professional"), "4k": "4K"}
+MODE_LABELS = {"std": "Standard", "pro": "Professional", "4k": "4K"}
 VIDEO_ASPECT_RATIOS = ("16:9", "9:16", "1:1")
 IMAGE_ASPECT_RATIOS = ("16:9", "9:16", "1:1", "4:3", "3:4", "3:2", "2:3", "21:9")
 ASPECT_RATIO_LABELS = {
-    "16:9": gettext_noop("16:9 landscape"),
-    "9:16": gettext_noop("9:16 portrait"),
-    "1:1": gettext_noop("1:1 square"),
+    "16:9": "16:9 landscape",
+    "9:16": "9:16 portrait",
+    "1:1": "1:1 square",
     "4:3": "4:3",
     "3:4": "3:4",
     "3:2": "3:2",
     "2:3": "2:3",
-    "21:9": gettext_noop("21:9 cinema"),
-    "auto": gettext_noop("Automatic (from the references)"),
+    "21:9": "21:9 cinema",
+    "auto": "Automatic (from the references)",
 }
 RESOLUTION_LABELS = {"1k": "1K", "2k": "2K", "4k": "4K"}
-IMAGE_REFERENCE_LABELS = {
-    "subject": gettext_noop("Keep the subject"),
-    "face": gettext_noop("Keep the face (exactly one face)"),
-}
+IMAGE_REFERENCE_LABELS = {"subject": "Keep the subject", "face": "Keep the face (exactly one face)"}
 
 # Camera control (legacy `camera_control`). For `simple`, exactly one of the six axes is
 # non-zero, each in [-10, 10]. Axis meanings as Kling documents them; note that Kling's
 # `pan` turns the camera up or down and its `tilt` turns it left or right.
 CAMERA_AXES = {
-    "horizontal": gettext_noop("Move sideways (- left, + right)"),
-    "vertical": gettext_noop("Move vertically (- down, + up)"),
-    "pan": gettext_noop("Turn up or down (- down, + up)"),
-    "tilt": gettext_noop("Turn left or right (- left, + right)"),
-    "roll": gettext_noop("Roll (- counter-clockwise, + clockwise)"),
-    "zoom": gettext_noop("Zoom (- narrower view, + wider view)"),
+    "horizontal": "Move sideways (- left, + right)",
+    "vertical": "Move vertically (- down, + up)",
+    "pan": "Turn up or down (- down, + up)",
+    "tilt": "Turn left or right (- left, + right)",
+    "roll": "Roll (- counter-clockwise, + clockwise)",
+    "zoom": "Zoom (- narrower view, + wider view)",
 }
 CAMERA_AXIS_LIMIT = 10.0
 # Named presets are `simple` moves on one axis (value 5: a clear but not violent move).
 CAMERA_PRESETS: dict[str, tuple[str, str, float]] = {
-    "zoom_in": (gettext_noop("Zoom in"), "zoom", -5.0),
-    "zoom_out": (gettext_noop("Zoom out"), "zoom", 5.0),
-    "pan_left": (gettext_noop("Pan left"), "tilt", -5.0),
-    "pan_right": (gettext_noop("Pan right"), "tilt", 5.0),
-    "tilt_up": (gettext_noop("Tilt up"), "pan", 5.0),
-    "tilt_down": (gettext_noop("Tilt down"), "pan", -5.0),
+    "zoom_in": ("Zoom in", "zoom", -5.0),
+    "zoom_out": ("Zoom out", "zoom", 5.0),
+    "pan_left": ("Pan left", "tilt", -5.0),
+    "pan_right": ("Pan right", "tilt", 5.0),
+    "tilt_up": ("Tilt up", "pan", 5.0),
+    "tilt_down": ("Tilt down", "pan", -5.0),
 }
 # Kling's four built-in movements take no config.
 CAMERA_MOVEMENTS = {
-    "down_back": gettext_noop("Descend and pull back"),
-    "forward_up": gettext_noop("Push forward and rise"),
-    "right_turn_forward": gettext_noop("Turn right and advance"),
-    "left_turn_forward": gettext_noop("Turn left and advance"),
+    "down_back": "Descend and pull back",
+    "forward_up": "Push forward and rise",
+    "right_turn_forward": "Turn right and advance",
+    "left_turn_forward": "Turn left and advance",
 }
 CAMERA_SIMPLE = "simple"
 ALL_CAMERA_TYPES = (CAMERA_SIMPLE, *CAMERA_MOVEMENTS)
@@ -140,8 +137,8 @@ class AudioLimits:
 # the video's orientation, 3-10 s when it keeps the picture's. The upload check takes the
 # wider limits; `validate` applies the orientation's.
 CHARACTER_ORIENTATIONS = {
-    "image": gettext_noop("As in the picture (reference video up to 10 s)"),
-    "video": gettext_noop("As in the video (reference video up to 30 s)"),
+    "image": "As in the picture (reference video up to 10 s)",
+    "video": "As in the video (reference video up to 30 s)",
 }
 MOTION_VIDEO_LIMITS = {
     "image": VideoLimits(3, 10, why=" when the character keeps the picture's orientation"),
@@ -210,17 +207,11 @@ def expanded_area(up: float, down: float, left: float, right: float) -> float:
 
 
 GARMENT_LABELS = {
-    "upper": gettext_noop("Top (shirt, jacket, sweater)"),
-    "lower": gettext_noop("Bottom (trousers, skirt, shorts)"),
-    "dress": gettext_noop("Dress or one-piece"),
-    "upper_lower": gettext_noop("Top and bottom together, in one picture"),
+    "upper": "Top (shirt, jacket, sweater)",
+    "lower": "Bottom (trousers, skirt, shorts)",
+    "dress": "Dress or one-piece",
+    "upper_lower": "Top and bottom together, in one picture",
 }
-
-
-def translated(labels: Mapping[str, str]) -> dict[str, Promise]:
-    """One of the label tables above with each label translated when shown: the tables
-    stay plain English for the API, prices and logs; forms offer the translated labels."""
-    return {key: gettext_lazy(label) for key, label in labels.items()}
 
 
 @dataclass(frozen=True)
@@ -239,16 +230,14 @@ class Rule:
         return not (self.silent_only and sound)
 
     def describe(self) -> str:
-        """Where the feature works, in the active language (the form shows it)."""
         parts = []
         if self.modes is not None:
-            modes = gettext(" or ").join(gettext(MODE_LABELS.get(m, m)) for m in self.modes)
-            parts.append(gettext("%(modes)s mode") % {"modes": modes})
+            parts.append(" or ".join(MODE_LABELS.get(m, m) for m in self.modes) + " mode")
         if self.durations is not None:
-            parts.append(gettext(" or ").join(f"{d} s" for d in self.durations))
+            parts.append(" or ".join(f"{d} s" for d in self.durations))
         if self.silent_only:
-            parts.append(gettext("without sound"))
-        return gettext(", ").join(parts) or gettext("always")
+            parts.append("without sound")
+        return ", ".join(parts) or "always"
 
 
 @dataclass(frozen=True)
@@ -414,7 +403,7 @@ _OMNI_IMAGE_RATIOS = (*IMAGE_ASPECT_RATIOS, "auto")
 _OMNI_IMAGE_MODELS = (
     ImageModel(
         "kling-image-o1",
-        gettext_noop("Kling Image O1"),
+        "Kling Image O1",
         aspect_ratios=_OMNI_IMAGE_RATIOS,
         resolutions=("1k", "2k"),
         series_range=(2, 9),
@@ -436,14 +425,14 @@ _OMNI_IMAGE_MODELS = (
 _TRY_ON_MODELS = (
     ImageModel(
         "kolors-virtual-try-on-v1-5",
-        gettext_noop("Kolors try-on 1.5"),
+        "Kolors try-on 1.5",
         aspect_ratios=(),
         max_n=1,
         garments=("upper", "lower", "dress", "upper_lower"),
     ),
     ImageModel(
         "kolors-virtual-try-on-v1",
-        gettext_noop("Kolors try-on 1.0"),
+        "Kolors try-on 1.0",
         aspect_ratios=(),
         max_n=1,
         garments=("upper", "lower", "dress"),
@@ -453,6 +442,11 @@ _TRY_ON_MODELS = (
 
 # Expand takes no model: one entry stands for it in the table.
 KLING_EXPAND = ImageModel("kling-expand", "Kling expand", aspect_ratios=())
+
+
+# Effects: the scene (generations.effects, a table staff edit) says what the request takes;
+# one entry stands for the kind here, like the audio products.
+KLING_EFFECTS = VideoModel("kling-effects", "Kling effects", (), (5, 10), aspect_ratios=())
 
 
 def _by_name(models: Iterable[Capability]) -> dict[str, Capability]:
@@ -504,6 +498,7 @@ TABLE: dict[str, dict[str, Capability]] = {
     Kind.OMNI_IMAGE: _by_name(_OMNI_IMAGE_MODELS),
     Kind.VIRTUAL_TRY_ON: _by_name(_TRY_ON_MODELS),
     Kind.EXPAND_IMAGE: _by_name([KLING_EXPAND]),
+    Kind.VIDEO_EFFECTS: _by_name([KLING_EFFECTS]),
 }
 
 
@@ -982,7 +977,14 @@ def _check_expand(model: ImageModel, values: Mapping[str, Any]) -> dict[str, str
     return errors
 
 
+def _check_effects(model: VideoModel, values: Mapping[str, Any]) -> dict[str, str]:
+    from generations import effects
+
+    return effects.check(values)
+
+
 _KIND_CHECKS = {
+    Kind.VIDEO_EFFECTS: _check_effects,
     Kind.EXPAND_IMAGE: _check_expand,
     Kind.VIRTUAL_TRY_ON: _check_try_on,
     Kind.OMNI_IMAGE: _check_omni_image,

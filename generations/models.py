@@ -34,6 +34,7 @@ class Kind(models.TextChoices):
     OMNI_IMAGE = "omni_image", _("Omni image")
     VIRTUAL_TRY_ON = "virtual_try_on", _("Virtual try-on")
     EXPAND_IMAGE = "expand_image", _("Expand a picture")
+    VIDEO_EFFECTS = "video_effects", _("Video effect")
 
 
 class Status(models.TextChoices):
@@ -72,6 +73,7 @@ KIND_SLUGS = {
     Kind.OMNI_IMAGE: "omni-image",
     Kind.VIRTUAL_TRY_ON: "virtual-try-on",
     Kind.EXPAND_IMAGE: "expand-image",
+    Kind.VIDEO_EFFECTS: "video-effects",
 }
 
 
@@ -408,6 +410,46 @@ class Price(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.model_name} {self.mode or '*'} {self.duration or '*'}s: {self.credits} credits"
+
+
+class EffectScene(models.Model):
+    """One of Kling's effect templates (`effect_scene` of `videos/effects`) and its input rules.
+
+    Kling adds and retires scenes often, so the list lives here for staff to edit; its
+    prices are Price rows of the video_effects kind whose model_name is the scene's name.
+    """
+
+    name = models.CharField(max_length=64, unique=True, help_text="Kling's effect_scene value.")
+    label = models.CharField(max_length=100)
+    description = models.CharField(max_length=200, blank=True)
+    preview = models.FileField(
+        upload_to="effects/", blank=True, help_text="A short clip or picture of the effect."
+    )
+    enabled = models.BooleanField(default=True, help_text="Switch off a scene Kling has retired.")
+    two_person = models.BooleanField(
+        default=False, help_text="Takes two pictures (the left and the right person) instead of one."
+    )
+    model_names = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Models a two-person scene runs on, e.g. ["kling-v1-6"]; empty: no model or mode is sent.',
+    )
+    durations = models.JSONField(default=list, help_text="Lengths offered in seconds, e.g. [5] or [5, 10].")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.name})"
+
+    @property
+    def takes_model(self) -> bool:
+        return self.two_person and bool(self.model_names)
+
+    @property
+    def preview_is_video(self) -> bool:
+        return bool(self.preview) and self.preview.name.lower().endswith((".mp4", ".webm", ".mov"))
 
 
 # --- Provider limiter (generations/limiter.py) ------------------------------------------

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-from generations import capabilities
+from generations import capabilities, effects
 from generations.capabilities import VideoModel
 from generations.models import Kind, Price
 
@@ -198,6 +198,7 @@ def default_price_rows() -> list[dict[str, Any]]:
                         "credits": image_credits(units),
                     }
                 )
+    rows.extend(effects.price_rows(video_credits))
     return rows
 
 
@@ -229,6 +230,8 @@ def price_units(
         return TEXT2IMAGE_UNITS.get(model_name)
     if kind in IMAGE_UNITS:
         return IMAGE_UNITS[kind].get(model_name, {}).get(mode)
+    if kind == Kind.VIDEO_EFFECTS and duration is not None and mode in effects.UNITS_PER_SECOND:
+        return effects.UNITS_PER_SECOND[mode] * duration
     return None
 
 
@@ -270,6 +273,8 @@ def quote(kind: str, values: dict[str, Any]) -> Quote:
         raise NotOffered(f"{model_name or 'This model'} is not offered.")
     if kind in capabilities.PER_SECOND_KINDS:
         return _per_second_quote(kind, model, values)
+    if kind == Kind.VIDEO_EFFECTS:
+        return _effect_quote(values)
     if kind in capabilities.PER_CALL_KINDS:
         price = find_price(kind, model_name, values.get("mode") or "", None, False)
         if price is None:
@@ -300,6 +305,16 @@ def quote(kind: str, values: dict[str, Any]) -> Quote:
     if price is None:
         raise NotOffered(f"{model.label} images are not offered at the moment.")
     return Quote(credits=price.credits * n, unit_credits=price.credits, count=n)
+
+
+def _effect_quote(values: dict[str, Any]) -> Quote:
+    """An effect is priced per scene (its name is the row's model_name), length and mode."""
+    scene = values.get("effect_scene") or ""
+    duration = values.get("duration")
+    price = find_price(Kind.VIDEO_EFFECTS, scene, values.get("mode") or "", duration, False)
+    if price is None:
+        raise NotOffered(f"This effect is not offered at {duration} s at the moment.", "duration")
+    return Quote(credits=price.credits, unit_credits=price.credits)
 
 
 def billed_seconds(seconds: float | None) -> int:

@@ -24,7 +24,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing import ledger
-from generations import capabilities, fair_queue, limiter, pricing, queue, uploads
+from generations import capabilities, effects, fair_queue, limiter, pricing, queue, uploads
 from generations.models import (
     TERMINAL_STATUSES,
     UNFINISHED_STATUSES,
@@ -58,6 +58,8 @@ TYPICAL_SECONDS = {
     Kind.OMNI_IMAGE: 32,
     Kind.VIRTUAL_TRY_ON: 32,
     Kind.EXPAND_IMAGE: 32,
+    # Not published: like a short image to video.
+    Kind.VIDEO_EFFECTS: 319,
 }
 # The estimates come from the last ESTIMATE_SAMPLE successes of each model and mode within
 # ESTIMATE_WINDOW, recomputed every ESTIMATE_REFRESH_MINUTES by a schedule. They stay in
@@ -122,6 +124,15 @@ def request_values(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
         values["image_list"] = len(data.get("image_list") or [])
     if kind in (Kind.OMNI_VIDEO, Kind.MOTION_CONTROL):
         values["element_list"] = len(data.get("element_list") or [])
+    if kind == Kind.VIDEO_EFFECTS:
+        # The scene, not a model, says what Kling runs; a two-person scene may name one.
+        values.update(
+            model_name=capabilities.KLING_EFFECTS.name,
+            effect_scene=data.get("effect_scene") or "",
+            effect_model=data.get("effect_model") or "",
+            mode=data.get("mode") or "",
+            prompt=values["prompt"] or "",
+        )
     if kind == Kind.EXPAND_IMAGE:
         values["model_name"] = capabilities.KLING_EXPAND.name
         values["n"] = data.get("n") or 1
@@ -376,6 +387,20 @@ def _omni_image_params(data: Mapping[str, Any]) -> dict[str, Any]:
     return params
 
 
+def _effects_params(data: Mapping[str, Any]) -> dict[str, Any]:
+    # Flat here; the client nests them into Kling's `input` (effects.request_input), with
+    # `image` / `image_tail` (the left and right person) added at submit as Base64.
+    chosen = effects.scene(data.get("effect_scene") or "")
+    two_person = bool(chosen and chosen.two_person)
+    return {
+        "effect_scene": data["effect_scene"],
+        "two_person": two_person,
+        "model_name": data.get("effect_model") or "",
+        "mode": (data.get("mode") or "") if data.get("effect_model") else "",
+        "duration": int(data["duration"]),
+    }
+
+
 def _expand_params(data: Mapping[str, Any]) -> dict[str, Any]:
     # No model_name (Kling's expand has none); `image` is added at submit as Base64.
     params: dict[str, Any] = {"prompt": data.get("prompt") or "", "n": data.get("n") or 1}
@@ -432,6 +457,7 @@ _KIND_PARAMS = {
     Kind.OMNI_IMAGE: _omni_image_params,
     Kind.VIRTUAL_TRY_ON: _try_on_params,
     Kind.EXPAND_IMAGE: _expand_params,
+    Kind.VIDEO_EFFECTS: _effects_params,
     Kind.VIDEO_EXTEND: _extend_params,
 }
 

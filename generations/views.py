@@ -33,7 +33,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
 from billing import ledger
-from generations import capabilities, inputs, pricing, providers, services
+from generations import capabilities, effects, inputs, pricing, providers, services
 from generations.forms import FORMS, GenerationForm
 from generations.models import (
     KIND_SLUGS,
@@ -86,6 +86,9 @@ KIND_BLURBS = {
     ),
     Kind.EXPAND_IMAGE: gettext_lazy(
         "Extend a picture beyond its edges, up to four times its area, by dragging its sides."
+    ),
+    Kind.VIDEO_EFFECTS: gettext_lazy(
+        "Pick one of Kling's effects and bring a picture, or two people from two photos, into it."
     ),
 }
 
@@ -154,6 +157,9 @@ def _create_context(request: HttpRequest, kind: str, form: GenerationForm, **ext
 @require_http_methods(["GET", "POST"])
 def create(request: HttpRequest, kind_slug: str) -> HttpResponse:
     kind = _kind(kind_slug)
+    if kind == Kind.VIDEO_EFFECTS and request.method == "GET" and not request.GET.get("scene"):
+        # Effects start from the gallery of scenes; each card opens the form for its scene.
+        return render(request, "generations/effects.html", {"scenes": effects.enabled_scenes()})
     form_class = FORMS[kind]
     insufficient = None
     if request.method == "POST":
@@ -191,6 +197,8 @@ def create(request: HttpRequest, kind_slug: str) -> HttpResponse:
             # "Extend" / "Add sound" / "Use as motion reference" on a video's page opens
             # this with that video (Kling's id).
             initial["video_id"] = request.GET.get("video_id", "")[:64]
+        if kind == Kind.VIDEO_EFFECTS:
+            initial["effect_scene"] = request.GET.get("scene", "")[:64]
         if request.GET.get("picture", "").isdigit():
             # "Animate" / "Use as reference" on a finished picture's page.
             initial["picture_from"] = request.GET["picture"]

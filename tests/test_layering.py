@@ -44,6 +44,7 @@ FOUNDATION = (
     "billing.money",
     "billing.queue",
     "generations.capabilities",
+    "generations.effects",
     "generations.limiter",
     "generations.models",
     "generations.pricing",

@@ -29,7 +29,7 @@ import jwt
 import requests
 from django.conf import settings
 
-from generations import capabilities
+from generations import capabilities, effects
 from generations.providers import errors
 from generations.providers.base import (
     GenerationRequest,
@@ -190,6 +190,9 @@ def legacy_body(request: GenerationRequest) -> dict[str, Any]:
             else item
             for item in body["subject_image_list"]
         ]
+    if request.product == effects.PRODUCT:
+        # Effects take their options inside `input`, shaped by the scene.
+        body = {"effect_scene": body.get("effect_scene", ""), "input": effects.request_input(body)}
     body["external_task_id"] = str(request.external_task_id)
     if request.callback_url:
         body["callback_url"] = request.callback_url

@@ -11,6 +11,7 @@ MULTI_IMAGE2IMAGE = "images/multi-image2image"
 OMNI_IMAGE = "images/omni-image"
 TRY_ON = "images/kolors-virtual-try-on"
 EXPAND = "images/editing/expand"
+EFFECTS = "videos/effects"
 MOTION_CONTROL = "videos/motion-control"
 MULTI_IMAGE2VIDEO = "videos/multi-image2video"
 VIDEO_EXTEND = "videos/video-extend"
@@ -34,6 +35,7 @@ PRODUCTS = (
     OMNI_IMAGE,
     TRY_ON,
     EXPAND,
+    EFFECTS,
 )
 VIDEO_PRODUCTS = (TEXT2VIDEO, IMAGE2VIDEO)
 # Products whose output videos are drawn with the product's name and the right length.
@@ -44,6 +46,7 @@ LABELLED_PRODUCTS = {
     VIDEO2AUDIO: "Video to audio",
     AVATAR: "Avatar",
     OMNI_VIDEO: "Omni video",
+    EFFECTS: "Video effect",
 }
 
 MODELS = {
@@ -74,6 +77,8 @@ MODELS = {
     MULTI_IMAGE2IMAGE: ("kling-v2", "kling-v2-1"),
     OMNI_IMAGE: ("kling-image-o1", "kling-v3-omni"),
     TRY_ON: ("kolors-virtual-try-on-v1", "kolors-virtual-try-on-v1-5"),
+    # Effects name no model at the top level (a two-person scene may, inside `input`).
+    EFFECTS: ("kling-v1-6",),
 }
 # Kling's documented default when `model_name` is empty (also what the ignored `model` alias gets).
 DEFAULT_MODEL = "kling-v1"
@@ -84,7 +89,19 @@ DEFAULT_MODELS = {
     MULTI_IMAGE2IMAGE: "kling-v2",
     OMNI_IMAGE: "kling-image-o1",
     TRY_ON: "kolors-virtual-try-on-v1",
+    EFFECTS: "kling-v1-6",
 }
+
+# Video effects (section 3.6): the two-person scenes that take a model and mode, the
+# models they run on, the newer two-person scenes that take neither, and retired scenes.
+DUAL_EFFECT_MODELS = {
+    "hug": ("kling-v1", "kling-v1-5", "kling-v1-6"),
+    "kiss": ("kling-v1", "kling-v1-5", "kling-v1-6"),
+    "heart_gesture": ("kling-v1", "kling-v1-5", "kling-v1-6"),
+    "fight": ("kling-v1-6",),
+}
+RETIRED_EFFECTS = frozenset({"hug", "kiss", "fight", "pet_lion"})
+EFFECT_UNITS_PER_SECOND = {"std": Decimal("0.4"), "pro": Decimal("0.7")}
 
 # Motion control (section 3.8): the reference video's limits by character_orientation.
 MOTION_MIN_SECONDS = 3.0
@@ -206,6 +223,8 @@ def units(
         return rates.get(mode, rates["std"]) * Decimal(duration)
     if product in AUDIO_PRODUCTS:
         return AUDIO_UNITS
+    if product == EFFECTS:
+        return EFFECT_UNITS_PER_SECOND.get(mode, EFFECT_UNITS_PER_SECOND["std"]) * Decimal(duration)
     if product == OMNI_VIDEO:
         return OMNI_UNITS_PER_SECOND.get(mode, OMNI_UNITS_PER_SECOND["pro"]) * Decimal(duration)
     if product == AVATAR:

@@ -280,6 +280,8 @@ def validate(product: str, body: Any, faults: SimFaults, owner: str = "") -> Cre
         _try_on_fields(request, body)
     elif product == catalog.EXPAND:
         _expand_fields(request, body)
+    elif product == catalog.EFFECTS:
+        _effects_fields(request, body)
     elif product == catalog.VIDEO2AUDIO:
         _video_to_audio_fields(request, body, owner)
     elif product in catalog.VIDEO_PRODUCTS:
@@ -311,6 +313,7 @@ def _prompt(product: str, body: dict) -> str:
         catalog.AVATAR,
         catalog.TRY_ON,
         catalog.EXPAND,
+        catalog.EFFECTS,
     )
     # A storyboard's shots carry the prompts: Kling ignores the top-level one then.
     multi_shot = product == catalog.OMNI_VIDEO and body.get("multi_shot") is True
@@ -751,6 +754,49 @@ def _try_on_fields(request: CreateRequest, body: dict) -> None:
         usable = usable and checked
     request.images_usable = usable
     request.reference_image = True
+
+
+def _effects_fields(request: CreateRequest, body: dict) -> None:
+    """`effect_scene` and its `input`: one `image`, or two `images` for the two-person
+    scenes, with `model_name` and `mode` only where the scene takes them."""
+    scene = _string(body, "effect_scene")
+    if not scene:
+        raise _bad("effect_scene is required")
+    if scene in catalog.RETIRED_EFFECTS:
+        raise _bad(f"effect_scene {scene} is not supported")
+    given = body.get("input")
+    if not isinstance(given, dict):
+        raise _bad("input is required")
+    duration = given.get("duration", "5")
+    if duration not in ("5", "10"):
+        raise _bad('input.duration must be "5" or "10"')
+    request.duration = duration
+    request.mode = "std"
+    request.reference_image = True
+    two_person = scene in catalog.DUAL_EFFECT_MODELS or scene.endswith("_pro")
+    if not two_person:
+        usable = _image(given, "image")
+        if usable is None:
+            raise _bad("input.image is required")
+        request.images_usable = usable
+        return
+    images = given.get("images")
+    if not isinstance(images, list) or len(images) != 2:
+        raise _bad("input.images must hold two images")
+    request.images_usable = all(_image({"image": item}, "image") for item in images)
+    models = catalog.DUAL_EFFECT_MODELS.get(scene)
+    if models is None:
+        if "model_name" in given or "mode" in given:
+            raise _bad(f"{scene} takes no model_name or mode")
+        return
+    model = given.get("model_name") or "kling-v1"
+    if model not in models:
+        raise _bad(f"{scene} supports model_name {', '.join(models)}")
+    mode = given.get("mode") or "std"
+    if mode not in ("std", "pro"):
+        raise _bad("input.mode must be std or pro")
+    request.model_name = model
+    request.mode = mode
 
 
 def _expand_fields(request: CreateRequest, body: dict) -> None:

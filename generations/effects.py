@@ -1,0 +1,228 @@
+"""Video effects (`POST /v1/videos/effects`): Kling's effect templates and their input rules.
+
+A request names an `effect_scene` and an `input` object whose shape depends on the scene
+(Kling's API reference, video effects):
+
+- single-image scenes: `{"image": url|Base64, "duration": "5"}`;
+- two-person scenes (`hug`, `kiss`, `heart_gesture`, `fight`): `{"model_name", "mode",
+  "images": [left, right], "duration": "5"|"10"}`, `fight` on `kling-v1-6` only;
+- the newer `*_pro` two-person scenes take `images` but no model or mode.
+
+The scenes live in the EffectScene table (staff switch retired ones off); SEED_SCENES is
+what the data migration puts there first. Their prices are Price rows of this kind whose
+`model_name` is the scene's name, per length (and per mode where a scene takes one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.utils.translation import gettext_noop
+
+PRODUCT = "videos/effects"
+DUAL_MODELS = ("kling-v1-6", "kling-v1-5", "kling-v1")
+MODES = ("std", "pro")
+
+
+@dataclass(frozen=True)
+class SeedScene:
+    name: str
+    label: str
+    description: str
+    two_person: bool = False
+    model_names: tuple[str, ...] = ()
+    durations: tuple[int, ...] = (5,)
+    enabled: bool = True
+
+
+# Kling retired hug, kiss and fight (with pet_lion) on 2026-01-30: seeded switched off so
+# that old generations still show their scene, and staff can see what was there.
+SEED_SCENES: tuple[SeedScene, ...] = (
+    SeedScene(
+        "bloombloom", gettext_noop("Bloom bloom"), gettext_noop("Flowers burst out around the subject.")
+    ),
+    SeedScene("dizzydizzy", gettext_noop("Dizzy dizzy"), gettext_noop("The subject spins until dizzy.")),
+    SeedScene("fuzzyfuzzy", gettext_noop("Fuzzy fuzzy"), gettext_noop("The subject turns soft and fluffy.")),
+    SeedScene("squish", gettext_noop("Squish"), gettext_noop("The subject is squeezed like a toy.")),
+    SeedScene("expansion", gettext_noop("Expansion"), gettext_noop("The subject puffs up like a balloon.")),
+    SeedScene("cheers_2026", gettext_noop("Cheers 2026"), gettext_noop("A New Year toast.")),
+    SeedScene(
+        "heart_gesture",
+        gettext_noop("Heart gesture"),
+        gettext_noop("Two people make a heart with their hands."),
+        two_person=True,
+        model_names=DUAL_MODELS,
+        durations=(5, 10),
+    ),
+    SeedScene(
+        "hug_pro",
+        gettext_noop("Hug"),
+        gettext_noop("Two people from two photos hug."),
+        two_person=True,
+        durations=(5, 10),
+    ),
+    SeedScene(
+        "kiss_pro",
+        gettext_noop("Kiss"),
+        gettext_noop("Two people from two photos kiss."),
+        two_person=True,
+        durations=(5, 10),
+    ),
+    SeedScene(
+        "heart_gesture_pro",
+        gettext_noop("Heart gesture (new)"),
+        gettext_noop("Two people make a heart with their hands."),
+        two_person=True,
+        durations=(5, 10),
+    ),
+    SeedScene(
+        "hug",
+        gettext_noop("Hug (classic)"),
+        "",
+        two_person=True,
+        model_names=DUAL_MODELS,
+        durations=(5, 10),
+        enabled=False,
+    ),
+    SeedScene(
+        "kiss",
+        gettext_noop("Kiss (classic)"),
+        "",
+        two_person=True,
+        model_names=DUAL_MODELS,
+        durations=(5, 10),
+        enabled=False,
+    ),
+    SeedScene(
+        "fight",
+        gettext_noop("Fight"),
+        "",
+        two_person=True,
+        model_names=("kling-v1-6",),
+        durations=(5, 10),
+        enabled=False,
+    ),
+)
+
+# Kling prices effects per template (its Effects Center). Until staff set the real figure
+# in admin, a scene is priced like the model it runs on: kling-v1-6 at 0.4 units a second
+# in std and 0.7 in pro, the single-image and `*_pro` scenes at the std rate.
+UNITS_PER_SECOND = {"": Decimal("0.4"), "std": Decimal("0.4"), "pro": Decimal("0.7")}
+
+
+def price_rows(credits_for) -> list[dict[str, Any]]:
+    """The default Price rows of every seeded scene (`credits_for(units)` rounds units to
+    credits as the other video kinds do)."""
+    rows = []
+    for scene in SEED_SCENES:
+        for mode in MODES if scene.model_names else ("",):
+            for duration in scene.durations:
+                rows.append(
+                    {
+                        "kind": "video_effects",
+                        "model_name": scene.name,
+                        "mode": mode,
+                        "duration": duration,
+                        "audio": None,
+                        "credits": credits_for(UNITS_PER_SECOND[mode] * duration),
+                    }
+                )
+    return rows
+
+
+def seed_scenes(scene_model: Any) -> None:
+    """Create the seeded scenes (for the data migration: `scene_model` is the historical
+    EffectScene), never overwriting one staff already edited."""
+    for position, scene in enumerate(SEED_SCENES):
+        scene_model.objects.get_or_create(
+            name=scene.name,
+            defaults={
+                "label": scene.label,
+                "description": scene.description,
+                "two_person": scene.two_person,
+                "model_names": list(scene.model_names),
+                "durations": list(scene.durations),
+                "enabled": scene.enabled,
+                "position": position,
+            },
+        )
+
+
+def scene(name: str, *, include_disabled: bool = False):
+    """The EffectScene called `name` (None when unknown, or switched off)."""
+    from generations.models import EffectScene
+
+    scenes = EffectScene.objects.filter(name=name)
+    if not include_disabled:
+        scenes = scenes.filter(enabled=True)
+    return scenes.first() if name else None
+
+
+def enabled_scenes():
+    from generations.models import EffectScene
+
+    return EffectScene.objects.filter(enabled=True)
+
+
+def check(values: Mapping[str, Any]) -> dict[str, str]:
+    """Every reason this effect request is not possible, by form field.
+
+    `values`: `effect_scene`, `effect_model` (a two-person scene's model), `mode`,
+    `duration` (int), and `image` / `image_tail` (truthy when given: the one picture, or
+    the left and right person)."""
+    errors: dict[str, str] = {}
+    name = values.get("effect_scene") or ""
+    chosen = scene(name)
+    if chosen is None:
+        retired = scene(name, include_disabled=True)
+        errors["effect_scene"] = (
+            f"The {retired.label} effect is no longer offered." if retired else "Choose an effect."
+        )
+        return errors
+    duration = values.get("duration")
+    durations = [int(d) for d in chosen.durations]
+    if duration not in durations:
+        errors["duration"] = f"{chosen.label} makes clips of {' or '.join(f'{d} s' for d in durations)}."
+    if not values.get("image"):
+        errors["image"] = (
+            "Upload a photo of the person on the left."
+            if chosen.two_person
+            else "Upload the picture to animate."
+        )
+    if chosen.two_person and not values.get("image_tail"):
+        errors["image_tail"] = "Upload a photo of the person on the right."
+    if not chosen.two_person and values.get("image_tail"):
+        errors["image_tail"] = f"{chosen.label} takes one picture."
+    model = values.get("effect_model") or ""
+    mode = values.get("mode") or ""
+    if chosen.takes_model:
+        if model not in chosen.model_names:
+            errors["effect_model"] = f"{chosen.label} runs on {' or '.join(chosen.model_names)}."
+        if mode not in MODES:
+            errors["mode"] = "Choose Standard or Professional mode."
+    else:
+        if model:
+            errors["effect_model"] = f"{chosen.label} takes no model."
+        if mode:
+            errors["mode"] = f"{chosen.label} takes no mode."
+    if values.get("prompt") or values.get("negative_prompt"):
+        errors["prompt"] = "Effects take no prompt: the scene says what happens."
+    return errors
+
+
+def request_input(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Kling's `input` object from our flat params (`image`, `image_tail` Base64 or URLs,
+    `model_name`, `mode`, `duration`), shaped as the scene needs it."""
+    duration = params.get("duration")
+    body: dict[str, Any] = {"duration": str(duration)} if duration is not None else {}
+    if params.get("two_person"):
+        body["images"] = [params.get("image", ""), params.get("image_tail", "")]
+        if params.get("model_name"):
+            body["model_name"] = params["model_name"]
+            body["mode"] = params.get("mode") or "std"
+    else:
+        body["image"] = params.get("image", "")
+    return body

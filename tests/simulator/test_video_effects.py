@@ -1,0 +1,269 @@
+"""Video effects (Kling's `videos/effects`): the scene table seeded by migration, the gallery
+of scenes, a one-picture scene and a two-person scene through the whole pipeline against the
+simulator, the exact bodies sent, the rules refused before any charge, and the simulator's
+own checks."""
+
+import base64
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from billing import ledger
+from generations import capabilities, effects, follow, pricing
+from generations.models import EffectScene, Generation, Kind, Price, Status
+from generations.providers.kling import legacy_body
+from generations.simulator.models import SimTask
+from tests.simulator.pipeline import assert_ended_right, drive, png
+
+EFFECTS = "/_sim/kling/v1/videos/effects"
+
+
+@pytest.fixture
+def pipeline(kling_simulator, monkeypatch, alice):
+    import django_q.conf
+
+    monkeypatch.setattr(django_q.conf.Conf, "SYNC", True)
+    kling_simulator.set_timings(1, 2)
+    ledger.grant(alice, 2000, key="pipeline:grant")
+    return kling_simulator
+
+
+def _post(client, commit, data: dict):
+    with commit(execute=True):
+        return client.post("/generate/video-effects/", data)
+
+
+def _created(response) -> Generation:
+    assert response.status_code == 302, response.content.decode()[:3000]
+    return Generation.objects.get(pk=int(response["Location"].strip("/").split("/")[-1]))
+
+
+def _picture(name: str = "p.png") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, png(), content_type="image/png")
+
+
+def single_form(**changes) -> dict:
+    data = {
+        "model_name": capabilities.KLING_EFFECTS.name,
+        "effect_scene": "squish",
+        "duration": "5",
+        "image": _picture(),
+        "client_token": f"fx-single-{sorted(changes.items(), key=str)}",
+    }
+    data.update(changes)
+    return data
+
+
+def pair_form(**changes) -> dict:
+    data = {
+        "model_name": capabilities.KLING_EFFECTS.name,
+        "effect_scene": "heart_gesture",
+        "effect_model": "kling-v1-6",
+        "mode": "pro",
+        "duration": "10",
+        "image": _picture("left.png"),
+        "image_tail": _picture("right.png"),
+        "client_token": f"fx-pair-{sorted(changes.items(), key=str)}",
+    }
+    data.update(changes)
+    return data
+
+
+@pytest.mark.django_db
+def test_the_migration_seeds_the_scenes_and_their_prices():
+    names = set(EffectScene.objects.values_list("name", flat=True))
+    assert {"squish", "bloombloom", "heart_gesture", "hug_pro", "kiss_pro", "fight"} <= names
+    # Retired by Kling on 2026-01-30: kept, switched off.
+    assert set(EffectScene.objects.filter(enabled=False).values_list("name", flat=True)) == {
+        "hug",
+        "kiss",
+        "fight",
+    }
+    rows = {
+        (r["model_name"], r["mode"], r["duration"]): r["credits"]
+        for r in pricing.default_price_rows()
+        if r["kind"] == Kind.VIDEO_EFFECTS
+    }
+    assert rows[("squish", "", 5)] == 20  # 0.4 units a second
+    assert rows[("heart_gesture", "pro", 10)] == 70  # 0.7 units a second
+    assert ("squish", "", 10) not in rows  # single-image scenes make 5 s clips
+    assert Price.objects.filter(kind=Kind.VIDEO_EFFECTS).count() == len(rows)
+    assert pricing.price_units(Kind.VIDEO_EFFECTS, "hug_pro", "", 10, None) == 4
+
+
+def test_the_gallery_shows_the_enabled_scenes_with_their_cards(pipeline, alice_client):
+    EffectScene.objects.filter(name="bloombloom").update(enabled=False)
+    page = alice_client.get("/generate/video-effects/").content.decode()
+    assert 'id="effect-gallery"' in page and 'id="effect-squish"' in page
+    assert "?scene=heart_gesture" in page
+    assert 'id="effect-bloombloom"' not in page and 'id="effect-fight"' not in page
+    form = alice_client.get("/generate/video-effects/", {"scene": "heart_gesture"}).content.decode()
+    assert 'id="effect-scene"' in form and 'name="image_tail"' in form and 'name="effect_model"' in form
+    single = alice_client.get("/generate/video-effects/", {"scene": "squish"}).content.decode()
+    assert 'name="image_tail"' not in single and 'name="effect_model"' not in single
+    assert "Video effect" in alice_client.get("/generate/").content.decode()
+
+
+@pytest.mark.parametrize("by_callbacks", [True, False], ids=["callbacks", "polling"])
+def test_it_runs_a_one_picture_effect_end_to_end(
+    by_callbacks, pipeline, alice, alice_client, django_capture_on_commit_callbacks
+):
+    if not by_callbacks:
+        pipeline.set_faults(rate_callback_lost=1)
+    generation = _created(_post(alice_client, django_capture_on_commit_callbacks, single_form()))
+    assert generation.cost == 20 and ledger.balance_of(alice) == 1980
+    assert generation.product == "videos/effects"
+    body = legacy_body(follow.build_request(generation))
+    assert set(body) == {"effect_scene", "input", "external_task_id", "callback_url"}
+    assert body["effect_scene"] == "squish"
+    assert set(body["input"]) == {"image", "duration"} and body["input"]["duration"] == "5"
+    assert base64.b64decode(body["input"]["image"]) == png()
+    task = SimTask.objects.get(external_task_id=str(generation.external_task_id))
+    assert (task.product, task.duration) == ("videos/effects", "5")
+    if by_callbacks:
+        pipeline.finish()
+        with django_capture_on_commit_callbacks(execute=True):
+            pipeline.deliver_callbacks()
+    else:
+        drive(pipeline, django_capture_on_commit_callbacks, generation, callbacks=False)
+    assert_ended_right(generation, outcome=Status.SUCCEEDED)
+    page = alice_client.get(generation.get_absolute_url())
+    assert page.status_code == 200 and "<video" in page.content.decode()
+
+
+def test_it_runs_a_two_person_effect_with_model_and_mode(
+    pipeline, alice, alice_client, django_capture_on_commit_callbacks
+):
+    generation = _created(_post(alice_client, django_capture_on_commit_callbacks, pair_form()))
+    assert generation.cost == 70 and ledger.balance_of(alice) == 1930  # 0.7 units x 10 s
+    body = legacy_body(follow.build_request(generation))
+    assert body["effect_scene"] == "heart_gesture"
+    given = body["input"]
+    assert set(given) == {"images", "model_name", "mode", "duration"}
+    assert (given["model_name"], given["mode"], given["duration"]) == ("kling-v1-6", "pro", "10")
+    assert len(given["images"]) == 2 and all(base64.b64decode(i) == png() for i in given["images"])
+    task = SimTask.objects.get(external_task_id=str(generation.external_task_id))
+    assert (task.model_name, task.mode, task.duration) == ("kling-v1-6", "pro", "10")
+    drive(pipeline, django_capture_on_commit_callbacks, generation, callbacks=True)
+    assert_ended_right(generation, outcome=Status.SUCCEEDED)
+
+
+def test_a_new_two_person_scene_sends_no_model_or_mode(
+    pipeline, alice, alice_client, django_capture_on_commit_callbacks
+):
+    form = pair_form(effect_scene="hug_pro", duration="5")
+    del form["effect_model"], form["mode"]
+    generation = _created(_post(alice_client, django_capture_on_commit_callbacks, form))
+    body = legacy_body(follow.build_request(generation))
+    assert set(body["input"]) == {"images", "duration"}
+    assert generation.cost == 20
+
+
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [
+        (single_form(duration="10"), "Select a valid choice"),
+        (single_form(image=""), "Upload the picture to animate"),
+        (single_form(effect_scene="fight"), "The Fight effect is no longer offered"),
+        (single_form(effect_scene="no_such_scene"), "Choose an effect"),
+        (pair_form(image_tail=""), "Upload a photo of the person on the right"),
+        (pair_form(effect_model="kling-v2-6"), "Select a valid choice"),
+        (single_form(image_tail=_picture("extra.png")), "Squish takes one picture"),
+    ],
+)
+def test_it_refuses_bad_effect_input_before_charging(
+    pipeline, alice, alice_client, django_capture_on_commit_callbacks, form, message
+):
+    response = _post(alice_client, django_capture_on_commit_callbacks, form)
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not Generation.objects.exists() and ledger.balance_of(alice) == 2000
+
+
+@pytest.mark.django_db
+def test_a_scene_switched_off_in_admin_is_refused_and_a_price_row_off_too():
+    values = {"model_name": "kling-effects", "effect_scene": "squish", "duration": 5, "image": True}
+    assert capabilities.validate(Kind.VIDEO_EFFECTS, values) == {}
+    Price.objects.filter(kind=Kind.VIDEO_EFFECTS, model_name="squish").update(active=False)
+    with pytest.raises(pricing.NotOffered):
+        pricing.quote(Kind.VIDEO_EFFECTS, values)
+    EffectScene.objects.filter(name="squish").update(enabled=False)
+    assert capabilities.validate(Kind.VIDEO_EFFECTS, values) == {
+        "effect_scene": "The Squish effect is no longer offered."
+    }
+    assert effects.check({**values, "effect_scene": "heart_gesture", "image_tail": True}) == {
+        "effect_model": "Heart gesture runs on kling-v1-6 or kling-v1-5 or kling-v1.",
+        "mode": "Choose Standard or Professional mode.",
+    }
+
+
+def test_it_keeps_the_effect_inputs_to_their_owner(
+    pipeline, alice_client, bob, django_capture_on_commit_callbacks
+):
+    generation = _created(_post(alice_client, django_capture_on_commit_callbacks, pair_form()))
+    urls = [f"/generations/{generation.pk}/inputs/{which}/" for which in ("image", "image_tail")]
+    assert [alice_client.get(url).status_code for url in urls] == [200, 200]
+    alice_client.force_login(bob)
+    assert [alice_client.get(url).status_code for url in urls] == [404, 404]
+    assert alice_client.get(generation.get_absolute_url()).status_code == 404
+
+
+# --- the simulator's own checks -------------------------------------------------------------
+
+
+def _b64() -> str:
+    return base64.b64encode(png()).decode()
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"input": {"image": "x"}}, "effect_scene is required"),
+        ({"effect_scene": "hug", "input": {"images": ["a", "b"]}}, "effect_scene hug is not supported"),
+        ({"effect_scene": "squish"}, "input is required"),
+        ({"effect_scene": "squish", "input": {"duration": "5"}}, "input.image is required"),
+        ({"effect_scene": "squish", "input": {"image": "IMG", "duration": 5}}, "input.duration must be"),
+        ({"effect_scene": "hug_pro", "input": {"images": ["IMG"]}}, "input.images must hold two images"),
+        (
+            {"effect_scene": "hug_pro", "input": {"images": ["IMG", "IMG"], "model_name": "kling-v1-6"}},
+            "hug_pro takes no model_name or mode",
+        ),
+        (
+            {
+                "effect_scene": "heart_gesture",
+                "input": {"images": ["IMG", "IMG"], "model_name": "kling-v2-6"},
+            },
+            "heart_gesture supports model_name",
+        ),
+        (
+            {
+                "effect_scene": "heart_gesture",
+                "input": {"images": ["IMG", "IMG"], "model_name": "kling-v1-6", "mode": "4k"},
+            },
+            "input.mode must be std or pro",
+        ),
+    ],
+)
+def test_the_simulator_answers_bad_effect_fields_with_1201(post, body, message):
+    body = {"input": body["input"]} | body if "input" in body else body
+    if isinstance(body.get("input"), dict):
+        given = dict(body["input"])
+        if given.get("image") == "IMG":
+            given["image"] = _b64()
+        if isinstance(given.get("images"), list):
+            given["images"] = [_b64() if i == "IMG" else i for i in given["images"]]
+        body = {**body, "input": given}
+    status, answer = post(EFFECTS, body)
+    assert (status, answer["code"]) == (400, 1201), answer
+    assert message in answer["message"]
+
+
+def test_the_simulator_accepts_a_two_person_scene(post):
+    body = {
+        "effect_scene": "heart_gesture",
+        "input": {"images": [_b64(), _b64()], "model_name": "kling-v1-5", "mode": "std", "duration": "5"},
+    }
+    status, answer = post(EFFECTS, body)
+    assert (status, answer["code"]) == (200, 0), answer
+    task = SimTask.objects.get(task_id=answer["data"]["task_id"])
+    assert (task.product, task.model_name, task.mode) == ("videos/effects", "kling-v1-5", "std")
