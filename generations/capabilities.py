@@ -17,6 +17,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.conf import settings
+from django.utils.functional import Promise
+from django.utils.translation import gettext, gettext_lazy, gettext_noop
 
 from generations.models import Kind
 
@@ -57,50 +59,53 @@ PROMPT_OPTIONAL_KINDS = frozenset(
 # Kinds priced per call whatever their options (one Price row per model and mode).
 PER_CALL_KINDS = frozenset({Kind.VIDEO_EXTEND, Kind.TEXT2AUDIO, Kind.VIDEO2AUDIO})
 
-MODE_LABELS = {"std": "Standard", "pro": "Professional", "4k": "4K"}
+MODE_LABELS = {"std": gettext_noop("Standard"), "pro": gettext_noop("Professional"), "4k": "4K"}
 VIDEO_ASPECT_RATIOS = ("16:9", "9:16", "1:1")
 IMAGE_ASPECT_RATIOS = ("16:9", "9:16", "1:1", "4:3", "3:4", "3:2", "2:3", "21:9")
 ASPECT_RATIO_LABELS = {
-    "16:9": "16:9 landscape",
-    "9:16": "9:16 portrait",
-    "1:1": "1:1 square",
+    "16:9": gettext_noop("16:9 landscape"),
+    "9:16": gettext_noop("9:16 portrait"),
+    "1:1": gettext_noop("1:1 square"),
     "4:3": "4:3",
     "3:4": "3:4",
     "3:2": "3:2",
     "2:3": "2:3",
-    "21:9": "21:9 cinema",
-    "auto": "Automatic (from the references)",
+    "21:9": gettext_noop("21:9 cinema"),
+    "auto": gettext_noop("Automatic (from the references)"),
 }
 RESOLUTION_LABELS = {"1k": "1K", "2k": "2K", "4k": "4K"}
-IMAGE_REFERENCE_LABELS = {"subject": "Keep the subject", "face": "Keep the face (exactly one face)"}
+IMAGE_REFERENCE_LABELS = {
+    "subject": gettext_noop("Keep the subject"),
+    "face": gettext_noop("Keep the face (exactly one face)"),
+}
 
 # Camera control (legacy `camera_control`). For `simple`, exactly one of the six axes is
 # non-zero, each in [-10, 10]. Axis meanings as Kling documents them; note that Kling's
 # `pan` turns the camera up or down and its `tilt` turns it left or right.
 CAMERA_AXES = {
-    "horizontal": "Move sideways (- left, + right)",
-    "vertical": "Move vertically (- down, + up)",
-    "pan": "Turn up or down (- down, + up)",
-    "tilt": "Turn left or right (- left, + right)",
-    "roll": "Roll (- counter-clockwise, + clockwise)",
-    "zoom": "Zoom (- narrower view, + wider view)",
+    "horizontal": gettext_noop("Move sideways (- left, + right)"),
+    "vertical": gettext_noop("Move vertically (- down, + up)"),
+    "pan": gettext_noop("Turn up or down (- down, + up)"),
+    "tilt": gettext_noop("Turn left or right (- left, + right)"),
+    "roll": gettext_noop("Roll (- counter-clockwise, + clockwise)"),
+    "zoom": gettext_noop("Zoom (- narrower view, + wider view)"),
 }
 CAMERA_AXIS_LIMIT = 10.0
 # Named presets are `simple` moves on one axis (value 5: a clear but not violent move).
 CAMERA_PRESETS: dict[str, tuple[str, str, float]] = {
-    "zoom_in": ("Zoom in", "zoom", -5.0),
-    "zoom_out": ("Zoom out", "zoom", 5.0),
-    "pan_left": ("Pan left", "tilt", -5.0),
-    "pan_right": ("Pan right", "tilt", 5.0),
-    "tilt_up": ("Tilt up", "pan", 5.0),
-    "tilt_down": ("Tilt down", "pan", -5.0),
+    "zoom_in": (gettext_noop("Zoom in"), "zoom", -5.0),
+    "zoom_out": (gettext_noop("Zoom out"), "zoom", 5.0),
+    "pan_left": (gettext_noop("Pan left"), "tilt", -5.0),
+    "pan_right": (gettext_noop("Pan right"), "tilt", 5.0),
+    "tilt_up": (gettext_noop("Tilt up"), "pan", 5.0),
+    "tilt_down": (gettext_noop("Tilt down"), "pan", -5.0),
 }
 # Kling's four built-in movements take no config.
 CAMERA_MOVEMENTS = {
-    "down_back": "Descend and pull back",
-    "forward_up": "Push forward and rise",
-    "right_turn_forward": "Turn right and advance",
-    "left_turn_forward": "Turn left and advance",
+    "down_back": gettext_noop("Descend and pull back"),
+    "forward_up": gettext_noop("Push forward and rise"),
+    "right_turn_forward": gettext_noop("Turn right and advance"),
+    "left_turn_forward": gettext_noop("Turn left and advance"),
 }
 CAMERA_SIMPLE = "simple"
 ALL_CAMERA_TYPES = (CAMERA_SIMPLE, *CAMERA_MOVEMENTS)
@@ -137,8 +142,8 @@ class AudioLimits:
 # the video's orientation, 3-10 s when it keeps the picture's. The upload check takes the
 # wider limits; `validate` applies the orientation's.
 CHARACTER_ORIENTATIONS = {
-    "image": "As in the picture (reference video up to 10 s)",
-    "video": "As in the video (reference video up to 30 s)",
+    "image": gettext_noop("As in the picture (reference video up to 10 s)"),
+    "video": gettext_noop("As in the video (reference video up to 30 s)"),
 }
 MOTION_VIDEO_LIMITS = {
     "image": VideoLimits(3, 10, why=" when the character keeps the picture's orientation"),
@@ -207,11 +212,17 @@ def expanded_area(up: float, down: float, left: float, right: float) -> float:
 
 
 GARMENT_LABELS = {
-    "upper": "Top (shirt, jacket, sweater)",
-    "lower": "Bottom (trousers, skirt, shorts)",
-    "dress": "Dress or one-piece",
-    "upper_lower": "Top and bottom together, in one picture",
+    "upper": gettext_noop("Top (shirt, jacket, sweater)"),
+    "lower": gettext_noop("Bottom (trousers, skirt, shorts)"),
+    "dress": gettext_noop("Dress or one-piece"),
+    "upper_lower": gettext_noop("Top and bottom together, in one picture"),
 }
+
+
+def translated(labels: Mapping[str, str]) -> dict[str, Promise]:
+    """One of the label tables above with each label translated when shown: the tables
+    stay plain English for the API, prices and logs; forms offer the translated labels."""
+    return {key: gettext_lazy(label) for key, label in labels.items()}
 
 
 @dataclass(frozen=True)
@@ -230,14 +241,16 @@ class Rule:
         return not (self.silent_only and sound)
 
     def describe(self) -> str:
+        """Where the feature works, in the active language (the form shows it)."""
         parts = []
         if self.modes is not None:
-            parts.append(" or ".join(MODE_LABELS.get(m, m) for m in self.modes) + " mode")
+            modes = gettext(" or ").join(gettext(MODE_LABELS.get(m, m)) for m in self.modes)
+            parts.append(gettext("%(modes)s mode") % {"modes": modes})
         if self.durations is not None:
-            parts.append(" or ".join(f"{d} s" for d in self.durations))
+            parts.append(gettext(" or ").join(f"{d} s" for d in self.durations))
         if self.silent_only:
-            parts.append("without sound")
-        return ", ".join(parts) or "always"
+            parts.append(gettext("without sound"))
+        return gettext(", ").join(parts) or gettext("always")
 
 
 @dataclass(frozen=True)
@@ -403,7 +416,7 @@ _OMNI_IMAGE_RATIOS = (*IMAGE_ASPECT_RATIOS, "auto")
 _OMNI_IMAGE_MODELS = (
     ImageModel(
         "kling-image-o1",
-        "Kling Image O1",
+        gettext_noop("Kling Image O1"),
         aspect_ratios=_OMNI_IMAGE_RATIOS,
         resolutions=("1k", "2k"),
         series_range=(2, 9),
@@ -425,14 +438,14 @@ _OMNI_IMAGE_MODELS = (
 _TRY_ON_MODELS = (
     ImageModel(
         "kolors-virtual-try-on-v1-5",
-        "Kolors try-on 1.5",
+        gettext_noop("Kolors try-on 1.5"),
         aspect_ratios=(),
         max_n=1,
         garments=("upper", "lower", "dress", "upper_lower"),
     ),
     ImageModel(
         "kolors-virtual-try-on-v1",
-        "Kolors try-on 1.0",
+        gettext_noop("Kolors try-on 1.0"),
         aspect_ratios=(),
         max_n=1,
         garments=("upper", "lower", "dress"),

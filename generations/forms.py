@@ -17,7 +17,9 @@ from typing import Any, ClassVar
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils.formats import number_format
 from django.utils.text import format_lazy
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from PIL import Image
 
@@ -39,7 +41,8 @@ def check_image_upload(upload) -> None:
     format on `upload.image_format` for the stored file name."""
     if upload.size > MAX_UPLOAD_BYTES:
         raise ValidationError(
-            f"This file is {upload.size / 1024 / 1024:.1f} MB; pictures can be at most 10 MB.",
+            gettext("This file is %(size)s MB; pictures can be at most 10 MB.")
+            % {"size": number_format(upload.size / 1024 / 1024, 1)},
             code="too_large",
         )
     try:
@@ -49,29 +52,39 @@ def check_image_upload(upload) -> None:
             image.verify()
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         raise ValidationError(
-            "This file is not a picture we can read. Use a JPEG or PNG image.", code="unreadable"
+            gettext("This file is not a picture we can read. Use a JPEG or PNG image."), code="unreadable"
         ) from None
     finally:
         upload.seek(0)
     if image_format not in UPLOAD_FORMATS:
         raise ValidationError(
-            f"Only JPEG and PNG pictures are accepted; this one is {image_format}.", code="format"
+            gettext("Only JPEG and PNG pictures are accepted; this one is %(format)s.")
+            % {"format": image_format},
+            code="format",
         )
     errors = []
     if min(width, height) < MIN_SIDE:
         errors.append(
             ValidationError(
-                f"This picture is {width} x {height} px; each side needs at least {MIN_SIDE} px.",
+                gettext("This picture is %(width)s x %(height)s px; each side needs at least %(min)s px.")
+                % {"width": width, "height": height, "min": MIN_SIDE},
                 code="too_small",
             )
         )
     ratio = width / height
     if ratio > MAX_RATIO or ratio < 1 / MAX_RATIO:
-        shape = "wide" if ratio > 1 else "tall"
+        too = (
+            gettext(
+                "This picture is too wide (%(width)s x %(height)s px); its sides must be within 2.5 : 1 of each other."
+            )
+            if ratio > 1
+            else gettext(
+                "This picture is too tall (%(width)s x %(height)s px); its sides must be within 2.5 : 1 of each other."
+            )
+        )
         errors.append(
             ValidationError(
-                f"This picture is too {shape} ({width} x {height} px); "
-                "its sides must be within 2.5 : 1 of each other.",
+                too % {"width": width, "height": height},
                 code="aspect_ratio",
             )
         )
@@ -85,13 +98,20 @@ def check_picture_list(pictures: list | None, most: int, role: str) -> list:
     so the person knows which file to replace."""
     pictures = pictures or []
     if len(pictures) > most:
-        raise ValidationError(f"Give at most {most} {role} pictures; you gave {len(pictures)}.")
+        raise ValidationError(
+            gettext("Give at most %(most)s pictures; you gave %(given)s.")
+            % {"most": most, "given": len(pictures)}
+        )
     problems = []
     for number, upload in enumerate(pictures, start=1):
         try:
             check_image_upload(upload)
         except ValidationError as exc:
-            problems += [f"Picture {number} ({upload.name}): {message}" for message in exc.messages]
+            problems += [
+                gettext("Picture %(number)s (%(name)s): %(message)s")
+                % {"number": number, "name": upload.name, "message": message}
+                for message in exc.messages
+            ]
     if problems:
         raise ValidationError(problems)
     return pictures
@@ -136,13 +156,13 @@ class GenerationForm(forms.Form):
     model_name = forms.ChoiceField(label=_("Model"))
     prompt = forms.CharField(
         label=_("Prompt"),
-        widget=_textarea(4, "A red fox trotting through fresh snow at dawn, soft golden light"),
+        widget=_textarea(4, _("A red fox trotting through fresh snow at dawn, soft golden light")),
         strip=True,
     )
     negative_prompt = forms.CharField(
         label=_("Negative prompt"),
         required=False,
-        widget=_textarea(2, "blur, distortion, text"),
+        widget=_textarea(2, _("blur, distortion, text")),
         help_text=_("Optional: what you do not want to see."),
     )
 
@@ -154,8 +174,8 @@ class GenerationForm(forms.Form):
         self.source: Generation | None = None
         self.picture: Asset | None = None
         self.model = self._chosen_model()
-        self.fields["model_name"].choices = [(m.name, m.label) for m in capabilities.models_for(self.kind)]
-        self.fields["model_name"].error_messages["invalid_choice"] = (
+        self.fields["model_name"].choices = [(m.name, _(m.label)) for m in capabilities.models_for(self.kind)]
+        self.fields["model_name"].error_messages["invalid_choice"] = _(
             "This model is not offered. Choose another one."
         )
         self._set("model_name", self.model.name)
@@ -168,11 +188,16 @@ class GenerationForm(forms.Form):
         self.fields["negative_prompt"].widget.attrs["maxlength"] = max(
             m.negative_prompt_limit for m in models
         )
-        self.fields[
-            "model_name"
-        ].help_text = f"{self.model.label} reads prompts of up to {self.model.prompt_limit:,} characters."
+        self.fields["model_name"].help_text = gettext(
+            "%(model)s reads prompts of up to %(limit)s characters."
+        ) % {
+            "model": gettext(self.model.label),
+            "limit": number_format(self.model.prompt_limit, force_grouping=True),
+        }
         if self.kind != Kind.IMAGE2VIDEO:
-            self.fields["prompt"].help_text = "Say who or what, doing what, where, in what light and style."
+            self.fields["prompt"].help_text = _(
+                "Say who or what, doing what, where, in what light and style."
+            )
         if not self.is_bound and not self.initial.get("client_token"):
             self.initial["client_token"] = uuid.uuid4().hex
         if user is not None:
@@ -275,7 +300,12 @@ class GenerationForm(forms.Form):
             check_image_upload(upload)
         except ValidationError as exc:
             self.add_error(
-                None, [f"Picture from generation #{self.picture.generation_id}: {m}" for m in exc.messages]
+                None,
+                [
+                    gettext("Picture from generation #%(id)s: %(message)s")
+                    % {"id": self.picture.generation_id, "message": m}
+                    for m in exc.messages
+                ],
             )
             return
         if field == "image":
@@ -284,7 +314,9 @@ class GenerationForm(forms.Form):
             data[field] = [upload, *(data.get(field) or [])]
             if len(data[field]) > capabilities.MAX_OMNI_IMAGES:
                 self.add_error(
-                    field, f"Give at most {capabilities.MAX_OMNI_IMAGES - 1} more reference pictures."
+                    field,
+                    gettext("Give at most %(most)s more reference pictures.")
+                    % {"most": capabilities.MAX_OMNI_IMAGES - 1},
                 )
 
     def _offer_subjects(self) -> None:
@@ -414,7 +446,7 @@ class VideoForm(GenerationForm):
     camera_axis = forms.ChoiceField(
         label=_("Custom move"),
         required=False,
-        choices=[("", "Choose a move"), *capabilities.CAMERA_AXES.items()],
+        choices=[("", _("Choose a move")), *capabilities.translated(capabilities.CAMERA_AXES).items()],
     )
     camera_value = forms.FloatField(
         label=_("Strength"),
@@ -428,16 +460,19 @@ class VideoForm(GenerationForm):
     def fit_to_model(self) -> None:
         model: VideoModel = self.model
         if model.modes:
-            self.fields["mode"].choices = [(m, capabilities.MODE_LABELS[m]) for m in model.modes]
+            self.fields["mode"].choices = [(m, _(capabilities.MODE_LABELS[m])) for m in model.modes]
             mode = self._choose("mode", model.modes, model.default_mode)
         else:
             del self.fields["mode"]
             mode = ""
-        self.fields["duration"].choices = [(d, f"{d} seconds") for d in model.durations]
+        self.fields["duration"].choices = [
+            (d, ngettext("%(seconds)d second", "%(seconds)d seconds", d) % {"seconds": d})
+            for d in model.durations
+        ]
         duration = self._choose("duration", model.durations, model.default_duration, int)
         if "aspect_ratio" in self.fields:
             self.fields["aspect_ratio"].choices = [
-                (r, capabilities.ASPECT_RATIO_LABELS[r]) for r in model.aspect_ratios
+                (r, _(capabilities.ASPECT_RATIO_LABELS[r])) for r in model.aspect_ratios
             ]
             self._choose("aspect_ratio", model.aspect_ratios, model.aspect_ratios[0])
         if model.cfg_scale:
@@ -447,25 +482,29 @@ class VideoForm(GenerationForm):
             del self.fields["cfg_scale"]
 
         if self._offer(
-            "sound", model.sound_allowed(mode, duration), model.sound and f"Sound: {model.sound.describe()}."
+            "sound",
+            model.sound_allowed(mode, duration),
+            model.sound and gettext("Sound: %(where)s.") % {"where": model.sound.describe()},
         ):
-            self.fields["sound"].help_text = "Native audio: ambience, effects and voices; costs more."
+            self.fields["sound"].help_text = _("Native audio: ambience, effects and voices; costs more.")
 
         if self._offer(
             "camera_control",
             model.camera_allowed(mode, duration),
-            model.camera and f"Camera control: {model.camera.describe()}.",
+            model.camera and gettext("Camera control: %(where)s.") % {"where": model.camera.describe()},
         ):
-            choices = [("", "Automatic")]
+            choices = [("", _("Automatic"))]
             if capabilities.CAMERA_SIMPLE in model.camera_types:
-                choices += [(key, label) for key, (label, _, _) in capabilities.CAMERA_PRESETS.items()]
+                choices += [
+                    (key, _(label)) for key, (label, _axis, _value) in capabilities.CAMERA_PRESETS.items()
+                ]
             choices += [
-                (key, label)
+                (key, _(label))
                 for key, label in capabilities.CAMERA_MOVEMENTS.items()
                 if key in model.camera_types
             ]
             if capabilities.CAMERA_SIMPLE in model.camera_types:
-                choices.append((capabilities.CAMERA_SIMPLE, "Custom move…"))
+                choices.append((capabilities.CAMERA_SIMPLE, _("Custom move…")))
             self.fields["camera_control"].choices = choices
             if self._raw("camera_control") != capabilities.CAMERA_SIMPLE:
                 # The custom axis and strength only matter for a custom move.
@@ -480,7 +519,7 @@ class VideoForm(GenerationForm):
             self._offer(
                 "image_tail",
                 model.end_frame_allowed(mode, duration, sound=sound),
-                model.end_frame and f"End frame: {model.end_frame.describe()}.",
+                model.end_frame and gettext("End frame: %(where)s.") % {"where": model.end_frame.describe()},
             )
 
     def clean(self) -> dict[str, Any]:
@@ -488,9 +527,9 @@ class VideoForm(GenerationForm):
         choice = data.get("camera_control") or ""
         if choice == capabilities.CAMERA_SIMPLE:
             if not data.get("camera_axis"):
-                self.add_error("camera_axis", "Choose which way the camera moves.")
+                self.add_error("camera_axis", _("Choose which way the camera moves."))
             elif not data.get("camera_value"):
-                self.add_error("camera_value", "Give a strength other than 0, from -10 to 10.")
+                self.add_error("camera_value", _("Give a strength other than 0, from -10 to 10."))
         try:
             data["camera_control"] = capabilities.camera_control(
                 choice, data.get("camera_axis") or "", data.get("camera_value")
@@ -532,7 +571,8 @@ class ImageToVideoForm(VideoForm):
     ]
 
     image = _image_field(
-        "Start frame", "JPEG or PNG, up to 10 MB, each side at least 300 px, no wider or taller than 2.5 : 1."
+        _("Start frame"),
+        _("JPEG or PNG, up to 10 MB, each side at least 300 px, no wider or taller than 2.5 : 1."),
     )
     image_url = forms.URLField(
         label=_("…or the start frame's address"),
@@ -542,12 +582,14 @@ class ImageToVideoForm(VideoForm):
         widget=forms.URLInput(attrs={"placeholder": _("https://example.com/picture.jpg")}),
         help_text=_("A public JPEG or PNG link that Kling can fetch."),
     )
-    image_tail = _image_field("End frame", "Optional: the picture the video should end on.", preserve=True)
+    image_tail = _image_field(
+        _("End frame"), _("Optional: the picture the video should end on."), preserve=True
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["prompt"].required = False
-        self.fields["prompt"].widget.attrs["placeholder"] = (
+        self.fields["prompt"].widget.attrs["placeholder"] = _(
             "The wind lifts her hair as she turns to the camera"
         )
 
@@ -561,11 +603,11 @@ class ImageToVideoForm(VideoForm):
         if self.has_error("image") or self.has_error("image_url"):
             return
         if data.get("image") and data.get("image_url"):
-            self.add_error("image_url", "Give the start frame as a file or as an address, not both.")
+            self.add_error("image_url", _("Give the start frame as a file or as an address, not both."))
         elif data.get("image") or data.get("image_url"):
             data["image_from"] = None
         elif not data.get("image_from"):
-            self.add_error("image", "Upload a start frame, or give its address below.")
+            self.add_error("image", _("Upload a start frame, or give its address below."))
 
 
 class ImageForm(GenerationForm):
@@ -577,14 +619,15 @@ class ImageForm(GenerationForm):
     def fit_count_and_ratio(self) -> None:
         model: ImageModel = self.model
         self.fields["n"].choices = [
-            (i, f"{i} image{'s' if i > 1 else ''}") for i in range(1, model.max_n + 1)
+            (i, ngettext("%(count)d image", "%(count)d images", i) % {"count": i})
+            for i in range(1, model.max_n + 1)
         ]
         self._choose("n", tuple(range(1, model.max_n + 1)), 1, int)
         if not model.aspect_ratios:
             del self.fields["aspect_ratio"]  # the input picture sets it
             return
         self.fields["aspect_ratio"].choices = [
-            (r, capabilities.ASPECT_RATIO_LABELS[r]) for r in model.aspect_ratios
+            (r, _(capabilities.ASPECT_RATIO_LABELS[r])) for r in model.aspect_ratios
         ]
         self._choose("aspect_ratio", model.aspect_ratios, model.aspect_ratios[0])
 
@@ -604,8 +647,8 @@ class TextToImageForm(ImageForm):
 
     resolution = forms.ChoiceField(label=_("Resolution"))
     image = _image_field(
-        "Reference image",
-        "Optional: a JPEG or PNG (up to 10 MB, sides at least 300 px) to start from.",
+        _("Reference image"),
+        _("Optional: a JPEG or PNG (up to 10 MB, sides at least 300 px) to start from."),
         preserve=True,
     )
     image_reference = forms.ChoiceField(label=_("Keep from the reference"), required=False)
@@ -637,7 +680,7 @@ class TextToImageForm(ImageForm):
             ]
             self._choose("resolution", model.resolutions, model.resolutions[0])
             if model.reference_image:
-                self.fields["resolution"].help_text = "With a reference image: 1K."
+                self.fields["resolution"].help_text = _("With a reference image: 1K.")
         else:
             del self.fields["resolution"]
         if model.reference_image:
@@ -647,8 +690,8 @@ class TextToImageForm(ImageForm):
             for name in ("image", "image_fidelity"):
                 del self.fields[name]
         if model.image_references:
-            self.fields["image_reference"].choices = [("", "Choose with a reference image")] + [
-                (r, capabilities.IMAGE_REFERENCE_LABELS[r]) for r in model.image_references
+            self.fields["image_reference"].choices = [("", _("Choose with a reference image"))] + [
+                (r, _(capabilities.IMAGE_REFERENCE_LABELS[r])) for r in model.image_references
             ]
         else:
             del self.fields["image_reference"]
@@ -703,8 +746,15 @@ class PerSecondPrice:
             seconds = measured.media_info.duration
             self.add_error(
                 self.MEASURED_FIELD,
-                f"This file measures {seconds:.1f} s, which costs {self.quote.credits} credits, not the "
-                f"{int(shown)} shown. Nothing was charged: check the price and create it again.",
+                gettext(
+                    "This file measures %(seconds)s s, which costs %(credits)s credits, not the %(shown)s shown. "
+                    "Nothing was charged: check the price and create it again."
+                )
+                % {
+                    "seconds": number_format(seconds, 1),
+                    "credits": number_format(self.quote.credits, force_grouping=True),
+                    "shown": number_format(int(shown), force_grouping=True),
+                },
             )
 
     def clean(self) -> dict[str, Any]:
@@ -754,7 +804,7 @@ class OwnVideoOrUpload:
         if data.get("video_id") and not data.get("video_url"):
             if self.video_source is None:
                 self.add_error(
-                    None, "Choose one of your own finished videos of the last 30 days, or upload one."
+                    None, _("Choose one of your own finished videos of the last 30 days, or upload one.")
                 )
                 return False
             data["source_asset"] = self.video_source
@@ -780,7 +830,7 @@ class MotionControlForm(OwnVideoOrUpload, PerSecondPrice, GenerationForm):
     video_id = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
 
     image_url = _image_field(
-        "Character picture", "JPEG or PNG, up to 10 MB, each side at least 300 px: the one who moves."
+        _("Character picture"), _("JPEG or PNG, up to 10 MB, each side at least 300 px: the one who moves.")
     )
     video_url = forms.FileField(
         label=_("Motion reference video"),
@@ -793,7 +843,7 @@ class MotionControlForm(OwnVideoOrUpload, PerSecondPrice, GenerationForm):
     mode = forms.ChoiceField(label=_("Mode"))
     character_orientation = forms.ChoiceField(
         label=_("Character faces"),
-        choices=list(capabilities.CHARACTER_ORIENTATIONS.items()),
+        choices=list(capabilities.translated(capabilities.CHARACTER_ORIENTATIONS).items()),
         widget=forms.RadioSelect,
     )
     keep_original_sound = forms.ChoiceField(
@@ -808,8 +858,8 @@ class MotionControlForm(OwnVideoOrUpload, PerSecondPrice, GenerationForm):
         super().__init__(*args, **kwargs)
         del self.fields["negative_prompt"]
         self.fields["prompt"].required = False
-        self.fields["prompt"].help_text = "Optional: the scene, the light, the style."
-        self.fields["prompt"].widget.attrs["placeholder"] = "On a beach at sunset, cinematic light"
+        self.fields["prompt"].help_text = _("Optional: the scene, the light, the style.")
+        self.fields["prompt"].widget.attrs["placeholder"] = _("On a beach at sunset, cinematic light")
         self.find_own_video()
         if self.video_source is not None and self.video_source.duration and not self._raw("video_seconds"):
             # The price follows the chosen video's stored length, as it does a measured upload's.
@@ -817,7 +867,7 @@ class MotionControlForm(OwnVideoOrUpload, PerSecondPrice, GenerationForm):
 
     def fit_to_model(self) -> None:
         model: VideoModel = self.model
-        self.fields["mode"].choices = [(m, capabilities.MODE_LABELS[m]) for m in model.modes]
+        self.fields["mode"].choices = [(m, _(capabilities.MODE_LABELS[m])) for m in model.modes]
         self._choose("mode", model.modes, model.default_mode)
         self._choose("character_orientation", tuple(capabilities.CHARACTER_ORIENTATIONS), "video")
         self._choose("keep_original_sound", capabilities.KEEP_ORIGINAL_SOUND, "yes")
@@ -840,7 +890,7 @@ class AvatarForm(PerSecondPrice, GenerationForm):
     OPTION_FIELDS = ["mode", "sound_seconds"]
 
     image = _image_field(
-        "Portrait", "JPEG or PNG, up to 10 MB, each side at least 300 px: the face that speaks."
+        _("Portrait"), _("JPEG or PNG, up to 10 MB, each side at least 300 px: the face that speaks.")
     )
     sound_file = forms.FileField(
         label=_("Sound to speak"),
@@ -862,12 +912,12 @@ class AvatarForm(PerSecondPrice, GenerationForm):
         self.fields["model_name"].help_text = ""
         del self.fields["negative_prompt"]
         self.fields["prompt"].required = False
-        self.fields["prompt"].help_text = "Optional: expression, gestures, setting."
-        self.fields["prompt"].widget.attrs["placeholder"] = "Smiling, nodding now and then"
+        self.fields["prompt"].help_text = _("Optional: expression, gestures, setting.")
+        self.fields["prompt"].widget.attrs["placeholder"] = _("Smiling, nodding now and then")
 
     def fit_to_model(self) -> None:
         model: VideoModel = self.model
-        self.fields["mode"].choices = [(m, capabilities.MODE_LABELS[m]) for m in model.modes]
+        self.fields["mode"].choices = [(m, _(capabilities.MODE_LABELS[m])) for m in model.modes]
         self._choose("mode", model.modes, model.default_mode)
 
     def clean_sound_file(self):
@@ -936,14 +986,14 @@ class OmniVideoForm(MultiImageToVideoForm):
         label=_("Shots"),
         required=False,
         widget=forms.HiddenInput,
-        help_text='The shots as JSON: [{"prompt": "Wide shot of the city", "duration": 2}, ...].',
+        help_text=_('The shots as JSON: [{"prompt": "Wide shot of the city", "duration": 2}, ...].'),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields.pop("negative_prompt", None)
         self.fields["prompt"].required = False
-        self.fields["prompt"].help_text = (
+        self.fields["prompt"].help_text = _(
             "Refer to the first picture as image_1 in triple angle brackets (click its thumbnail). "
             "Ignored by Kling when the storyboard is on."
         )
@@ -953,7 +1003,7 @@ class OmniVideoForm(MultiImageToVideoForm):
         if not getattr(self.model, "multi_shot", False):
             self.fields.pop("multi_shot", None)
             self.fields.pop("multi_prompt", None)
-            self.notes = ["Storyboards (several shots): Kling 3.0 Omni."]
+            self.notes = [_("Storyboards (several shots): Kling 3.0 Omni.")]
 
     def clean_image_list(self) -> list:
         return check_picture_list(
@@ -974,14 +1024,16 @@ def parse_shots(raw: str) -> list[dict[str, Any]]:
     except ValueError:
         raise ValidationError(_("The shots could not be read; add them again.")) from None
     if not isinstance(shots, list) or not all(isinstance(shot, dict) for shot in shots):
-        raise ValidationError('Give the shots as a list such as [{"prompt": "...", "duration": 3}].')
+        raise ValidationError(_('Give the shots as a list such as [{"prompt": "...", "duration": 3}].'))
     parsed = []
     for number, shot in enumerate(shots, start=1):
         seconds = shot.get("duration")
         if isinstance(seconds, str) and seconds.strip().isdigit():
             seconds = int(seconds)
         if isinstance(seconds, bool) or not isinstance(seconds, int):
-            raise ValidationError(f"Shot {number} needs a length in whole seconds.")
+            raise ValidationError(
+                gettext("Shot %(number)s needs a length in whole seconds.") % {"number": number}
+            )
         parsed.append({"prompt": str(shot.get("prompt") or "").strip(), "duration": seconds})
     return parsed
 
@@ -1000,13 +1052,14 @@ class ExtendVideoForm(GenerationForm):
         super().__init__(*args, **kwargs)
         del self.fields["model_name"]
         self.fields["prompt"].required = False
-        self.fields["prompt"].help_text = "Optional: what happens next."
-        self.fields["prompt"].widget.attrs["placeholder"] = "She turns and walks towards the sea"
+        self.fields["prompt"].help_text = _("Optional: what happens next.")
+        self.fields["prompt"].widget.attrs["placeholder"] = _("She turns and walks towards the sea")
         self.extend_source: Asset | None = None
         self.extend_problem = ""
-        if self.user is not None:
+        # Without a chosen video the page says how to choose one (no refusal to show yet).
+        if self.user is not None and self._raw("video_id"):
             try:
-                self.extend_source = services.extend_source(self.user, str(self._raw("video_id") or ""))
+                self.extend_source = services.extend_source(self.user, str(self._raw("video_id")))
             except ValidationError as exc:
                 self.extend_problem = " ".join(exc.message_dict.get("video_id", []))
         if self.extend_source is not None:
@@ -1018,10 +1071,19 @@ class ExtendVideoForm(GenerationForm):
     def clean(self) -> dict[str, Any]:
         data = self.cleaned_data
         if self.extend_source is None:
-            self.add_error("video_id" if "video_id" in self.fields else None, self.extend_problem)
+            problem = self.extend_problem or _(
+                "Choose a finished video to extend from its page in your gallery."
+            )
+            self.add_error("video_id" if "video_id" in self.fields else None, problem)
             return data
         data["source_asset"] = self.extend_source
         return super().clean()
+
+    def price_preview(self) -> tuple[pricing.Quote | None, str]:
+        # No price until a video is chosen: the page says how to choose one.
+        if self.extend_source is None:
+            return None, ""
+        return super().price_preview()
 
     def current_values(self) -> dict[str, Any]:
         if self.extend_source is None:
@@ -1061,10 +1123,10 @@ class TextToAudioForm(AudioForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["prompt"].widget.attrs["placeholder"] = "Rain on a tin roof, distant thunder"
-        self.fields[
-            "prompt"
-        ].help_text = f"What it sounds like, in up to {capabilities.AUDIO_PROMPT_LIMIT} characters."
+        self.fields["prompt"].widget.attrs["placeholder"] = _("Rain on a tin roof, distant thunder")
+        self.fields["prompt"].help_text = gettext("What it sounds like, in up to %(limit)s characters.") % {
+            "limit": capabilities.AUDIO_PROMPT_LIMIT
+        }
         if self._raw("duration") in (None, ""):
             self._set("duration", 5.0)
 
@@ -1089,15 +1151,19 @@ class VideoToAudioForm(OwnVideoOrUpload, AudioForm):
         label=_("Sound effects"),
         required=False,
         max_length=capabilities.AUDIO_PROMPT_LIMIT,
-        widget=_textarea(2, "Footsteps on gravel, wind in the trees"),
-        help_text=f"Optional, up to {capabilities.AUDIO_PROMPT_LIMIT} characters.",
+        widget=_textarea(2, _("Footsteps on gravel, wind in the trees")),
+        help_text=format_lazy(
+            _("Optional, up to {limit} characters."), limit=capabilities.AUDIO_PROMPT_LIMIT
+        ),
     )
     bgm_prompt = forms.CharField(
         label=_("Music"),
         required=False,
         max_length=capabilities.AUDIO_PROMPT_LIMIT,
-        widget=_textarea(2, "A calm piano melody"),
-        help_text=f"Optional, up to {capabilities.AUDIO_PROMPT_LIMIT} characters.",
+        widget=_textarea(2, _("A calm piano melody")),
+        help_text=format_lazy(
+            _("Optional, up to {limit} characters."), limit=capabilities.AUDIO_PROMPT_LIMIT
+        ),
     )
     asmr_mode = forms.BooleanField(
         label=_("ASMR mode"), required=False, help_text=_("Close, detailed sound.")
@@ -1235,7 +1301,7 @@ class VirtualTryOnForm(GenerationForm):
     )
     garment_type = forms.ChoiceField(
         label=_("The garment picture shows"),
-        choices=list(capabilities.GARMENT_LABELS.items()),
+        choices=list(capabilities.translated(capabilities.GARMENT_LABELS).items()),
         widget=forms.RadioSelect,
     )
 
