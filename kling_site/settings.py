@@ -83,7 +83,11 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, so it sees Django's debug 404/500 answers: `make run` shows the site's own pages.
+    "kling_site.error_pages.SiteErrorPagesMiddleware",
 ]
+# DJANGO_DEBUG_PAGES=1: Django's debug pages for a wrong URL or a crash, while developing.
+SHOW_DEBUG_PAGES = envbool("DJANGO_DEBUG_PAGES", False)
 
 ROOT_URLCONF = "kling_site.urls"
 WSGI_APPLICATION = "kling_site.wsgi.application"
