@@ -1,4 +1,5 @@
 from django import template
+from django.utils.formats import number_format
 
 from billing import ledger
 
@@ -11,3 +12,11 @@ def credit_balance(user) -> int:
     if not getattr(user, "is_authenticated", False):
         return 0
     return ledger.balance_of(user)
+
+
+@register.filter
+def signed_credits(amount: int) -> str:
+    """A ledger amount with its sign, grouped like the balance next to it (`intcomma`):
+    "+1,000" and "-500" in English, in the active language's style otherwise."""
+    sign = "+" if amount > 0 else "-" if amount < 0 else ""
+    return sign + number_format(abs(amount), force_grouping=True)

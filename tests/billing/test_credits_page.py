@@ -1,5 +1,6 @@
 import csv
 import io
+import re
 
 import pytest
 from django.db import connection
@@ -156,3 +157,28 @@ def test_the_badge_costs_one_query(alice_client, alice, settings):
 
 def test_anonymous_visitors_get_no_badge(client, db):
     assert b"balance-badge" not in client.get("/").content
+
+
+@pytest.mark.parametrize(
+    ("language", "amount", "balance", "date_pattern"),
+    [
+        ("en", "+1,000", "1,000", r"\d\d/\d\d/\d{4} \d"),
+        # Django's Chinese formats group by ten thousand with no separator, so 1000 stays 1000.
+        ("zh-hans", "+1000", "1000", r"\d{4}年\d{1,2}月\d{1,2}日 \d"),
+    ],
+)
+def test_numbers_and_dates_have_one_style_per_page(
+    alice_client, alice, language, amount, balance, date_pattern
+):
+    """A ledger amount is grouped like the balance beside it, and the Credits and Purchases
+    pages write dates the same way, in the reader's language."""
+    purchase = Purchase.objects.create(
+        user=alice, pack_name="Starter", credits=1000, amount_minor=1000, currency="usd"
+    )
+    ledger.credit_purchase(alice, 1000, key="checkout:cs_style", purchase=purchase, memo="Starter pack")
+    credits = alice_client.get("/credits/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+    purchases = alice_client.get("/credits/purchases/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+    assert f'<td class="num amount-pos">{amount}</td>' in credits
+    assert f'id="credit-balance">{balance} <small>' in credits
+    dates = [re.findall(r'<time datetime="[^"]+">([^<]+)</time>', page) for page in (credits, purchases)]
+    assert all(dates) and all(re.match(date_pattern, d) for page in dates for d in page), dates
