@@ -59,6 +59,8 @@ def test_it_buys_a_pack_end_to_end(
     assert page.status_code == 200
     html = page.content.decode()
     assert "Demo: no real payment" in html
+    # One demo notice: the site-wide banner (in demo mode), not a second one of the page's own.
+    assert html.count('class="demo-banner"') <= 1
     assert "1,200 credits (Creator)" in html and "$20.00" in html
     assert "alice@example.org" in html
     assert "Simulate a declined card" in html and "Simulate a delayed payment" in html
