@@ -33,6 +33,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api import errors, files
+from api import inputs as api_inputs
 from api.authentication import AccountUsable
 from api.models import IdempotencyRecord
 from api.serializers import (
@@ -208,6 +209,57 @@ class QuoteView(BaseAPIView):
                 "balance": balance,
                 "affordable": balance >= quote.credits,
             }
+        )
+
+
+# --- lip-sync's first step -------------------------------------------------------------------
+
+
+class FacesView(BaseAPIView):
+    """Kling's identify-face on one of your finished videos (`video_id`, Kling's id) or
+    another video (`video_url`: an https URL we fetch, or Base64): the faces come back at
+    once, and the `session_id` and a `face_id` then go in a `lip_sync` create body (for
+    24 hours)."""
+
+    @extend_schema(
+        summary="Find the faces in a video, for lip-sync",
+        operation_id="find_faces",
+        request={
+            "application/json": {
+                "type": "object",
+                "properties": {"video_id": {"type": "string"}, "video_url": {"type": "string"}},
+            }
+        },
+        responses={
+            201: OpenApiResponse(description="session_id, video_seconds, expires_at and faces"),
+            **ERROR_RESPONSES,
+        },
+        tags=["generations"],
+    )
+    def post(self, request):
+        body = request.data if isinstance(request.data, dict) else {}
+        video_id, video_url = str(body.get("video_id") or "")[:64], body.get("video_url") or ""
+        if bool(video_id) == bool(video_url):
+            raise errors.validation_error({"video_url": ["Give exactly one of video_id and video_url."]})
+        upload = None
+        try:
+            if video_url:
+                upload = api_inputs.to_upload(str(video_url), api_inputs.VIDEO_MAX_BYTES)
+            session = services.identify_faces(request.user, video_id=video_id, upload=upload)
+        except ValidationError as exc:
+            details = getattr(exc, "error_dict", None) and exc.message_dict
+            raise errors.validation_error(details or {"video_url": exc.messages}) from None
+        finally:
+            if upload is not None:
+                upload.close()
+        return Response(
+            {
+                "session_id": session.session_id,
+                "video_seconds": session.video_seconds,
+                "expires_at": session.expires_at,
+                "faces": session.faces,
+            },
+            status=http.HTTP_201_CREATED,
         )
 
 

@@ -22,6 +22,7 @@ from generations.models import (
     MAX_FETCH_ATTEMPTS,
     UNFINISHED_STATUSES,
     Asset,
+    FaceSession,
     Generation,
     InputFile,
     Price,
@@ -267,6 +268,33 @@ class PriceForm(forms.ModelForm):
         if kind and model_name and capabilities.get(kind, model_name, include_disabled=True) is None:
             self.add_error("model_name", f"{model_name} is not in the capability table for this kind.")
         return data
+
+
+@admin.register(FaceSession)
+class FaceSessionAdmin(admin.ModelAdmin):
+    """Kling's identify-face answers (lip-sync's first step): read-only, kept for support."""
+
+    list_display = (
+        "id",
+        "owner",
+        "session_id",
+        "video_id",
+        "video_seconds",
+        "face_count",
+        "units",
+        "created_at",
+    )
+    list_filter = ("created_at",)
+    search_fields = ("session_id", "video_id", "owner__email")
+    raw_id_fields = ("owner",)
+    readonly_fields = [f.name for f in FaceSession._meta.fields]
+
+    @admin.display(description="faces")
+    def face_count(self, obj: FaceSession) -> int:
+        return len(obj.faces or [])
+
+    def has_add_permission(self, request) -> bool:
+        return False
 
 
 @admin.register(Price)

@@ -39,7 +39,10 @@ PRODUCTS = {
     Kind.VIRTUAL_TRY_ON: "images/kolors-virtual-try-on",
     Kind.EXPAND_IMAGE: "images/editing/expand",
     Kind.VIDEO_EFFECTS: "videos/effects",
+    Kind.LIP_SYNC: "videos/advanced-lip-sync",
 }
+# Kling's synchronous face detection that lip-sync starts from (not a task of its own).
+IDENTIFY_FACE_PATH = "videos/identify-face"
 
 # Kinds billed per second of output (their Price rows hold credits per second).
 PER_SECOND_KINDS = frozenset({Kind.MOTION_CONTROL, Kind.AVATAR})
@@ -54,6 +57,7 @@ PROMPT_OPTIONAL_KINDS = frozenset(
         Kind.VIRTUAL_TRY_ON,
         Kind.EXPAND_IMAGE,
         Kind.VIDEO_EFFECTS,
+        Kind.LIP_SYNC,
     }
 )
 # Kinds priced per call whatever their options (one Price row per model and mode).
@@ -171,6 +175,20 @@ VIDEO_TO_AUDIO_LIMITS = VideoLimits(3, 20, min_side=1, max_side=8192)
 # Avatar (section 3.9): a portrait speaks a sound file of 2-300 s (MP3, WAV, M4A or AAC, at
 # most 5 MB); the video is as long as the sound and billed per second.
 AVATAR_SOUND_LIMITS = AudioLimits(2, 300)
+
+# Lip-sync (section 3.5). identify-face reads a video of 2-60 s (MP4 or MOV, at most
+# 100 MB, sides 512-2160 px) and keeps the faces for 24 hours; advanced-lip-sync makes one
+# face speak a sound of 2-60 s (MP3, WAV or M4A, at most 5 MB). The sound is cut from
+# `sound_start_time` to `sound_end_time` (ms; at least 2 s, within the sound) and put in at
+# `sound_insert_time` (ms from the video's start): it must end within the video and
+# overlap the face's window by at least 2 s. Both volumes are 0-2 (1 is unchanged). The
+# video keeps its length, billed by started 5 s.
+FACE_VIDEO_LIMITS = VideoLimits(2, 60, min_side=512, max_side=2160)
+FACE_SESSION_HOURS = 24
+LIP_SYNC_SOUND_LIMITS = AudioLimits(2, 60, formats=("mp3", "wav", "m4a"))
+LIP_SYNC_MIN_MS = 2000
+LIP_SYNC_BLOCK_SECONDS = 5
+VOLUME_RANGE = (0.0, 2.0)
 
 # Omni video (section 3.7): a prompt that may point at up to 7 reference pictures as
 # <<<image_1>>> ... <<<image_7>>>; clips of 3-10 s. Multi-shot (kling-v3-omni only): 2-6
@@ -368,6 +386,12 @@ KLING_AUDIO = AudioModel("kling-audio", "Kling audio")
 # (rounded up) of sound it may speak.
 KLING_AVATAR = VideoModel("kling-avatar", "Kling Avatar", _STD_PRO, tuple(range(2, 301)))
 
+# Lip-sync takes no model or mode; `durations` are the video's length rounded up to the
+# 5 s blocks Kling bills.
+KLING_LIP_SYNC = VideoModel(
+    "kling-lip-sync", "Kling Lip-sync", (), tuple(range(5, 61, 5)), prompt_limit=0, negative_prompt_limit=0
+)
+
 # Omni video: o1 and 3.0 Omni, 3-10 s; only 3.0 Omni tells a story in several shots.
 _OMNI_SECONDS = tuple(range(3, 11))
 _OMNI_MODELS = (
@@ -512,6 +536,7 @@ TABLE: dict[str, dict[str, Capability]] = {
     Kind.VIRTUAL_TRY_ON: _by_name(_TRY_ON_MODELS),
     Kind.EXPAND_IMAGE: _by_name([KLING_EXPAND]),
     Kind.VIDEO_EFFECTS: _by_name([KLING_EFFECTS]),
+    Kind.LIP_SYNC: _by_name([KLING_LIP_SYNC]),
 }
 
 
@@ -803,6 +828,78 @@ def _check_avatar(model: VideoModel, values: Mapping[str, Any]) -> dict[str, str
     return errors
 
 
+def lip_sync_timing_problems(values: Mapping[str, Any]) -> dict[str, str]:
+    """Kling's rules for the cut and placement of the sound (all times in ms): the cut at
+    least 2 s and within the sound, placed from the video's start, ending within the video,
+    overlapping the face's window by at least 2 s."""
+    errors: dict[str, str] = {}
+    times = {}
+    for name in ("sound_start_time", "sound_end_time", "sound_insert_time"):
+        value = values.get(name)
+        if isinstance(value, bool) or not isinstance(value, int):
+            errors[name] = "Give a whole number of milliseconds."
+        elif value < 0:
+            errors[name] = "Give a time of 0 or more."
+        else:
+            times[name] = value
+    for name in ("sound_volume", "original_audio_volume"):
+        volume = values.get(name)
+        low, high = VOLUME_RANGE
+        if isinstance(volume, bool) or not isinstance(volume, (int, float)) or not low <= volume <= high:
+            errors[name] = f"Choose a volume from {low:g} to {high:g} (1 leaves it unchanged)."
+    if errors:
+        return errors
+    start, end, insert = times["sound_start_time"], times["sound_end_time"], times["sound_insert_time"]
+    length = end - start
+    sound_ms = values.get("sound_ms")
+    video_ms = values.get("video_ms")
+    face_start, face_end = values.get("face_start_ms") or 0, values.get("face_end_ms") or 0
+    if length < LIP_SYNC_MIN_MS:
+        errors["sound_end_time"] = "The part of the sound used must last at least 2 s (end minus start)."
+    elif sound_ms is not None and end > sound_ms + 1:
+        errors["sound_end_time"] = f"The sound lasts {sound_ms / 1000:.1f} s; the end cannot be later."
+    elif video_ms is not None and insert + length > video_ms:
+        errors["sound_insert_time"] = (
+            f"Put in at {insert / 1000:.1f} s, the sound would end at {(insert + length) / 1000:.1f} s, "
+            f"after the video's end ({video_ms / 1000:.1f} s)."
+        )
+    elif min(insert + length, face_end) - max(insert, face_start) < LIP_SYNC_MIN_MS:
+        errors["sound_insert_time"] = (
+            f"The sound must overlap the face's time ({face_start / 1000:.1f}-{face_end / 1000:.1f} s) "
+            "by at least 2 s."
+        )
+    return errors
+
+
+def _check_lip_sync(model: VideoModel, values: Mapping[str, Any]) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if not values.get("session_id"):
+        errors["session_id"] = "Find the faces in a video first, then choose one."
+        return errors
+    if not values.get("face_id"):
+        errors["face_id"] = "Choose the face that speaks."
+    seconds = values.get("video_seconds")
+    video_limits = FACE_VIDEO_LIMITS
+    if seconds is None or not video_limits.min_seconds <= float(seconds) <= video_limits.max_seconds:
+        errors["session_id"] = (
+            f"Kling lip-syncs videos of {video_limits.min_seconds:g} to {video_limits.max_seconds:g} s."
+        )
+    sound_seconds = values.get("sound_seconds")
+    limits = LIP_SYNC_SOUND_LIMITS
+    if not values.get("sound"):
+        errors["sound_file"] = "Upload the sound to speak, or choose one of your sounds."
+    elif sound_seconds is None:
+        errors["sound_file"] = "We could not tell how long this sound is."
+    elif not limits.min_seconds <= float(sound_seconds) <= limits.max_seconds:
+        errors["sound_file"] = (
+            f"This sound is {float(sound_seconds):.1f} s long; it needs to be "
+            f"{limits.min_seconds:g} to {limits.max_seconds:g} s."
+        )
+    if not errors:
+        errors.update(lip_sync_timing_problems(values))
+    return errors
+
+
 def _check_omni(model: VideoModel, values: Mapping[str, Any]) -> dict[str, str]:
     """Omni video: `image_list` is the number of reference pictures; `multi_prompt` the
     shots as [{"index", "prompt", "duration"}] when `multi_shot` is on."""
@@ -997,6 +1094,7 @@ def _check_effects(model: VideoModel, values: Mapping[str, Any]) -> dict[str, st
 
 
 _KIND_CHECKS = {
+    Kind.LIP_SYNC: _check_lip_sync,
     Kind.VIDEO_EFFECTS: _check_effects,
     Kind.EXPAND_IMAGE: _check_expand,
     Kind.VIRTUAL_TRY_ON: _check_try_on,

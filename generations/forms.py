@@ -1374,6 +1374,173 @@ class ExpandImageForm(ImageForm):
         self.fit_count_and_ratio()
 
 
+class FaceSearchForm(forms.Form):
+    """Lip-sync's first step: the video whose faces Kling looks for, one of the person's
+    own finished videos (by Kling id) or an upload."""
+
+    video_id = forms.ChoiceField(label=_("One of your videos"), required=False)
+    video_url = forms.FileField(
+        label=_("Or upload a video"),
+        required=False,
+        help_text=_("MP4 or MOV, up to 100 MB, 2 to 60 s, each side 512 to 2160 px (720p or 1080p)."),
+        widget=forms.ClearableFileInput(attrs={"accept": VIDEO_ACCEPT}),
+    )
+
+    def __init__(self, *args: Any, user=None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        limits = capabilities.FACE_VIDEO_LIMITS
+        videos = services.lip_sync_videos(user) if user is not None else []
+        self.fields["video_id"].choices = [("", _("Choose…"))] + [
+            (a.video_id, f"#{a.generation_id} {a.generation.get_kind_display()} ({a.duration or 0:.1f} s)")
+            for a in videos
+            if a.duration is None or limits.min_seconds <= a.duration <= limits.max_seconds
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not data.get("video_id") and not data.get("video_url"):
+            raise ValidationError(_("Choose one of your videos or upload one."))
+        return data
+
+
+class LipSyncForm(GenerationForm):
+    """A face in a video made to speak a sound (Kling's `videos/advanced-lip-sync`), after
+    identify-face found the faces (`session_id`, one of the person's own sessions). The
+    sound is an upload or one of the person's finished sounds; it is cut from
+    `sound_start_time` to `sound_end_time` and put in at `sound_insert_time` (all ms)."""
+
+    kind = Kind.LIP_SYNC
+    INPUT_FIELDS = ["sound_from", "sound_file"]
+    OPTION_FIELDS = [
+        "session_id",
+        "sound_start_time",
+        "sound_end_time",
+        "sound_insert_time",
+        "sound_volume",
+        "original_audio_volume",
+    ]
+
+    session_id = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
+    face_id = forms.CharField(required=False, max_length=32)
+    sound_from = forms.ChoiceField(label=_("One of your sounds"), required=False)
+    sound_file = forms.FileField(
+        label=_("Or upload the sound to speak"),
+        required=False,
+        help_text=_("MP3, WAV or M4A, up to 5 MB, 2 to 60 s."),
+        widget=forms.ClearableFileInput(attrs={"accept": "audio/mpeg,audio/wav,audio/mp4"}),
+    )
+    sound_start_time = forms.IntegerField(
+        label=_("Start of the sound used (ms)"), min_value=0, initial=0, help_text=_("0 is its beginning.")
+    )
+    sound_end_time = forms.IntegerField(
+        label=_("End of the sound used (ms)"),
+        min_value=0,
+        required=False,
+        help_text=_("Empty: to the end of the sound. At least 2,000 ms after the start."),
+    )
+    sound_insert_time = forms.IntegerField(
+        label=_("Put in at (ms from the video's start)"),
+        min_value=0,
+        required=False,
+        help_text=_(
+            "Empty: when the face appears. It must end within the video and overlap the face by 2 s."
+        ),
+    )
+    sound_volume = forms.FloatField(
+        label=_("Sound volume"),
+        min_value=capabilities.VOLUME_RANGE[0],
+        max_value=capabilities.VOLUME_RANGE[1],
+        initial=1.0,
+        widget=forms.NumberInput(attrs={"step": "0.1"}),
+        help_text=_("0 to 2; 1 leaves it as it is."),
+    )
+    original_audio_volume = forms.FloatField(
+        label=_("Video's own sound volume"),
+        min_value=capabilities.VOLUME_RANGE[0],
+        max_value=capabilities.VOLUME_RANGE[1],
+        initial=1.0,
+        widget=forms.NumberInput(attrs={"step": "0.1"}),
+        help_text=_("0 to 2; 0 silences it."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["model_name"].widget = forms.HiddenInput()
+        self.fields["model_name"].help_text = ""
+        del self.fields["prompt"]
+        del self.fields["negative_prompt"]
+        self.face_session = None
+        raw = str(self._raw("session_id") or "")
+        if raw and self.user is not None:
+            try:
+                self.face_session = services.face_session(self.user, raw)
+            except ValidationError:
+                self.face_session = None
+        sounds = services.lip_sync_sounds(self.user) if self.user is not None else []
+        self.fields["sound_from"].choices = [("", _("Choose…"))] + [
+            (str(a.pk), f"#{a.generation_id} {a.generation.prompt[:40]} ({a.duration or 0:.1f} s)")
+            for a in sounds
+        ]
+        if self.face_session is not None and not self._raw("face_id") and len(self.face_session.faces) == 1:
+            self._set("face_id", self.face_session.faces[0]["face_id"])
+        for name in ("sound_start_time", "sound_volume", "original_audio_volume"):
+            if self._raw(name) in (None, ""):
+                self._set(name, self.fields[name].initial)
+
+    def fit_to_model(self) -> None:
+        return None
+
+    @property
+    def chosen_face(self) -> str:
+        return str(self._raw("face_id") or "")
+
+    def clean_sound_file(self):
+        upload = self.cleaned_data.get("sound_file")
+        if upload:
+            upload.media_info = uploads.check_audio(upload, capabilities.LIP_SYNC_SOUND_LIMITS)
+        return upload
+
+    def clean(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        data["prompt"] = ""
+        if self.face_session is None:
+            self.add_error(None, _("Find the faces in one of your videos first (it is kept for 24 hours)."))
+            return data
+        data["face_session"] = self.face_session
+        face = self.face_session.face(data.get("face_id") or "")
+        if face is None:
+            self.add_error("face_id", _("Choose the face that speaks."))
+            return data
+        if data.get("sound_from") and not data.get("sound_file"):
+            try:
+                data["sound_asset"] = services.own_sound(self.user, data["sound_from"])
+            except ValidationError as exc:
+                self.add_error("sound_from", exc.message_dict["sound_from"])
+                return data
+        sound = data.get("sound_file")
+        info = getattr(sound, "media_info", None)
+        asset = data.get("sound_asset")
+        seconds = info.duration if info is not None else (asset.duration if asset is not None else None)
+        if data.get("sound_end_time") is None and seconds:
+            # Kling needs the end: the whole sound (rounded down, so it never passes the end).
+            data["sound_end_time"] = int(seconds * 1000)
+        if data.get("sound_insert_time") is None:
+            data["sound_insert_time"] = int(face["start_time"])
+        return super().clean()
+
+    def price_preview(self) -> tuple[pricing.Quote | None, str]:
+        if self.face_session is None:
+            return None, gettext("The price follows the video's length: find its faces first.")
+        return super().price_preview()
+
+    def current_values(self) -> dict[str, Any]:
+        session = self.face_session
+        return services.lip_sync_values({"face_session": session, "face_id": self.chosen_face}) | {
+            "model_name": self.model.name
+        }
+
+
 class VideoEffectForm(GenerationForm):
     """One of Kling's effect scenes (`videos/effects`) on one picture, or on two photos (the
     person on the left and on the right) for the two-person scenes. The scene, chosen in
@@ -1453,4 +1620,5 @@ FORMS: dict[str, type[GenerationForm]] = {
     Kind.VIRTUAL_TRY_ON: VirtualTryOnForm,
     Kind.EXPAND_IMAGE: ExpandImageForm,
     Kind.VIDEO_EFFECTS: VideoEffectForm,
+    Kind.LIP_SYNC: LipSyncForm,
 }

@@ -12,7 +12,7 @@ from __future__ import annotations
 from django.core import signing
 from django.urls import reverse
 
-from generations.models import InputFile
+from generations.models import FaceSession, InputFile
 from kling_site.links import absolute_url
 
 SALT = "generations.inputs.signed"
@@ -50,3 +50,25 @@ def resolve(token: str, max_age: int = SIGNED_INPUT_SECONDS) -> InputFile | None
         .filter(pk=input_id, generation_id=generation_id, generation__deleted_at__isnull=True)
         .first()
     )
+
+
+# Lip-sync's first step sends an uploaded video to identify-face before any generation
+# exists: the same kind of signed URL, naming the face session instead.
+FACE_SALT = "generations.inputs.face-video"
+
+
+def signed_face_video_url(session: FaceSession) -> str:
+    token = signing.dumps([session.owner_id, session.pk], salt=FACE_SALT)
+    name = session.video.name.rsplit("/", 1)[-1] or "video"
+    return absolute_url(reverse("generations:face_video", args=[token, name]))
+
+
+def resolve_face_video(token: str, max_age: int = SIGNED_INPUT_SECONDS) -> FaceSession | None:
+    """Like resolve(), for a face session's uploaded video."""
+    try:
+        owner_id, session_id = signing.loads(token, salt=FACE_SALT, max_age=max_age)
+    except signing.SignatureExpired:
+        raise Expired from None
+    except (signing.BadSignature, ValueError, TypeError):
+        return None
+    return FaceSession.objects.filter(pk=session_id, owner_id=owner_id).exclude(video="").first()

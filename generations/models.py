@@ -35,6 +35,7 @@ class Kind(models.TextChoices):
     VIRTUAL_TRY_ON = "virtual_try_on", _("Virtual try-on")
     EXPAND_IMAGE = "expand_image", _("Expand a picture")
     VIDEO_EFFECTS = "video_effects", _("Video effect")
+    LIP_SYNC = "lip_sync", _("Lip-sync")
 
 
 class Status(models.TextChoices):
@@ -74,6 +75,7 @@ KIND_SLUGS = {
     Kind.VIRTUAL_TRY_ON: "virtual-try-on",
     Kind.EXPAND_IMAGE: "expand-image",
     Kind.VIDEO_EFFECTS: "video-effects",
+    Kind.LIP_SYNC: "lip-sync",
 }
 
 
@@ -342,6 +344,41 @@ class Asset(models.Model):
     @property
     def thumbnail_url(self) -> str:
         return reverse("generations:thumbnail", args=[self.generation_id, self.pk])
+
+
+class FaceSession(models.Model):
+    """One answer of Kling's identify-face: the faces found in a video of the person's own
+    (a finished result by Kling id, or an upload), which lip-sync then picks one of. Kling
+    keeps the session for 24 hours; it is stored per owner, so nobody can lip-sync with
+    another person's session."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="face_sessions"
+    )
+    session_id = models.CharField(max_length=64)
+    # The video it read: one of the person's own results (Kling's video id) or an upload.
+    video_id = models.CharField(max_length=64, blank=True)
+    video = models.FileField(upload_to=input_upload_to, blank=True, max_length=255)
+    video_content_type = models.CharField(max_length=64, blank=True)
+    video_seconds = models.FloatField(help_text="Seconds.")
+    # [{face_id, face_image, start_time, end_time}] as Kling gave them (times in ms).
+    faces = models.JSONField(default=list, blank=True)
+    units = models.CharField(max_length=16, blank=True, help_text="Kling's final_unit_deduction.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["owner", "session_id"], name="face_session_unique")]
+
+    def __str__(self) -> str:
+        return f"face session {self.session_id} of {self.owner_id}"
+
+    @property
+    def expires_at(self):
+        return self.created_at + timedelta(hours=24)
+
+    def face(self, face_id: str) -> dict | None:
+        return next((f for f in self.faces if str(f.get("face_id")) == str(face_id)), None)
 
 
 class InputFile(models.Model):

@@ -73,6 +73,17 @@ IMAGE_UNITS: dict[str, dict[str, dict[str, Decimal]]] = {
     Kind.OMNI_IMAGE: {"kling-image-o1": {"": _D("8")}, "kling-v3-omni": {"": _D("8"), "4k": _D("16")}},
 }
 
+# Lip-sync: 0.5 units per started 5 s of the video, plus 0.05 for the face detection it
+# starts from (section 10.2), charged together when the lip-sync is ordered.
+LIP_SYNC_UNITS_PER_BLOCK = _D("0.5")
+FACE_DETECTION_UNITS = _D("0.05")
+
+
+def lip_sync_units(duration: int) -> Decimal:
+    blocks = -(-duration // capabilities.LIP_SYNC_BLOCK_SECONDS)
+    return LIP_SYNC_UNITS_PER_BLOCK * blocks + FACE_DETECTION_UNITS
+
+
 # Text to audio and video to audio: 0.25 units a call (section 10.2).
 AUDIO_UNITS_PER_CALL = _D("0.25")
 
@@ -173,6 +184,18 @@ def default_price_rows() -> list[dict[str, Any]]:
                     "credits": video_credits(AUDIO_UNITS_PER_CALL),
                 }
             )
+    for model in capabilities.models_for(Kind.LIP_SYNC, include_disabled=True):
+        for duration in model.durations:
+            rows.append(
+                {
+                    "kind": str(Kind.LIP_SYNC),
+                    "model_name": model.name,
+                    "mode": "",
+                    "duration": duration,
+                    "audio": None,
+                    "credits": video_credits(lip_sync_units(duration)),
+                }
+            )
     for model in capabilities.models_for(Kind.TEXT2IMAGE, include_disabled=True):
         rows.append(
             {
@@ -226,6 +249,8 @@ def price_units(
         return per_call.get(model_name, {}).get(mode)
     if kind in (Kind.TEXT2AUDIO, Kind.VIDEO2AUDIO):
         return AUDIO_UNITS_PER_CALL
+    if kind == Kind.LIP_SYNC:
+        return lip_sync_units(duration) if duration else None
     if kind == Kind.TEXT2IMAGE:
         return TEXT2IMAGE_UNITS.get(model_name)
     if kind in IMAGE_UNITS:

@@ -29,6 +29,7 @@ from generations.models import (
     TERMINAL_STATUSES,
     UNFINISHED_STATUSES,
     Asset,
+    FaceSession,
     Generation,
     InputFile,
     Kind,
@@ -60,6 +61,7 @@ TYPICAL_SECONDS = {
     Kind.EXPAND_IMAGE: 32,
     # Not published: like a short image to video.
     Kind.VIDEO_EFFECTS: 319,
+    Kind.LIP_SYNC: 455,
 }
 # The estimates come from the last ESTIMATE_SAMPLE successes of each model and mode within
 # ESTIMATE_WINDOW, recomputed every ESTIMATE_REFRESH_MINUTES by a schedule. They stay in
@@ -181,6 +183,8 @@ def request_values(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
             if info is not None
             else (source.duration if source is not None else None),
         )
+    if kind == Kind.LIP_SYNC:
+        values.update(lip_sync_values(data))
     if kind == Kind.VIDEO_EXTEND:
         values["video_id"] = data.get("video_id") or ""
         source = data.get("source_asset")
@@ -190,6 +194,188 @@ def request_values(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
             values["mode"] = source.generation.mode
             values["duration"] = capabilities.EXTEND_ADDS_SECONDS
     return values
+
+
+def lip_sync_values(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Lip-sync's checked values: the chosen face of the person's face session
+    (`face_session`), the sound (an upload measured by ffmpeg, or one of their sound
+    results: `sound_asset`), the times in ms and the volumes. Priced by the video's length
+    in Kling's 5 s blocks."""
+    session: FaceSession | None = data.get("face_session")
+    face = session.face(data.get("face_id") or "") if session is not None else None
+    sound = data.get("sound_file")
+    info = getattr(sound, "media_info", None)
+    asset = data.get("sound_asset")
+    sound_seconds = info.duration if info is not None else (asset.duration if asset is not None else None)
+    video_seconds = session.video_seconds if session is not None else None
+    block = capabilities.LIP_SYNC_BLOCK_SECONDS
+    return {
+        "model_name": capabilities.KLING_LIP_SYNC.name,
+        "mode": "",
+        "session_id": session.session_id if session is not None else "",
+        "face_id": face["face_id"] if face else "",
+        "face_start_ms": face["start_time"] if face else 0,
+        "face_end_ms": face["end_time"] if face else 0,
+        "video_seconds": video_seconds,
+        "video_ms": round(video_seconds * 1000) if video_seconds is not None else None,
+        "duration": -(-int(pricing.billed_seconds(video_seconds)) // block) * block or None,
+        "sound": bool(sound or asset),
+        "sound_seconds": sound_seconds,
+        "sound_ms": round(sound_seconds * 1000) if sound_seconds is not None else None,
+        **{
+            name: data.get(name)
+            for name in (
+                "sound_start_time",
+                "sound_end_time",
+                "sound_insert_time",
+                "sound_volume",
+                "original_audio_volume",
+            )
+        },
+    }
+
+
+# Each identify-face costs Kling units whether or not a lip-sync follows: a person may
+# look for faces this many times an hour.
+FACE_SESSIONS_PER_HOUR = 20
+
+
+def face_session(user, session_id: str) -> FaceSession:
+    """`user`'s own face session (Kling keeps it 24 hours); ValidationError on `session_id`
+    otherwise."""
+    session = (
+        FaceSession.objects.filter(owner=user, session_id=(session_id or "").strip()).first()
+        if session_id
+        else None
+    )
+    if session is None:
+        raise ValidationError({"session_id": ["Find the faces in one of your videos first."]})
+    if timezone.now() >= session.expires_at:
+        raise ValidationError(
+            {"session_id": ["Kling keeps found faces for 24 hours; these have expired. Find them again."]}
+        )
+    return session
+
+
+def own_sound(user, asset_id: Any) -> Asset:
+    """One of `user`'s own finished sounds (a text-to-audio result) as lip-sync's sound."""
+    try:
+        pk = int(asset_id)
+    except (TypeError, ValueError):
+        pk = 0
+    asset = (
+        Asset.objects.select_related("generation")
+        .filter(
+            pk=pk,
+            kind=Asset.Kind.AUDIO,
+            generation__owner=user,
+            generation__deleted_at__isnull=True,
+            generation__status=Status.SUCCEEDED,
+        )
+        .first()
+    )
+    if asset is None:
+        raise ValidationError({"sound_from": ["Choose one of your own finished sounds."]})
+    return asset
+
+
+def lip_sync_videos(user, limit: int = 50) -> list[Asset]:
+    """`user`'s finished videos Kling may still read by id (30 days), newest first."""
+    since = timezone.now() - timedelta(days=capabilities.EXTEND_SOURCE_DAYS)
+    return list(
+        Asset.objects.select_related("generation")
+        .filter(
+            kind=Asset.Kind.VIDEO,
+            generation__owner=user,
+            generation__deleted_at__isnull=True,
+            generation__status=Status.SUCCEEDED,
+            generation__created_at__gte=since,
+        )
+        .exclude(video_id="")
+        .order_by("-generation__created_at")[:limit]
+    )
+
+
+def lip_sync_sounds(user, limit: int = 50) -> list[Asset]:
+    """`user`'s finished sounds of a length lip-sync takes, newest first."""
+    limits = capabilities.LIP_SYNC_SOUND_LIMITS
+    return list(
+        Asset.objects.select_related("generation")
+        .filter(
+            kind=Asset.Kind.AUDIO,
+            generation__owner=user,
+            generation__deleted_at__isnull=True,
+            generation__status=Status.SUCCEEDED,
+            duration__gte=limits.min_seconds,
+            duration__lte=limits.max_seconds,
+        )
+        .order_by("-generation__created_at")[:limit]
+    )
+
+
+def identify_faces(user, *, video_id: str = "", upload=None) -> FaceSession:
+    """Ask Kling for the faces in one of `user`'s own videos (by Kling id) or an uploaded
+    one (checked first, then fetched by Kling at a signed URL), and keep the answer.
+    Raises ValidationError (on `video_id` or `video_url`) with the reason."""
+    from generations import inputs, providers
+    from generations.providers.base import ProviderError
+
+    since = timezone.now() - timedelta(hours=1)
+    if FaceSession.objects.filter(owner=user, created_at__gte=since).count() >= FACE_SESSIONS_PER_HOUR:
+        raise ValidationError(
+            {
+                NON_FIELD_ERRORS: [
+                    f"You can look for faces {FACE_SESSIONS_PER_HOUR} times an hour; try again later."
+                ]
+            }
+        )
+    provider = providers.get_provider()
+    if not providers.offers(capabilities.product_for(Kind.LIP_SYNC)) or not hasattr(
+        provider, "identify_face"
+    ):
+        raise ValidationError({NON_FIELD_ERRORS: ["Lip-sync is not offered at the moment."]})
+    limits = capabilities.FACE_VIDEO_LIMITS
+    if video_id:
+        asset = own_video(user, video_id, use="lip-syncs")
+        if asset.duration and asset.duration > limits.max_seconds:
+            raise _refuse_source(
+                f"This video is {asset.duration:.0f} s long; Kling finds faces in videos of up to "
+                f"{limits.max_seconds:g} s."
+            )
+        session = FaceSession(owner=user, video_id=asset.video_id, video_seconds=asset.duration or 0)
+        field, ask = "video_id", {"video_id": asset.video_id}
+    elif upload is not None:
+        try:
+            info = getattr(upload, "media_info", None) or uploads.check_video(upload, limits)
+        except ValidationError as exc:
+            raise ValidationError({"video_url": exc.messages}) from None
+        session = FaceSession(
+            owner=user,
+            video_seconds=info.duration or 0,
+            video_content_type=info.content_type or "video/mp4",
+        )
+        session.session_id = f"pending-{timezone.now().timestamp()}"
+        session.video.save(_upload_name(upload), upload, save=False)
+        session.save()
+        field, ask = "video_url", {"video_url": inputs.signed_face_video_url(session)}
+    else:
+        raise ValidationError({"video_url": ["Upload a video, or choose one of your own."]})
+    try:
+        scan = provider.identify_face(**ask)
+    except ProviderError as error:
+        if session.pk:
+            session.video.delete(save=False)
+            session.delete()
+        logger.warning("identify-face for user %s failed: %s", user.pk, error)
+        raise ValidationError({field: [error.user_message]}) from None
+    if not scan.faces:
+        if session.pk:
+            session.video.delete(save=False)
+            session.delete()
+        raise ValidationError({field: ["Kling found no face to lip-sync in this video."]})
+    session.session_id, session.faces, session.units = scan.session_id, scan.faces, scan.units
+    session.save()
+    return session
 
 
 def measure_inputs(kind: str, data: dict[str, Any]) -> None:
@@ -440,6 +626,20 @@ def _video_to_audio_params(data: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _lip_sync_params(data: Mapping[str, Any]) -> dict[str, Any]:
+    # No model_name or mode. The sound (`sound_file`, a signed URL) is added at submit and
+    # moved into the face by the client (providers.kling.lip_sync_faces).
+    face = {
+        "face_id": str(data["face_id"]),
+        "sound_start_time": int(data["sound_start_time"]),
+        "sound_end_time": int(data["sound_end_time"]),
+        "sound_insert_time": int(data["sound_insert_time"]),
+        "sound_volume": float(data["sound_volume"]),
+        "original_audio_volume": float(data["original_audio_volume"]),
+    }
+    return {"session_id": data["face_session"].session_id, "face_choose": [face]}
+
+
 def _avatar_params(data: Mapping[str, Any]) -> dict[str, Any]:
     # No model_name (Kling's avatar has none); `image` (Base64) and `sound_file` (a signed
     # URL) are added at submit.
@@ -447,6 +647,7 @@ def _avatar_params(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 _KIND_PARAMS = {
+    Kind.LIP_SYNC: _lip_sync_params,
     Kind.AVATAR: _avatar_params,
     Kind.TEXT2AUDIO: _text_to_audio_params,
     Kind.VIDEO2AUDIO: _video_to_audio_params,
@@ -475,6 +676,11 @@ def _save_inputs(generation: Generation, kind: str, data: Mapping[str, Any]) -> 
         files = [("video_url", 0, data.get("video_url"))]
     elif kind == Kind.AVATAR:
         files = [("sound_file", 0, data.get("sound_file"))]
+    elif kind == Kind.LIP_SYNC:
+        sound = data.get("sound_file")
+        if not sound and data.get("sound_asset") is not None:
+            _copy_asset_input(generation, "sound_file", data["sound_asset"])
+        files = [("sound_file", 0, sound)]
     elif kind in (Kind.MULTI_IMAGE2VIDEO, Kind.OMNI_VIDEO, Kind.OMNI_IMAGE):
         files = [("image_list", i, upload) for i, upload in enumerate(data.get("image_list") or [])]
     elif kind == Kind.VIRTUAL_TRY_ON:
@@ -554,6 +760,10 @@ def create_generation(
         cleaned_data["source_asset"] = own_video(user, cleaned_data["video_id"])
     if kind == Kind.VIDEO2AUDIO and cleaned_data.get("video_id"):
         cleaned_data["source_asset"] = own_video(user, cleaned_data["video_id"])
+    if kind == Kind.LIP_SYNC:
+        cleaned_data["face_session"] = face_session(user, cleaned_data.get("session_id") or "")
+        if cleaned_data.get("sound_from") and not cleaned_data.get("sound_file"):
+            cleaned_data["sound_asset"] = own_sound(user, cleaned_data["sound_from"])
     values = request_values(kind, cleaned_data)
     errors = capabilities.validate(kind, values)
     if errors:

@@ -5,6 +5,7 @@ from generations import callbacks, views
 app_name = "generations"
 urlpatterns = [
     path("generate/", views.choose_kind, name="choose"),
+    path("generate/lip-sync/faces/", views.find_faces, name="find_faces"),
     path("generate/<slug:kind_slug>/", views.create, name="create"),
     path("generate/<slug:kind_slug>/options/", views.options, name="options"),
     path("generations/", views.gallery, name="gallery"),
@@ -18,6 +19,7 @@ urlpatterns = [
     ),
     # Kling fetches videos and sound from here (no login: the signature grants access).
     path("inputs/<str:token>/<str:filename>", views.signed_input, name="signed_input"),
+    path("inputs/faces/<str:token>/<str:filename>", views.face_video, name="face_video"),
     path(
         "generations/<int:generation_id>/files/<int:asset_id>/thumbnail/",
         views.asset_thumbnail,

@@ -30,15 +30,16 @@ from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from billing import ledger
 from generations import capabilities, effects, inputs, pricing, providers, services
-from generations.forms import FORMS, GenerationForm
+from generations.forms import FORMS, FaceSearchForm, GenerationForm
 from generations.models import (
     KIND_SLUGS,
     UNFINISHED_STATUSES,
     Asset,
+    FaceSession,
     Generation,
     InputFile,
     Kind,
@@ -72,6 +73,7 @@ KIND_BLURBS = {
     Kind.TEXT2AUDIO: gettext_lazy("Describe a sound and get 3 to 10 seconds of it, as MP3 and WAV."),
     Kind.AVATAR: gettext_lazy("Make a portrait speak your sound file, up to five minutes."),
     Kind.VIDEO2AUDIO: gettext_lazy("Add sound effects and music to a video of 3 to 20 seconds."),
+    Kind.LIP_SYNC: gettext_lazy("Make a face in one of your videos speak a sound of 2 to 60 seconds."),
     Kind.OMNI_VIDEO: gettext_lazy(
         "Direct a clip from up to seven reference pictures, or as a storyboard of several shots."
     ),
@@ -139,7 +141,7 @@ def choose_kind(request: HttpRequest) -> HttpResponse:
 def _create_context(request: HttpRequest, kind: str, form: GenerationForm, **extra: Any) -> dict[str, Any]:
     quote, problem = form.price_preview()
     balance = ledger.balance_of(request.user)
-    return {
+    context = {
         "form": form,
         "kind": kind,
         "kind_label": Kind(kind).label,
@@ -151,6 +153,10 @@ def _create_context(request: HttpRequest, kind: str, form: GenerationForm, **ext
         "per_second": kind in capabilities.PER_SECOND_KINDS,
         **extra,
     }
+    if kind == Kind.LIP_SYNC and "face_form" not in context:
+        initial = {"video_id": request.GET.get("video_id", "")[:64]} if request.method == "GET" else {}
+        context["face_form"] = FaceSearchForm(initial=initial, user=request.user)
+    return context
 
 
 @login_required
@@ -193,6 +199,8 @@ def create(request: HttpRequest, kind_slug: str) -> HttpResponse:
             if source.kind != kind:
                 return redirect(source.remix_url)
             initial = services.remix_initial(source)
+        if kind == Kind.LIP_SYNC:
+            initial["session_id"] = request.GET.get("session_id", "")[:64]
         if kind in (Kind.VIDEO_EXTEND, Kind.VIDEO2AUDIO, Kind.MOTION_CONTROL):
             # "Extend" / "Add sound" / "Use as motion reference" on a video's page opens
             # this with that video (Kling's id).
@@ -205,6 +213,30 @@ def create(request: HttpRequest, kind_slug: str) -> HttpResponse:
         form = form_class(initial=initial, user=request.user)
     context = _create_context(request, kind, form, insufficient=insufficient)
     return render(request, "generations/create.html", context)
+
+
+@login_required
+@require_POST
+def find_faces(request: HttpRequest) -> HttpResponse:
+    """Lip-sync's first step: Kling's identify-face on the chosen video (it answers at
+    once); the lip-sync page then shows the faces it found to choose from."""
+    face_form = FaceSearchForm(request.POST, request.FILES, user=request.user)
+    if face_form.is_valid():
+        try:
+            session = services.identify_faces(
+                request.user,
+                video_id=face_form.cleaned_data.get("video_id") or "",
+                upload=face_form.cleaned_data.get("video_url") or None,
+            )
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                face_form.add_error(field if field in face_form.fields else None, errors)
+        else:
+            path = reverse("generations:create", args=[KIND_SLUGS[Kind.LIP_SYNC]])
+            return redirect(path + "?" + urlencode({"session_id": session.session_id}))
+    form = FORMS[Kind.LIP_SYNC](user=request.user)
+    context = _create_context(request, Kind.LIP_SYNC, form, face_form=face_form)
+    return render(request, "generations/create.html", context, status=400)
 
 
 @login_required
@@ -458,6 +490,23 @@ def add_sound_url(generation: Generation, assets: list[Asset]) -> str:
     return open_with_video(generation, assets, Kind.VIDEO2AUDIO, capabilities.VIDEO_TO_AUDIO_LIMITS)
 
 
+def lip_sync_url(generation: Generation, assets: list[Asset]) -> str:
+    """Lip-sync, for a video Kling can find faces in (2-60 s)."""
+    return open_with_video(generation, assets, Kind.LIP_SYNC, capabilities.FACE_VIDEO_LIMITS)
+
+
+def lip_sync_face(generation: Generation) -> dict[str, Any] | None:
+    """The face a lip-sync made speak, with its session's video, for its page."""
+    if generation.kind != Kind.LIP_SYNC:
+        return None
+    session = FaceSession.objects.filter(
+        owner_id=generation.owner_id, session_id=generation.params.get("session_id", "")
+    ).first()
+    chosen = (generation.params.get("face_choose") or [{}])[0]
+    face = session.face(chosen.get("face_id", "")) if session is not None else None
+    return {"session": session, "face": face, "choice": chosen}
+
+
 def motion_reference_url(generation: Generation, assets: list[Asset]) -> str:
     """Motion control with this video as the motion reference (3-30 s)."""
     return open_with_video(generation, assets, Kind.MOTION_CONTROL, capabilities.MOTION_UPLOAD_LIMITS)
@@ -496,6 +545,8 @@ def _detail_context(generation: Generation) -> dict[str, Any]:
         "extend_url": extend_url(generation, assets),
         "add_sound_url": add_sound_url(generation, assets),
         "motion_reference_url": motion_reference_url(generation, assets),
+        "lip_sync_url": lip_sync_url(generation, assets),
+        "lip_sync": lip_sync_face(generation),
         **picture_urls(generation, assets),
         **extension_chain(generation),
         "progress": services.progress_for([generation]).get(generation.pk),
@@ -657,6 +708,21 @@ def signed_input(request: HttpRequest, token: str, filename: str) -> HttpRespons
     if given is None:
         raise Http404
     response = serve_file(request, given.file, given.content_type, filename, attachment=False)
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def face_video(request: HttpRequest, token: str, filename: str) -> HttpResponse:
+    """An uploaded video for Kling's identify-face to fetch (lip-sync's first step)."""
+    try:
+        session = inputs.resolve_face_video(token)
+    except inputs.Expired:
+        return HttpResponse("This link has expired.", status=403, content_type="text/plain")
+    if session is None:
+        raise Http404
+    response = serve_file(
+        request, session.video, session.video_content_type or "video/mp4", filename, attachment=False
+    )
     response["Cache-Control"] = "private, no-store"
     return response
 

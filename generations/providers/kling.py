@@ -190,6 +190,8 @@ def legacy_body(request: GenerationRequest) -> dict[str, Any]:
             else item
             for item in body["subject_image_list"]
         ]
+    if request.product == "videos/advanced-lip-sync":
+        body["face_choose"] = lip_sync_faces(body)
     if request.product == effects.PRODUCT:
         # Effects take their options inside `input`, shaped by the scene.
         body = {"effect_scene": body.get("effect_scene", ""), "input": effects.request_input(body)}
@@ -197,6 +199,63 @@ def legacy_body(request: GenerationRequest) -> dict[str, Any]:
     if request.callback_url:
         body["callback_url"] = request.callback_url
     return body
+
+
+def lip_sync_faces(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """advanced-lip-sync's `face_choose`: one face, with the sound (`sound_file`, a URL,
+    or Kling's `audio_id`) moved into it from the top level where the stored inputs put it;
+    the three times are whole milliseconds and the volumes numbers."""
+    faces = [dict(item) for item in body.get("face_choose") or [] if isinstance(item, dict)]
+    if len(faces) != 1:
+        raise _invalid("lip-sync takes exactly one face")
+    face = faces[0]
+    for name in ("sound_file", "audio_id"):
+        value = body.pop(name, None)
+        if value and not face.get(name):
+            face[name] = value
+    try:
+        face["face_id"] = str(face["face_id"])
+        for name in ("sound_start_time", "sound_end_time", "sound_insert_time"):
+            face[name] = int(face[name])
+        for name in ("sound_volume", "original_audio_volume"):
+            if name in face:
+                face[name] = float(face[name])
+    except (KeyError, TypeError, ValueError):
+        raise _invalid("face_choose needs face_id, whole-millisecond times and numeric volumes") from None
+    return [face]
+
+
+@dataclasses.dataclass(frozen=True)
+class FaceScan:
+    """identify-face's answer: a session (24 h) and the faces, times in ms."""
+
+    session_id: str
+    faces: list[dict[str, Any]]
+    units: str = ""
+    request_id: str = ""
+
+
+def parse_face_scan(data: Any, request_id: str = "") -> FaceScan:
+    if not isinstance(data, dict) or not data.get("session_id"):
+        raise errors.bad_response("identify-face answer without session_id", request_id=request_id)
+    faces = []
+    for item in data.get("face_data") or []:
+        if not isinstance(item, dict) or item.get("face_id") in (None, ""):
+            continue
+        try:
+            start, end = int(item.get("start_time") or 0), int(item.get("end_time") or 0)
+        except (TypeError, ValueError):
+            continue
+        faces.append(
+            {
+                "face_id": str(item["face_id"]),
+                "face_image": str(item.get("face_image") or ""),
+                "start_time": start,
+                "end_time": end,
+            }
+        )
+    units = data.get("final_unit_deduction")
+    return FaceScan(str(data["session_id"]), faces, "" if units is None else str(units), request_id)
 
 
 # --- Parsing answers ----------------------------------------------------------------------
@@ -551,6 +610,15 @@ class KlingClient(HTTPProviderClient):
                     "kling list %s: skipped an item: %s request_id=%s", product, error.detail, request_id
                 )
         return TaskPage(tasks=tuple(tasks), page=page, page_size=page_size)
+
+    def identify_face(self, *, video_id: str = "", video_url: str = "") -> FaceScan:
+        """Kling's synchronous face detection (lip-sync's first step): exactly one of
+        `video_id` (a Kling video of the account's) and `video_url`."""
+        if bool(video_id) == bool(video_url):
+            raise ValueError("give exactly one of video_id and video_url")
+        body = {"video_id": video_id} if video_id else {"video_url": video_url}
+        data, request_id = self._call("POST", f"/v1/{capabilities.IDENTIFY_FACE_PATH}", body=body)
+        return parse_face_scan(data, request_id)
 
     def account_costs(self, start: datetime | None = None, end: datetime | None = None) -> list[ResourcePack]:
         """Resource packs from `/account/costs` (free, QPS <= 1; `remaining` lags up to 12 h).

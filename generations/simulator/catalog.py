@@ -19,6 +19,10 @@ TEXT2AUDIO = "audio/text-to-audio"
 VIDEO2AUDIO = "audio/video-to-audio"
 AVATAR = "videos/avatar/image2video"
 OMNI_VIDEO = "videos/omni-video"
+LIP_SYNC = "videos/advanced-lip-sync"
+# Synchronous: answers at once with the faces, and is kept as a finished task of its own
+# product (its task id is the session id) so that lip-sync can find it and the costs count it.
+IDENTIFY_FACE = "videos/identify-face"
 AUDIO_PRODUCTS = (TEXT2AUDIO, VIDEO2AUDIO)
 PRODUCTS = (
     TEXT2VIDEO,
@@ -36,6 +40,7 @@ PRODUCTS = (
     TRY_ON,
     EXPAND,
     EFFECTS,
+    LIP_SYNC,
 )
 VIDEO_PRODUCTS = (TEXT2VIDEO, IMAGE2VIDEO)
 # Products whose output videos are drawn with the product's name and the right length.
@@ -47,6 +52,7 @@ LABELLED_PRODUCTS = {
     AVATAR: "Avatar",
     OMNI_VIDEO: "Omni video",
     EFFECTS: "Video effect",
+    LIP_SYNC: "Lip-sync",
 }
 
 MODELS = {
@@ -148,6 +154,17 @@ OMNI_UNITS_PER_SECOND = {"std": Decimal("0.6"), "pro": Decimal("0.8")}
 # Avatar (section 3.9): no model; a sound file of 2-300 s; billed per second of output.
 AVATAR_SOUND_SECONDS = (2.0, 300.0)
 AVATAR_UNITS_PER_SECOND = {"std": Decimal("0.4"), "pro": Decimal("0.8")}
+# Lip-sync (section 3.5): identify-face reads a video of 2-60 s (sides 512-2160 px) and
+# keeps its session 24 h; advanced-lip-sync takes one face and a sound of 2-60 s, cut to
+# at least 2 s, that overlaps the face's window by at least 2 s and ends within the video.
+FACE_VIDEO_SECONDS = (2.0, 60.0)
+FACE_VIDEO_SIDES = (512, 2160)
+FACE_SESSION_MS = 24 * 3600 * 1000
+FACE_UNITS = Decimal("0.05")
+LIP_SYNC_SOUND_SECONDS = (2.0, 60.0)
+LIP_SYNC_MIN_MS = 2000
+LIP_SYNC_UNITS_PER_5_SECONDS = Decimal("0.5")
+VOLUME_RANGE = (0.0, 2.0)
 # The length assumed for a sound file the simulator does not fetch (not under SITE_URL).
 UNFETCHED_SOUND_SECONDS = 5.0
 
@@ -227,6 +244,12 @@ def units(
         return EFFECT_UNITS_PER_SECOND.get(mode, EFFECT_UNITS_PER_SECOND["std"]) * Decimal(duration)
     if product == OMNI_VIDEO:
         return OMNI_UNITS_PER_SECOND.get(mode, OMNI_UNITS_PER_SECOND["pro"]) * Decimal(duration)
+    if product == IDENTIFY_FACE:
+        return FACE_UNITS
+    if product == LIP_SYNC:
+        # Billed by started 5-second block of the video.
+        blocks = -(-Decimal(duration) // 5)
+        return LIP_SYNC_UNITS_PER_5_SECONDS * blocks
     if product == AVATAR:
         return AVATAR_UNITS_PER_SECOND.get(mode, AVATAR_UNITS_PER_SECOND["std"]) * Decimal(duration)
     if product == VIDEO_EXTEND:

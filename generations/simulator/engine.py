@@ -284,6 +284,8 @@ def validate(product: str, body: Any, faults: SimFaults, owner: str = "") -> Cre
         _effects_fields(request, body)
     elif product == catalog.VIDEO2AUDIO:
         _video_to_audio_fields(request, body, owner)
+    elif product == catalog.LIP_SYNC:
+        _lip_sync_fields(request, body, owner)
     elif product in catalog.VIDEO_PRODUCTS:
         _video_fields(request, body)
     else:
@@ -292,7 +294,10 @@ def validate(product: str, body: Any, faults: SimFaults, owner: str = "") -> Cre
 
 
 def _model(product: str, body: dict, faults: SimFaults) -> str:
-    if product in (catalog.VIDEO_EXTEND, catalog.AVATAR, catalog.EXPAND) or product in catalog.AUDIO_PRODUCTS:
+    if (
+        product in (catalog.VIDEO_EXTEND, catalog.AVATAR, catalog.EXPAND, catalog.LIP_SYNC)
+        or product in catalog.AUDIO_PRODUCTS
+    ):
         return ""  # audio and expand have no model; an extension takes its source video's (_extend_fields)
     # `model` is not a Kling field: like Kling, ignore it (and fall back to the default model).
     model = _string(body, "model_name") or catalog.DEFAULT_MODELS.get(product, catalog.DEFAULT_MODEL)
@@ -314,6 +319,7 @@ def _prompt(product: str, body: dict) -> str:
         catalog.TRY_ON,
         catalog.EXPAND,
         catalog.EFFECTS,
+        catalog.LIP_SYNC,
     )
     # A storyboard's shots carry the prompts: Kling ignores the top-level one then.
     multi_shot = product == catalog.OMNI_VIDEO and body.get("multi_shot") is True
@@ -636,6 +642,158 @@ def _own_video(video_id: str, owner: str) -> SimTask:
     if now_ms() - parent.finish_ms > catalog.EXTEND_SOURCE_DAYS * 24 * 3600 * 1000:
         raise _bad(f"video_id {video_id} has expired: videos can be reused within 30 days")
     return parent
+
+
+# --- Lip-sync: identify-face (synchronous) and advanced-lip-sync -------------------------
+
+
+def identify_face(body: Any, owner: str, base_url: str, faults: SimFaults) -> dict[str, Any]:
+    """identify-face's `data`: a session (kept as a finished task, its id the session id)
+    and the faces found, or the SimError Kling would answer."""
+    if not isinstance(body, dict):
+        raise SimError(400, 1200, "Invalid request parameters: the body must be a JSON object")
+    video_id, video_url = _string(body, "video_id"), _string(body, "video_url")
+    if bool(video_id) == bool(video_url):
+        raise _bad("exactly one of video_id and video_url is required")
+    parent = None
+    if video_id:
+        parent = _own_video(video_id, owner)
+        seconds = float(parent.duration or 0)
+        aspect_ratio = parent.aspect_ratio or "16:9"
+        if seconds > catalog.FACE_VIDEO_SECONDS[1]:
+            raise _bad(f"video_id {video_id}: only videos of at most 60 seconds are supported")
+    else:
+        if not video_url.startswith(("http://", "https://")):
+            raise _bad("video_url must be an http(s) URL")
+        fetched, (width, height) = _reference_video(video_url)
+        if fetched is None:
+            raise _bad("video_url: failed to read the video (use .mp4 or .mov, at most 100MB)")
+        seconds = fetched
+        low_side, high_side = catalog.FACE_VIDEO_SIDES
+        if callback_allowed(video_url) and not (
+            low_side <= width <= high_side and low_side <= height <= high_side
+        ):
+            raise _bad(f"video_url: each side of the video must be {low_side} to {high_side} px")
+        aspect_ratio = "9:16" if height > width else ("1:1" if height == width else "16:9")
+    low, high = catalog.FACE_VIDEO_SECONDS
+    if not low <= seconds <= high:
+        raise _bad(f"the video must be {low:g} to {high:g} seconds long")
+    now = now_ms()
+    session = SimTask.objects.create(
+        task_id=new_task_id(),
+        created_by=owner,
+        product=catalog.IDENTIFY_FACE,
+        package="video",
+        slots=0,  # answered at once: takes no concurrency
+        model_name="",
+        duration=_seconds_text(seconds),
+        aspect_ratio=aspect_ratio,
+        base_url=base_url.rstrip("/"),
+        created_ms=now,
+        processing_ms=now,
+        finish_ms=now,
+        units=catalog.FACE_UNITS,
+        parent=parent,
+    )
+    return {
+        "session_id": session.task_id,
+        "final_unit_deduction": catalog.format_units(catalog.FACE_UNITS),
+        "face_data": face_data(session, faults.url_ttl_seconds),
+    }
+
+
+def face_windows(session: SimTask) -> list[tuple[str, int, int]]:
+    """(face_id, start_time, end_time) in ms: one face through the whole video, and from
+    4 s on a second one in its second half."""
+    total = round(float(session.duration or 0) * 1000)
+    faces = [("0", 0, total)]
+    if total >= 4000:
+        faces.append(("1", total // 2, total))
+    return faces
+
+
+def face_data(session: SimTask, ttl_seconds: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "face_id": face_id,
+            "face_image": cdn_url(
+                session, "face", int(face_id), f"{session.task_id}-face{face_id}.jpg", ttl_seconds
+            ),
+            "start_time": start,
+            "end_time": end,
+        }
+        for face_id, start, end in face_windows(session)
+    ]
+
+
+def _millis(item: dict, name: str) -> int:
+    value = item.get(name)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _bad(f"face_choose.{name} is required and must be an integer (ms)")
+    if value < 0:
+        raise _bad(f"face_choose.{name} must not be negative")
+    return value
+
+
+def _volume(item: dict, name: str) -> None:
+    value = item.get(name, 1)
+    low, high = catalog.VOLUME_RANGE
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise _bad(f"face_choose.{name} must be a number from {low:g} to {high:g}")
+
+
+def _lip_sync_fields(request: CreateRequest, body: dict, owner: str) -> None:
+    session_id = _string(body, "session_id")
+    if not session_id:
+        raise _bad("session_id is required")
+    session = SimTask.objects.filter(
+        created_by=owner, product=catalog.IDENTIFY_FACE, task_id=session_id
+    ).first()
+    if session is None:
+        raise _bad(f"session_id {session_id} not found")
+    if now_ms() - session.created_ms > catalog.FACE_SESSION_MS:
+        raise _bad(f"session_id {session_id} has expired: sessions are valid for 24 hours")
+    choose = body.get("face_choose")
+    if not isinstance(choose, list) or len(choose) != 1 or not isinstance(choose[0], dict):
+        raise _bad("face_choose must be a list of exactly one face")
+    item = choose[0]
+    faces = {face_id: (start, end) for face_id, start, end in face_windows(session)}
+    face_id = str(item.get("face_id") or "")
+    if face_id not in faces:
+        raise _bad(f"face_choose.face_id {face_id or '(empty)'} not found in session {session_id}")
+    audio_id, sound = _string(item, "audio_id"), _string(item, "sound_file")
+    if bool(audio_id) == bool(sound):
+        raise _bad("face_choose: exactly one of audio_id and sound_file is required")
+    if audio_id:
+        raise _bad(f"audio_id {audio_id} not found")  # the simulator makes no speech to refer to
+    if sound.startswith("data:"):
+        raise _bad("sound_file: Base64 audio must not carry a data: prefix")
+    seconds = _sound_seconds(sound)
+    if seconds is None:
+        raise _bad("sound_file: audio format is invalid (use mp3, wav or m4a)")
+    low, high = catalog.LIP_SYNC_SOUND_SECONDS
+    if not low <= seconds <= high:
+        raise _bad(f"sound_file: the audio must be {low:g} to {high:g} seconds long")
+    start, end, insert = (
+        _millis(item, "sound_start_time"),
+        _millis(item, "sound_end_time"),
+        _millis(item, "sound_insert_time"),
+    )
+    for name in ("sound_volume", "original_audio_volume"):
+        _volume(item, name)
+    video_ms = round(float(session.duration or 0) * 1000)
+    face_start, face_end = faces[face_id]
+    if end - start < catalog.LIP_SYNC_MIN_MS:
+        raise _bad("the cropped audio must be at least 2 seconds long")
+    if end > int(seconds * 1000) + 1:
+        raise _bad("sound_end_time must not be later than the end of the audio")
+    if insert + (end - start) > video_ms:
+        raise _bad("the inserted audio must end within the video")
+    if min(insert + end - start, face_end) - max(insert, face_start) < catalog.LIP_SYNC_MIN_MS:
+        raise _bad("the inserted audio must overlap the face's lip-sync window by at least 2 seconds")
+    request.duration = session.duration
+    request.aspect_ratio = session.aspect_ratio or "16:9"
+    request.parent = session.parent
 
 
 def _extend_fields(request: CreateRequest, body: dict, owner: str) -> None:
@@ -1104,6 +1262,8 @@ def media_path(token: str):
         ), "video/mp4"
     if kind == "video":
         return media.video_file(task.aspect_ratio, variant_for(task.prompt)), "video/mp4"
+    if kind == "face" and task.product == catalog.IDENTIFY_FACE:
+        return media.cover_file("1:1", variant_for(f"{task.task_id}:{index}")), "image/jpeg"
     if kind == "cover":
         return media.cover_file(task.aspect_ratio, variant_for(task.prompt)), "image/jpeg"
     if kind == "image" and 0 <= index < task.n:

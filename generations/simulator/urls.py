@@ -6,7 +6,10 @@ from generations.simulator import catalog, views
 
 app_name = "kling_sim"
 
-urlpatterns = [path("", views.index, name="index")]
+urlpatterns = [
+    path("", views.index, name="index"),
+    path(f"v1/{catalog.IDENTIFY_FACE}", views.identify_face, name="identify_face"),
+]
 for _product in catalog.PRODUCTS:
     urlpatterns += [
         path(f"v1/{_product}", views.product_root, {"product": _product}),

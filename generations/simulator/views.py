@@ -115,6 +115,19 @@ def task_detail(request: HttpRequest, faults: SimFaults, owner: str, product: st
 
 
 @api
+def identify_face(request: HttpRequest, faults: SimFaults, owner: str) -> Any:
+    """Synchronous, like Kling's: the faces come back in the answer, no task to poll."""
+    if request.method != "POST":
+        raise SimError(404, 1202, "invalid method")
+    try:
+        body = json.loads(request.body or b"null")
+    except ValueError:
+        raise SimError(400, 1200, "Invalid request parameters: the body is not JSON") from None
+    base_url = request.build_absolute_uri(reverse("kling_sim:index"))
+    return engine.identify_face(body, owner, base_url, faults)
+
+
+@api
 def account_costs(request: HttpRequest, faults: SimFaults, owner: str) -> Any:
     if request.method != "GET":
         raise SimError(404, 1202, "invalid method")
