@@ -21,7 +21,14 @@ step "migrations are up to date"
 $PY manage.py makemigrations --check --dry-run >/dev/null || { echo "Missing migrations: run manage.py makemigrations"; exit 1; }
 
 step "suite on SQLite + ORM broker"
-.venv/bin/pytest -q "$@"
+# One pytest-xdist process per core (each on its own test database file); whole files
+# stay together so module fixtures are built once. TEST_WORKERS=0 runs it in one process.
+workers=${TEST_WORKERS:-$(nproc 2>/dev/null || echo 1)}
+if (( workers > 1 )); then
+  .venv/bin/pytest -q -n "$workers" --dist loadfile "$@"
+else
+  .venv/bin/pytest -q "$@"
+fi
 
 if [[ -n "${TEST_DATABASE_URL:-}" && -n "${TEST_REDIS_URL:-}" ]]; then
   step "database- and queue-sensitive tests on PostgreSQL + Redis"
