@@ -22,7 +22,7 @@ $PY manage.py makemigrations --check --dry-run >/dev/null || { echo "Missing mig
 
 step "suite on SQLite + ORM broker"
 # One pytest-xdist process per core (each on its own test database file); whole files
-# stay together so module fixtures are built once. TEST_WORKERS=0 runs it in one process.
+# stay together so module fixtures are built once. TEST_WORKERS=1 runs it in one process.
 workers=${TEST_WORKERS:-$(nproc 2>/dev/null || echo 1)}
 if (( workers > 1 )); then
   .venv/bin/pytest -q -n "$workers" --dist loadfile "$@"
