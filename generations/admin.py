@@ -22,6 +22,7 @@ from generations.models import (
     MAX_FETCH_ATTEMPTS,
     UNFINISHED_STATUSES,
     Asset,
+    EffectScene,
     FaceSession,
     Generation,
     InputFile,
@@ -330,6 +331,17 @@ class PriceAdmin(PriceEconomicsMixin, admin.ModelAdmin):
                 "disabled": sorted(capabilities.disabled_models()),
             },
         )
+
+
+@admin.register(EffectScene)
+class EffectSceneAdmin(admin.ModelAdmin):
+    """Kling's effect templates: switch off a scene Kling retires; its prices are the Price
+    rows of the video effects kind named after it."""
+
+    list_display = ("name", "label", "enabled", "two_person", "model_names", "durations", "position")
+    list_editable = ("enabled", "position")
+    list_filter = ("enabled", "two_person")
+    search_fields = ("name", "label")
 
 
 # --- The task queue's own admin -------------------------------------------------------------

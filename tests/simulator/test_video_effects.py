@@ -267,3 +267,11 @@ def test_the_simulator_accepts_a_two_person_scene(post):
     assert (status, answer["code"]) == (200, 0), answer
     task = SimTask.objects.get(task_id=answer["data"]["task_id"])
     assert (task.product, task.model_name, task.mode) == ("videos/effects", "kling-v1-5", "std")
+
+
+def test_staff_switch_a_scene_off_in_admin(admin_client):
+    scene = EffectScene.objects.get(name="squish")
+    page = admin_client.get("/admin/generations/effectscene/")
+    assert page.status_code == 200 and "squish" in page.content.decode()
+    change = admin_client.get(f"/admin/generations/effectscene/{scene.pk}/change/")
+    assert change.status_code == 200 and 'name="two_person"' in change.content.decode()
