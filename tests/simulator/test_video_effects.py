@@ -275,3 +275,34 @@ def test_staff_switch_a_scene_off_in_admin(admin_client):
     assert page.status_code == 200 and "squish" in page.content.decode()
     change = admin_client.get(f"/admin/generations/effectscene/{scene.pk}/change/")
     assert change.status_code == 200 and 'name="two_person"' in change.content.decode()
+
+
+def test_it_lists_and_creates_an_effect_over_the_api(pipeline, alice, monkeypatch):
+    from django.urls import reverse
+    from rest_framework.test import APIClient
+
+    from accounts import api_keys
+    from outbound_webhooks import subscriptions
+
+    monkeypatch.setattr(subscriptions, "subscribe", lambda generation, url: None)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {api_keys.create_key(alice, 'fx')[1]}")
+    kinds = {k["kind"]: k for k in api.get(reverse("api:models")).json()["kinds"]}
+    assert {"effect_scene", "image", "image_tail"} <= set(kinds["video_effects"]["request_fields"])
+    body = {
+        "kind": "video_effects",
+        "effect_scene": "heart_gesture",
+        "effect_model": "kling-v1-6",
+        "mode": "std",
+        "duration": 5,
+        "image": _b64(),
+        "image_tail": _b64(),
+    }
+    response = api.post(reverse("api:generations"), body, format="json")
+    assert response.status_code == 201, response.json()
+    generation = Generation.objects.get(pk=response.json()["id"])
+    assert generation.cost == 20 and ledger.balance_of(alice) == 1980
+    assert legacy_body(follow.build_request(generation))["input"]["model_name"] == "kling-v1-6"
+    bad = api.post(reverse("api:generations"), {**body, "effect_scene": "fight"}, format="json")
+    assert bad.status_code == 400, bad.json()
+    assert ledger.balance_of(alice) == 1980
