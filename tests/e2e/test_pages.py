@@ -152,5 +152,7 @@ def test_it_shows_every_page_accessibly(
     for path, name in [("/generations/", "gallery"), (f"/generations/{generation.pk}/", "detail-image")]:
         _visit(page, path, problems)
         screenshot(page, f"{name}-{suffix}")
+    # A finished generation's tab says so (site.js follows the live part's title prefix).
+    assert page.title().startswith("✓ "), page.title()
 
     assert problems == [], "axe found serious or critical problems:\n" + "\n".join(problems)
