@@ -440,6 +440,9 @@ def parameters(generation: Generation) -> list[tuple[str, str]]:
         rows.append(("Video's sound", "Kept" if params["keep_original_sound"] == "yes" else "Dropped"))
     if generation.kind in capabilities.PER_SECOND_KINDS and generation.duration:
         rows.append(("Billed length", f"{generation.duration} seconds"))
+    if params.get("effect_scene"):
+        scene = effects.scene(params["effect_scene"], include_disabled=True)
+        rows.append(("Effect", _(scene.label) if scene else params["effect_scene"]))
     if params.get("video_id"):
         rows.append(("Kling video id", params["video_id"]))
     if params.get("sound_effect_prompt"):

@@ -129,6 +129,7 @@ def test_it_runs_a_one_picture_effect_end_to_end(
     assert_ended_right(generation, outcome=Status.SUCCEEDED)
     page = alice_client.get(generation.get_absolute_url())
     assert page.status_code == 200 and "<video" in page.content.decode()
+    assert "Squish" in page.content.decode()  # the scene, among the options
 
 
 def test_it_runs_a_two_person_effect_with_model_and_mode(
