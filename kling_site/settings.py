@@ -84,7 +84,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # Last, so it sees Django's debug 404/500 answers: `make run` shows the site's own pages.
-    "kling_site.error_pages.SiteErrorPagesMiddleware",
+    "kling_site.middleware.SiteErrorPagesMiddleware",
 ]
 # DJANGO_DEBUG_PAGES=1: Django's debug pages for a wrong URL or a crash, while developing.
 SHOW_DEBUG_PAGES = envbool("DJANGO_DEBUG_PAGES", False)

@@ -7,7 +7,7 @@ import pytest
 from django.http import HttpResponse, HttpResponseServerError, JsonResponse
 from django.test import RequestFactory
 
-from kling_site.error_pages import SiteErrorPagesMiddleware
+from kling_site.middleware import SiteErrorPagesMiddleware
 
 
 @pytest.mark.django_db

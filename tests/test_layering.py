@@ -66,6 +66,7 @@ ENTRY_POINT_NAMES = frozenset(
         "context_processors",
         "forms",
         "management",
+        "middleware",  # called by Django for each request, like views
         "settings",
         "tasks",
         "templatetags",
