@@ -93,15 +93,20 @@ def check_image_upload(upload) -> None:
     upload.image_format = image_format
 
 
+TOO_MANY_PICTURES = {
+    "subject": _("Give at most %(most)s subject pictures; you gave %(given)s."),
+    "reference": _("Give at most %(most)s reference pictures; you gave %(given)s."),
+}
+
+
 def check_picture_list(pictures: list | None, most: int, role: str) -> list:
     """Several uploaded pictures checked at once, each problem named by its place in the list
-    so the person knows which file to replace."""
+    so the person knows which file to replace. `role` is "subject" or "reference" (the
+    words the too-many message uses), or anything else for plain "pictures"."""
     pictures = pictures or []
     if len(pictures) > most:
-        raise ValidationError(
-            gettext("Give at most %(most)s pictures; you gave %(given)s.")
-            % {"most": most, "given": len(pictures)}
-        )
+        too_many = TOO_MANY_PICTURES.get(role, _("Give at most %(most)s pictures; you gave %(given)s."))
+        raise ValidationError(str(too_many) % {"most": most, "given": len(pictures)})
     problems = []
     for number, upload in enumerate(pictures, start=1):
         try:
