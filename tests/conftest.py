@@ -2,6 +2,7 @@
 
 import pytest
 from django.core.cache import cache
+from django.utils import translation
 
 pytest_plugins = ["tests.fixtures.simulator"]
 PLAIN_STATIC_FILES = "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -20,6 +21,9 @@ def _isolated_settings(settings, tmp_path):
         settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": PLAIN_STATIC_FILES}}
     settings.SIMULATOR_CALLBACK_THREAD = False
     cache.clear()
+    # Each request activates its own language and leaves it active in the thread after the
+    # answer; a test that follows one on the same process starts from the default again.
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 def _make_user(django_user_model, email: str, **extra):
