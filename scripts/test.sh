@@ -21,9 +21,9 @@ step "migrations are up to date"
 $PY manage.py makemigrations --check --dry-run >/dev/null || { echo "Missing migrations: run manage.py makemigrations"; exit 1; }
 
 step "suite on SQLite + ORM broker"
-# One pytest-xdist process per core (each on its own test database file); whole files
-# stay together so module fixtures are built once. TEST_WORKERS=1 runs it in one process.
-workers=${TEST_WORKERS:-$(nproc 2>/dev/null || echo 1)}
+# TEST_WORKERS=N spreads it over N pytest-xdist processes (each on its own test database file); whole files
+# stay together. Serial by default: some simulator tests still depend on what ran before them.
+workers=${TEST_WORKERS:-1}
 if (( workers > 1 )); then
   .venv/bin/pytest -q -n "$workers" --dist loadfile "$@"
 else
