@@ -535,22 +535,29 @@ def _avatar_fields(request: CreateRequest, body: dict) -> None:
     image = _image(body, "image")
     if image is None:
         raise _bad("image is required")
+    seconds = _sound_file_seconds(body, catalog.AVATAR_SOUND_SECONDS, formats="mp3, wav, m4a or aac")
+    request.duration = _seconds_text(seconds)
+    request.aspect_ratio = "1:1"
+    request.images_usable = image is not False
+
+
+def _sound_file_seconds(body: dict, bounds: tuple[float, float], *, formats: str, where: str = "") -> float:
+    """The length of the sound in `body` (audio_id or raw Base64 sound_file), checked as Kling
+    checks it; raises a 1201 answer otherwise."""
     audio_id, sound = _string(body, "audio_id"), _string(body, "sound_file")
     if bool(audio_id) == bool(sound):
-        raise _bad("exactly one of audio_id and sound_file is required")
+        raise _bad(f"{where}exactly one of audio_id and sound_file is required")
     if audio_id:
         raise _bad(f"audio_id {audio_id} not found")  # the simulator makes no speech to refer to
     if sound.startswith("data:"):
         raise _bad("sound_file: Base64 audio must not carry a data: prefix")
     seconds = _sound_seconds(sound)
     if seconds is None:
-        raise _bad("sound_file: audio format is invalid (use mp3, wav, m4a or aac)")
-    low, high = catalog.AVATAR_SOUND_SECONDS
+        raise _bad(f"sound_file: audio format is invalid (use {formats})")
+    low, high = bounds
     if not low <= seconds <= high:
         raise _bad(f"sound_file: the audio must be {low:g} to {high:g} seconds long")
-    request.duration = _seconds_text(seconds)
-    request.aspect_ratio = "1:1"
-    request.images_usable = image is not False
+    return seconds
 
 
 def _sound_seconds(sound: str) -> float | None:
@@ -761,19 +768,9 @@ def _lip_sync_fields(request: CreateRequest, body: dict, owner: str) -> None:
     face_id = str(item.get("face_id") or "")
     if face_id not in faces:
         raise _bad(f"face_choose.face_id {face_id or '(empty)'} not found in session {session_id}")
-    audio_id, sound = _string(item, "audio_id"), _string(item, "sound_file")
-    if bool(audio_id) == bool(sound):
-        raise _bad("face_choose: exactly one of audio_id and sound_file is required")
-    if audio_id:
-        raise _bad(f"audio_id {audio_id} not found")  # the simulator makes no speech to refer to
-    if sound.startswith("data:"):
-        raise _bad("sound_file: Base64 audio must not carry a data: prefix")
-    seconds = _sound_seconds(sound)
-    if seconds is None:
-        raise _bad("sound_file: audio format is invalid (use mp3, wav or m4a)")
-    low, high = catalog.LIP_SYNC_SOUND_SECONDS
-    if not low <= seconds <= high:
-        raise _bad(f"sound_file: the audio must be {low:g} to {high:g} seconds long")
+    seconds = _sound_file_seconds(
+        item, catalog.LIP_SYNC_SOUND_SECONDS, formats="mp3, wav or m4a", where="face_choose: "
+    )
     start, end, insert = (
         _millis(item, "sound_start_time"),
         _millis(item, "sound_end_time"),
