@@ -207,11 +207,13 @@ MAX_SUBJECT_PICTURES = 4
 
 # Omni image (section 3.12): a prompt pointing at up to 10 reference pictures (and saved
 # subjects, which count towards the same 10), one image or a series of 2-9 consistent ones.
-# Kling also takes `series_amount: "auto"`; we do not offer it, since the price would not
-# be known before the charge. A series is one request of its own (n is 1), because every
-# picture takes one of Kling's concurrency slots.
+# Kling also takes `series_amount: "auto"` (it decides how many, and bills and holds slots
+# for the pictures it makes): we charge, and hold slots for, the most a series may have and
+# give back the pictures it did not make when it succeeds (services.transition). A series is
+# one request of its own (n is 1), because every picture takes one of Kling's slots.
 MAX_OMNI_IMAGE_REFERENCES = 10
 RESULT_TYPES = ("single", "series")
+SERIES_AUTO = "auto"
 
 # Virtual try-on (section 3.12): a photo of one person and a photo of the garment, which
 # Kling tells apart by itself (no field says what it is); the person picks the kind of
@@ -1031,13 +1033,24 @@ def _check_omni_image(model: ImageModel, values: Mapping[str, Any]) -> dict[str,
         amount = values.get("series_amount")
         if model.series_range is None:
             errors["result_type"] = f"{model.label} does not make series."
-        elif isinstance(amount, bool) or not isinstance(amount, int) or not low <= amount <= high:
-            errors["series_amount"] = f"A series has {low} to {high} pictures."
+        elif amount != SERIES_AUTO and (
+            isinstance(amount, bool) or not isinstance(amount, int) or not low <= amount <= high
+        ):
+            errors["series_amount"] = f"A series has {low} to {high} pictures, or as many as Kling chooses."
         elif values.get("requested_n", 1) != 1:
             errors["n"] = "A series is made one at a time."
     subjects = int(values.get("element_list") or 0)
     errors.update(_reference_problems([values.get("prompt") or ""], count, subjects))
     return errors
+
+
+def series_pictures_charged(model_name: str, amount: Any) -> Any:
+    """How many pictures a series is charged for: its amount, or the most a series of
+    `model_name` may have when Kling chooses (the rest is given back on success)."""
+    if amount != SERIES_AUTO:
+        return amount
+    model = get(Kind.OMNI_IMAGE, model_name)
+    return model.series_range[1] if model is not None and model.series_range else None
 
 
 def _check_try_on(model: ImageModel, values: Mapping[str, Any]) -> dict[str, str]:

@@ -1220,6 +1220,11 @@ class MultiImageToImageForm(ImageForm):
         )
 
 
+def _series_amount(value: Any) -> int | str:
+    """A series' picture count, or "auto" when Kling chooses it."""
+    return capabilities.SERIES_AUTO if value == capabilities.SERIES_AUTO else int(value)
+
+
 class OmniImageForm(ImageForm):
     """Pictures composed from up to ten references named in the prompt as <<<image_N>>>
     (Kling's `images/omni-image`), one at a time or as a consistent series of 2-9."""
@@ -1244,9 +1249,12 @@ class OmniImageForm(ImageForm):
     )
     series_amount = forms.TypedChoiceField(
         label=_("Pictures in the series"),
-        coerce=int,
+        coerce=_series_amount,
         required=False,
-        help_text=_("Each picture of the series is charged as one image."),
+        help_text=_(
+            "Each picture of the series is charged as one image. When Kling chooses, the most a "
+            "series may have is charged and the pictures it does not make are given back."
+        ),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -1264,12 +1272,14 @@ class OmniImageForm(ImageForm):
         ]
         self._choose("resolution", model.resolutions, model.resolutions[0])
         low, high = model.series_range or (0, -1)
-        amounts = tuple(range(low, high + 1))
-        self.fields["series_amount"].choices = [(a, str(a)) for a in amounts]
+        amounts = (*range(low, high + 1), capabilities.SERIES_AUTO)
+        self.fields["series_amount"].choices = [
+            (a, _("As many as Kling chooses") if a == capabilities.SERIES_AUTO else str(a)) for a in amounts
+        ]
         if self._choose("result_type", capabilities.RESULT_TYPES, "single") == "series":
             # One series per request: its pictures are the count.
             del self.fields["n"]
-            self._choose("series_amount", amounts, low, int)
+            self._choose("series_amount", amounts, low, _series_amount)
         else:
             del self.fields["series_amount"]
 
@@ -1282,11 +1292,12 @@ class OmniImageForm(ImageForm):
         values = super().current_values()
         if "series_amount" in self.fields:
             try:
-                values["n"] = int(
+                amount = _series_amount(
                     self._raw("series_amount") if self.is_bound else self.initial["series_amount"]
                 )
             except (TypeError, ValueError, KeyError):
-                values["n"] = None
+                amount = None
+            values["n"] = capabilities.series_pictures_charged(self.model.name, amount)
         return values
 
 

@@ -267,8 +267,18 @@ class Generation(models.Model):
         return self.status == Status.FAILED and self.cost > 0
 
     @property
+    def unmade_credits(self) -> int:
+        """What a succeeded series Kling sized itself ("auto") gives back: it was charged,
+        and held slots, for the most pictures a series may have (slot_count)."""
+        if self.status != Status.SUCCEEDED or self.params.get("series_amount") != "auto" or not self.cost:
+            return 0
+        charged = max(self.slot_count, 1)
+        made = sum(1 for item in self.result_media if item.get("kind") == "image")
+        return self.cost * (charged - min(made, charged)) // charged
+
+    @property
     def refunded_credits(self) -> int:
-        return self.cost if self.was_refunded else 0
+        return self.cost if self.was_refunded else self.unmade_credits
 
     def callback_path(self) -> str:
         return reverse("generations:callback", args=[self.pk, self.callback_token])

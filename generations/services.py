@@ -5,6 +5,8 @@ Money: a generation is charged when it is created and refunded when it reaches `
 both through `billing.ledger` with the keys `gen:<id>:charge` and `gen:<id>:refund`. The
 refund happens inside the same transaction as the compare-and-set that moves the row to
 `failed`, and only the caller whose UPDATE matched gets there, so it happens exactly once.
+A series Kling sizes itself is charged for its most pictures, and those it did not make are
+given back the same way on reaching `succeeded` (key `gen:<id>:unmade`).
 """
 
 from __future__ import annotations
@@ -156,7 +158,9 @@ def request_values(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
             requested_n=data.get("n") or 1,
             element_list=len(data.get("element_list") or []),
             # A series is charged, and takes Kling's slots, per picture.
-            n=data.get("series_amount") if series else data.get("n") or 1,
+            n=capabilities.series_pictures_charged(data.get("model_name") or "", data.get("series_amount"))
+            if series
+            else data.get("n") or 1,
         )
     if kind == Kind.MULTI_IMAGE2IMAGE:
         values["n"] = data.get("n") or 1
@@ -897,11 +901,28 @@ def transition(generation_id: int, from_statuses: Iterable[str], to_status: str,
             # Robust: a broker error while enqueueing one follow-up must not skip the others.
             transaction.on_commit(lambda: queue.notify_finished(generation_id), robust=True)
         if to_status == Status.SUCCEEDED:
+            _give_back_unmade_pictures(generation_id)
             transaction.on_commit(lambda: queue.fetch_results(generation_id), robust=True)
         if to_status in TERMINAL_STATUSES:
             limiter.release_slot(generation_id)
             transaction.on_commit(start_next_waiting, robust=True)
     return True
+
+
+def _give_back_unmade_pictures(generation_id: int) -> None:
+    """A series Kling sized itself ("auto") was charged for the most pictures it may have;
+    on success, give back those it did not make (Generation.unmade_credits). Runs in the
+    transition's transaction, once: only one transition reaches `succeeded`."""
+    generation = Generation.objects.select_related("owner").get(pk=generation_id)
+    credits = generation.unmade_credits
+    if credits:
+        ledger.refund(
+            generation.owner,
+            credits,
+            key=f"gen:{generation_id}:unmade",
+            generation=generation,
+            memo="Refund: series pictures Kling did not make",
+        )
 
 
 def start_next_waiting() -> None:

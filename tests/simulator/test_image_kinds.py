@@ -11,8 +11,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from billing import ledger
+from billing.models import LedgerEntry
 from generations import follow, pricing
 from generations.models import Generation, Kind, Price, Status
+from generations.providers import get_provider
 from generations.providers.kling import legacy_body
 from generations.simulator.models import SimTask
 from tests.simulator.pipeline import assert_ended_right, created, drive, png, post_page
@@ -248,6 +250,43 @@ def test_it_runs_an_omni_image_series_and_shows_it_as_a_strip(
     assert "image_1" in page and "image_2" in page
 
 
+def test_an_auto_series_is_charged_for_nine_and_gives_back_what_kling_did_not_make(
+    pipeline, alice, alice_client, django_capture_on_commit_callbacks
+):
+    # Kling's series_amount "auto" lets it decide how many (the simulator makes 3): the
+    # price is not known before the charge, so the most a series may have (9) is charged.
+    form = omni_image_form(1, prompt="<<<image_1>>> through the seasons", result_type="series")
+    form["series_amount"] = "auto"
+    del form["n"]
+    generation = created(post_page(alice_client, django_capture_on_commit_callbacks, "omni-image", form))
+    assert generation.cost == 18 and generation.slot_count == 9  # 9 pictures at 2 credits
+    body = legacy_body(follow.build_request(generation))
+    assert (body["result_type"], body["series_amount"], body["n"]) == ("series", "auto", 1)
+    assert ledger.balance_of(alice) == 2000 - 18
+    drive(pipeline, django_capture_on_commit_callbacks, generation, callbacks=True)
+    generation.refresh_from_db()
+    assert generation.status == Status.SUCCEEDED and generation.assets.count() == 3
+    refund = LedgerEntry.objects.get(generation=generation, kind=LedgerEntry.Kind.REFUND)
+    assert (refund.amount, refund.idempotency_key) == (12, f"gen:{generation.pk}:unmade")
+    assert ledger.balance_of(alice) == 2000 - 6
+    assert generation.refunded_credits == generation.unmade_credits == 12
+    # Polled again, or a late callback: the refund is not given twice.
+    follow.apply_task(generation, get_provider().get(generation.product, generation.task_id))
+    assert LedgerEntry.objects.filter(generation=generation, kind=LedgerEntry.Kind.REFUND).count() == 1
+    page = alice_client.get(generation.get_absolute_url()).content.decode()
+    assert "A series of 3 pictures" in page and "As many as Kling chose" in page
+    assert "12 credits given back for the pictures Kling did not make" in page
+
+
+def test_the_omni_image_page_prices_an_auto_series_as_nine(pipeline, alice_client):
+    page = alice_client.get(
+        "/generate/omni-image/options/",
+        {"model_name": "kling-v3-omni", "result_type": "series", "series_amount": "auto", "resolution": "1k"},
+    ).content.decode()
+    assert '<option value="auto" selected>As many as Kling chooses</option>' in page
+    assert "18 credits" in page
+
+
 def test_it_makes_single_omni_images_at_2k(pipeline, alice, alice_client, django_capture_on_commit_callbacks):
     form = omni_image_form(1, prompt="A teapot like <<<image_1>>> in the snow", n="3")
     generation = created(post_page(alice_client, django_capture_on_commit_callbacks, "omni-image", form))
@@ -299,6 +338,9 @@ def test_the_omni_image_rules_hold_without_the_form():
     }
     assert capabilities.validate(Kind.OMNI_IMAGE, base) == {}
     series = {**base, "result_type": "series", "series_amount": 4, "requested_n": 2}
+    auto = {**series, "series_amount": "auto", "requested_n": 1}
+    assert capabilities.validate(Kind.OMNI_IMAGE, auto) == {}
+    assert capabilities.series_pictures_charged("kling-v3-omni", "auto") == 9
     assert capabilities.validate(Kind.OMNI_IMAGE, series) == {"n": "A series is made one at a time."}
     assert "series_amount" in capabilities.validate(Kind.OMNI_IMAGE, {**series, "series_amount": 1})
     too_many = {**base, "image_list": 7, "element_list": 4}
