@@ -38,10 +38,32 @@ VIDEO_UNITS_PER_SECOND: dict[str, dict[tuple[str, bool], Decimal]] = {
         ("4k", False): _D("3"),
         ("4k", True): _D("3"),
     },
-    # Omni video without a reference video, silent (section 10.2).
-    "kling-video-o1": {("std", False): _D("0.6"), ("pro", False): _D("0.8")},
-    "kling-v3-omni": {("std", False): _D("0.6"), ("pro", False): _D("0.8")},
+    # Omni video, silent (section 10.2): without a reference video, and with one (its
+    # rows carry the mode with WITH_VIDEO appended, e.g. "std+video").
+    "kling-video-o1": {
+        ("std", False): _D("0.6"),
+        ("pro", False): _D("0.8"),
+        ("std+video", False): _D("0.9"),
+        ("pro+video", False): _D("1.2"),
+    },
+    "kling-v3-omni": {
+        ("std", False): _D("0.6"),
+        ("pro", False): _D("0.8"),
+        ("std+video", False): _D("0.9"),
+        ("pro+video", False): _D("1.2"),
+    },
 }
+# The price rows of omni video with a reference video: its mode with this appended.
+WITH_VIDEO = "+video"
+
+
+def price_mode(kind: str, values: dict[str, Any]) -> str:
+    """The `mode` of the Price rows that price these values: omni video with a reference
+    video (or a base video to edit) costs more per second than without."""
+    mode = values.get("mode") or ""
+    if kind == Kind.OMNI_VIDEO and values.get("video"):
+        return mode + WITH_VIDEO
+    return mode
 
 # Motion control is billed per second of output (section 10.2), by model and mode.
 MOTION_UNITS_PER_SECOND: dict[str, dict[str, Decimal]] = {
@@ -138,7 +160,10 @@ def default_price_rows() -> list[dict[str, Any]]:
         for model in capabilities.models_for(kind, include_disabled=True):
             assert isinstance(model, VideoModel)
             rates = VIDEO_UNITS_PER_SECOND[model.name]
-            for mode in model.modes or ("",):
+            modes = model.modes or ("",)
+            if kind == Kind.OMNI_VIDEO:
+                modes = (*modes, *(mode + WITH_VIDEO for mode in modes))
+            for mode in modes:
                 for duration in model.durations:
                     for sound in (False, True):
                         if sound and not model.sound_allowed(mode, duration):
@@ -311,7 +336,7 @@ def quote(kind: str, values: dict[str, Any]) -> Quote:
         mode = values.get("mode") or ""
         duration = values.get("duration")
         audio = bool(values.get("sound"))
-        price = find_price(kind, model_name, mode, duration, audio)
+        price = find_price(kind, model_name, price_mode(kind, values), duration, audio)
         if price is None:
             what = " ".join(
                 part

@@ -89,6 +89,9 @@ def test_it_prices_omni_video_per_second_from_klings_table():
     }
     assert rows[("kling-video-o1", "std", 5)] == 30  # 0.6 units a second
     assert rows[("kling-v3-omni", "pro", 10)] == 80  # 0.8 units a second
+    # With a reference or base video: 0.9 / 1.2 units a second.
+    assert rows[("kling-video-o1", "std+video", 5)] == 45
+    assert rows[("kling-v3-omni", "pro+video", 10)] == 120
     assert {d for (_, _, d) in rows} == set(range(3, 11))
     assert Price.objects.filter(kind=Kind.OMNI_VIDEO).count() == len(rows)  # seeded by migration
 
