@@ -17,6 +17,8 @@ NAV_SECTIONS = {
     "generations:input": "gallery",
     "generations:thumbnail": "gallery",
     "generations:file": "gallery",
+    "subjects:index": "subjects",
+    "subjects:delete": "subjects",
     "billing:credits": "credits",
     "billing:purchases": "credits",
 }

@@ -40,7 +40,7 @@ def index(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "subjects/index.html",
-        {"form": form, "subjects": subjects, "available": available, "nav_section": "generate"},
+        {"form": form, "subjects": subjects, "available": available},
         status=400 if form.errors else 200,
     )
 
@@ -55,7 +55,7 @@ def delete(request: HttpRequest, subject_id: int) -> HttpResponse:
             request, _("“%(name)s” is deleted. What you made with it stays.") % {"name": subject.name}
         )
         return redirect("subjects:index")
-    return render(request, "subjects/delete.html", {"subject": subject, "nav_section": "generate"})
+    return render(request, "subjects/delete.html", {"subject": subject})
 
 
 @login_required

@@ -47,6 +47,7 @@ def make_generation(owner, images: int = 0) -> Generation:
     [
         ("generations:choose", "generations:choose"),
         ("generations:gallery", "generations:gallery"),
+        ("subjects:index", "subjects:index"),
         ("billing:credits", "billing:credits"),
         ("billing:purchases", "billing:credits"),
         ("accounts:profile", "accounts:profile"),
@@ -96,3 +97,14 @@ def test_the_file_links_cost_no_query_per_asset(alice, alice_client):
         for asset in generation.assets.all():
             assert f'href="{asset.download_url}" download="{asset.download_name}"' in body
     assert counts[0] == counts[1]
+
+
+def test_it_marks_deleting_a_subject_as_the_subjects_section(alice, alice_client):
+    from subjects.models import Subject
+
+    subject = Subject.objects.create(owner=alice, name="Mia", description="Mia", status=Subject.Status.READY)
+    assert current_links(alice_client, reverse("subjects:delete", args=[subject.pk])) == [
+        reverse("subjects:index")
+    ]
+    page = alice_client.get(reverse("generations:choose")).content.decode()
+    assert f'<a href="{reverse("subjects:index")}" >Subjects</a>' in page
