@@ -1,12 +1,26 @@
-"""The poll sweep's cadence: one short pass every GENERATION_POLL_SECONDS, never a sleeping worker.
+"""The poll sweep's cadence: one short pass every GENERATION_POLL_SECONDS, run by the clock.
 
 django-q2 schedules have a one-minute granularity (its scheduler wakes about every 30 s),
-so a 12-second cadence cannot come from a schedule, and sleeping between passes inside a
-task would keep a worker asleep while Stripe events and submits wait behind it. Instead
-the small `poll_clock` process calls `tick()` every second or two; each due tick enqueues
-one pass as an ordinary task. The shared `SweepClock` row makes any number of clocks give
-one pass per interval, and a pass still waiting for a worker is not enqueued again, so a
-busy cluster does not pile passes up.
+so a 12-second cadence cannot come from a schedule. Nor can it come from a task the clock
+enqueues: a pass queued behind a burst of submits and emails waits for a worker, and
+polling-only finishes then took 12 s plus that wait to show (p95 21 s at 200 in flight on
+a busy machine). So the small `poll_clock` process runs the passes itself: it calls
+`tick()` twice a second, and a due tick runs one pass there and then, in that process,
+never in a worker (so no worker sleeps between passes either, and Stripe events and
+submits never wait behind the sweep).
+
+The shared `SweepClock` row makes any number of clocks give one pass per interval: a
+conditional UPDATE decides which clock runs it. A pass is safe to run beside another one
+(each claims its rows first, see `follow.claim_due`), so a second clock starting the next
+pass while a slow one is still running only splits the work; a clock killed mid-pass
+leaves its claimed rows to the next pass once their lease (`follow.POLL_LEASE`) ends.
+
+A real cadence: the next pass is due one interval after this one started, less what this
+pass took, so a job that finishes just after a pass read the list is visible about one
+interval later, not one interval plus a pass (nor plus a wait in the task queue). With
+finishes spread evenly, that puts the p95 from finish to visible at 95% of the interval
+plus the clock's half-second wake-up: 11.9 s at the default 12 s. On a fake clock:
+tests/generations/test_clock.py.
 
 The every-minute schedule stays as the fallback (`fallback_pass`): it sweeps only when no
 clock has started a pass lately, so a site without a clock process still follows its
@@ -31,14 +45,11 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
-from generations import follow, queue
+from generations import follow
 from generations.models import SweepClock
 
 logger = logging.getLogger(__name__)
 
-# An enqueued pass that has not started after this long is taken as lost (a broker
-# restart, say) and the next tick enqueues another.
-LOST_PASS_AFTER = timedelta(minutes=2)
 # The part of KLING_MAX_QPM the sweep plans to spend; creates and confirmations get the rest.
 SWEEP_BUDGET_SHARE = 0.5
 
@@ -97,10 +108,10 @@ def _row() -> SweepClock:
 
 
 def tick(now: datetime | None = None) -> bool:
-    """Enqueue a sweep pass if one is due and there is work to follow. True if it did.
+    """Run a sweep pass, here and now, if one is due and there is work to follow. True if it did.
 
     Reads before it writes, so an idle clock costs one small SELECT per call; the
-    conditional UPDATE is what lets only one of several clocks enqueue each pass.
+    conditional UPDATE is what lets only one of several clocks run each pass.
     """
     every = interval()
     if every is None:
@@ -109,34 +120,33 @@ def tick(now: datetime | None = None) -> bool:
     clock = _row()
     if clock.next_pass_at and clock.next_pass_at > now:
         return False
-    pass_waiting = (
-        clock.enqueued_at is not None
-        and (clock.started_at is None or clock.started_at < clock.enqueued_at)
-        and clock.enqueued_at > now - LOST_PASS_AFTER
-    )
-    if pass_waiting or not follow.has_work():
+    if not follow.has_work():
         return False
     pace = cadence()
     _announce(pace)
     every = max(every, timedelta(seconds=pace.seconds))
     won = SweepClock.objects.filter(
         pk=clock.pk, next_pass_at=clock.next_pass_at, enqueued_at=clock.enqueued_at
-    ).update(next_pass_at=now + every, enqueued_at=now)
-    if won:
-        try:
-            queue.sweep_pass()
-        except Exception:
-            # Nothing reached the broker: hand the turn back so the next tick tries again,
-            # rather than waiting LOST_PASS_AFTER for a pass that was never enqueued.
-            SweepClock.objects.filter(pk=clock.pk, enqueued_at=now).update(
-                next_pass_at=clock.next_pass_at, enqueued_at=clock.enqueued_at
-            )
-            raise
-    return bool(won)
+    ).update(next_pass_at=now + every, enqueued_at=now, started_at=now)
+    if not won:
+        return False
+    began = timezone.now()
+    try:
+        follow.sweep(ahead=every)
+    finally:
+        # Due one interval after this pass began, less what it took: what finished just
+        # after this pass read the list is then read by the next one an interval less this
+        # pass's time later, and shown about as long after that, so within one interval.
+        # At most half an interval less: passes held up by a busy database still start at
+        # least that far apart.
+        took = min(timezone.now() - began, every / 2)
+        SweepClock.objects.filter(pk=clock.pk, enqueued_at=now).update(next_pass_at=now + every - took)
+    return True
 
 
 def run_pass() -> follow.SweepReport:
-    """One pass, as enqueued by a clock: it also covers what falls due before the next."""
+    """One pass outside the clock (the every-minute schedule, or a pass enqueued before
+    the clock ran them itself): it also covers what falls due before the next."""
     SweepClock.objects.filter(pk=_row().pk).update(started_at=timezone.now())
     return follow.sweep(ahead=timedelta(seconds=cadence().seconds))
 
@@ -152,11 +162,11 @@ def fallback_pass(now: datetime | None = None) -> follow.SweepReport | None:
     return run_pass()
 
 
-def keep_time(stop: threading.Event, wake: float = 1.0) -> None:
+def keep_time(stop: threading.Event, wake: float = 0.5) -> None:
     """The clock process's loop: `tick()` every `wake` seconds until `stop` is set.
 
-    Survives a database or broker outage: the failed tick is logged and the next one tries
-    again (the every-minute schedule covers a clock that is down for longer).
+    Survives a database or broker outage: the failed tick (or pass) is logged and the next
+    one tries again (the every-minute schedule covers a clock that is down for longer).
     """
     while not stop.wait(wake):
         close_old_connections()
@@ -166,4 +176,4 @@ def keep_time(stop: threading.Event, wake: float = 1.0) -> None:
             logger.warning("poll clock: database error", exc_info=True)
             connection.close()
         except Exception:
-            logger.exception("poll clock: could not enqueue a pass")
+            logger.exception("poll clock: a pass failed")

@@ -57,7 +57,3 @@ def confirm_hints(product: str, not_before: float) -> None:
 
 def notify_finished(generation_id: int) -> None:
     _enqueue("notify_finished", generation_id, "email about generation")
-
-
-def sweep_pass() -> None:
-    async_task("generations.tasks.sweep_pass", task_name="poll sweep pass", group=GROUP)

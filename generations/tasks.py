@@ -35,6 +35,7 @@ def refresh_estimates() -> str:
 
 
 def sweep_pass() -> str:
+    # The clock runs its passes itself now; this serves passes enqueued by an older one.
     return _summary(clock.run_pass())
 
 

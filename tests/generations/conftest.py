@@ -155,6 +155,42 @@ IMAGE = {
 }
 
 
+def in_flight_at_provider(fake, owner, count: int, *, submitted_from, spacing, deadline_at) -> list[str]:
+    """`count` text-to-video generations already at the fake provider (processing), one
+    submitted every `spacing` from `submitted_from`, each first due 12 s after its submit.
+    Returns their task ids, oldest first."""
+    from datetime import timedelta
+
+    from generations.models import Generation, Status
+    from tests.generations.fakes import FakeTask
+
+    rows = []
+    for i in range(count):
+        serial = fake._serial = fake._serial + 1
+        fake.tasks[str(serial)] = FakeTask(
+            task_id=str(serial), product="videos/text2video", external_id="", params={}, serial=serial
+        )
+        submitted = submitted_from + spacing * i
+        rows.append(
+            Generation(
+                owner=owner,
+                kind="text2video",
+                provider="fake",
+                model_name="kling-v2-6",
+                prompt=f"a fox {i}",
+                cost=0,
+                product="videos/text2video",
+                status=Status.PROCESSING,
+                task_id=str(serial),
+                submitted_at=submitted,
+                due_at=submitted + timedelta(seconds=12),
+                deadline_at=deadline_at,
+            )
+        )
+    Generation.objects.bulk_create(rows, batch_size=500)
+    return [row.task_id for row in rows]
+
+
 def cleaned(kind: str, **overrides) -> dict:
     """What a create form's cleaned_data looks like for each kind."""
     if kind == "text2image":

@@ -2,8 +2,8 @@
 request budget allows (and says so in the log and the admin), every generation is still
 looked at within two minutes, and a finish is visible within a minute, polling only.
 
-On a fake clock: `clock.tick()` runs every simulated second, as `poll_clock` would, and the
-passes it enqueues run inline (django-q2 sync mode). Requests are counted per minute where
+On a fake clock: `clock.tick()` runs every simulated second, as `poll_clock` would, and
+runs its passes there, as it does in that process. Requests are counted per minute where
 they leave for the provider, through the real limiter (its database window)."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from django.utils import timezone
 from generations import clock, follow
 from generations import limiter as real_limiter
 from generations.models import Generation, Status
-from tests.generations.fakes import FakeTask
+from tests.generations.conftest import in_flight_at_provider
 
 IN_FLIGHT = 5000
 take_from_the_real_budget = real_limiter.try_take_request
@@ -40,30 +40,14 @@ def crowd(alice, fake, settings, monkeypatch):
     monkeypatch.setattr("generations.queue.fetch_results", lambda pk: None)
     monkeypatch.setattr("generations.queue.notify_finished", lambda pk: None)
     now = timezone.now()
-    rows = []
-    for i in range(IN_FLIGHT):
-        serial = fake._serial = fake._serial + 1
-        fake.tasks[str(serial)] = FakeTask(
-            task_id=str(serial), product="videos/text2video", external_id="", params={}, serial=serial
-        )
-        submitted = now - timedelta(seconds=60) + timedelta(milliseconds=12 * i)
-        rows.append(
-            Generation(
-                owner=alice,
-                kind="text2video",
-                provider="fake",
-                model_name="kling-v2-6",
-                prompt=f"a fox {i}",
-                cost=0,
-                product="videos/text2video",
-                status=Status.PROCESSING,
-                task_id=str(serial),
-                submitted_at=submitted,
-                due_at=submitted + timedelta(seconds=12),
-                deadline_at=now + timedelta(hours=2),
-            )
-        )
-    Generation.objects.bulk_create(rows, batch_size=500)
+    in_flight_at_provider(
+        fake,
+        alice,
+        IN_FLIGHT,
+        submitted_from=now - timedelta(seconds=60),
+        spacing=timedelta(milliseconds=12),
+        deadline_at=now + timedelta(hours=2),
+    )
     return now
 
 

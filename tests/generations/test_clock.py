@@ -1,28 +1,32 @@
-"""The poll sweep's cadence: short passes enqueued by the clock process, never a worker
-asleep between passes; several clocks give one pass per interval; the every-minute
-schedule sweeps only when no clock does."""
+"""The poll sweep's cadence: the clock process runs each pass itself (no wait in the task
+queue, never a worker asleep between passes), one interval after the last one began less
+what that one took, so finished work is seen within one interval; several clocks give one
+pass per interval; the every-minute schedule sweeps only when no clock does."""
 
 from __future__ import annotations
 
+import itertools
+import random
 import threading
 import time
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.db import DatabaseError
 from django.utils import timezone
 
 from generations import clock, follow, services, tasks
 from generations.models import Generation, Status, SweepClock
-from tests.generations.conftest import cleaned
+from tests.generations.conftest import cleaned, in_flight_at_provider
 
 
 @pytest.fixture
-def passes(monkeypatch) -> list[int]:
-    """Passes the clock enqueued (counted instead of sent to the broker)."""
-    enqueued: list[int] = []
-    monkeypatch.setattr("generations.queue.sweep_pass", lambda: enqueued.append(1))
-    return enqueued
+def passes(monkeypatch) -> list[dict]:
+    """Passes the clock ran (counted instead of swept), with the `ahead` each was given."""
+    ran: list[dict] = []
+    monkeypatch.setattr(follow, "sweep", lambda *a, **k: ran.append(k) or follow.SweepReport())
+    return ran
 
 
 @pytest.fixture
@@ -45,55 +49,41 @@ def test_a_sweep_task_is_one_pass_and_never_sleeps(in_flight, fake, monkeypatch)
     assert SweepClock.objects.get().started_at is not None
 
 
-def test_the_clock_enqueues_one_pass_per_interval_while_work_is_in_flight(in_flight, passes, settings):
-    settings.GENERATION_POLL_SECONDS = 12
-    start = timezone.now()
-    assert clock.tick(start) is True
-    # A second clock (or the same one a second later) finds the pass already enqueued.
-    assert clock.tick(start) is False
-    assert clock.tick(start + timedelta(seconds=5)) is False
-    assert passes == [1]
-
-    # The pass ran; the next one is due 12 s after the first was enqueued.
-    SweepClock.objects.update(started_at=start + timedelta(seconds=1))
-    assert clock.tick(start + timedelta(seconds=11)) is False
-    assert clock.tick(start + timedelta(seconds=12)) is True
-    assert passes == [1, 1]
-
-
-def test_a_pass_still_waiting_for_a_worker_is_not_enqueued_again_until_it_is_lost(
-    in_flight, passes, settings
+def test_the_clock_runs_one_pass_per_interval_itself_while_work_is_in_flight(
+    in_flight, passes, settings, monkeypatch
 ):
     settings.GENERATION_POLL_SECONDS = 12
+    monkeypatch.setattr("django_q.tasks.async_task", lambda *a, **k: pytest.fail("a pass went to the queue"))
     start = timezone.now()
-    assert clock.tick(start)
-    # Workers are busy: the pass has not started; ticks do not pile more passes up.
-    for seconds in (12, 24, 60, 119):
-        assert not clock.tick(start + timedelta(seconds=seconds))
-    assert passes == [1]
-    # Two minutes without starting: taken as lost (a broker restart), enqueued again.
-    assert clock.tick(start + clock.LOST_PASS_AFTER + timedelta(seconds=1))
-    assert passes == [1, 1]
+    assert clock.tick(start) is True
+    assert passes == [{"ahead": timedelta(seconds=12)}]
+    # A second clock (or the same one a second later) finds the pass already done.
+    assert clock.tick(start) is False
+    assert clock.tick(start + timedelta(seconds=5)) is False
+    assert len(passes) == 1
+    assert SweepClock.objects.get().started_at == start
+    assert clock.tick(start + timedelta(seconds=12)) is True
+    assert len(passes) == 2
 
 
-def test_a_pass_the_broker_refused_is_enqueued_again_on_the_next_tick(in_flight, settings, monkeypatch):
+def test_a_failed_pass_is_logged_and_the_next_one_comes_an_interval_later(in_flight, settings, monkeypatch):
     settings.GENERATION_POLL_SECONDS = 12
-    sent: list[int] = []
 
-    def broker_down() -> None:
-        raise ConnectionRefusedError("redis is restarting")
+    def database_gone(**kwargs):
+        raise DatabaseError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr("generations.queue.sweep_pass", broker_down)
+    monkeypatch.setattr(follow, "sweep", database_gone)
     start = timezone.now()
-    with pytest.raises(ConnectionRefusedError):
+    with pytest.raises(DatabaseError):
         clock.tick(start)
-    monkeypatch.setattr("generations.queue.sweep_pass", lambda: sent.append(1))
-    # The broker is back a second later: no two-minute wait for a pass that never left.
-    assert clock.tick(start + timedelta(seconds=1))
-    assert sent == [1]
+    ran = []
+    monkeypatch.setattr(follow, "sweep", lambda **k: ran.append(1) or follow.SweepReport())
+    assert not clock.tick(start + timedelta(seconds=1))
+    assert clock.tick(start + timedelta(seconds=12))
+    assert ran == [1]
 
 
-def test_two_clocks_that_read_the_same_row_enqueue_one_pass(in_flight, passes, settings, monkeypatch):
+def test_two_clocks_that_read_the_same_row_run_one_pass(in_flight, passes, settings, monkeypatch):
     settings.GENERATION_POLL_SECONDS = 12
     stale = SweepClock.objects.get_or_create(pk=1)[0]
     now = timezone.now()
@@ -101,10 +91,10 @@ def test_two_clocks_that_read_the_same_row_enqueue_one_pass(in_flight, passes, s
     # The other clock read the row before the first one wrote it.
     monkeypatch.setattr(clock, "_row", lambda: stale)
     assert not clock.tick(now)
-    assert passes == [1]
+    assert len(passes) == 1
 
 
-def test_an_idle_site_enqueues_nothing(db, passes, settings):
+def test_an_idle_site_runs_no_pass(db, passes, settings):
     settings.GENERATION_POLL_SECONDS = 12
     assert not clock.tick()
     assert passes == []
@@ -115,6 +105,71 @@ def test_poll_seconds_zero_turns_the_clock_off(in_flight, passes, settings):
     assert clock.interval() is None
     assert not clock.tick()
     assert passes == []
+
+
+PASS_SECONDS = 1.5  # what a pass takes from its list read to its last update
+WAKE_SECONDS = 0.5  # poll_clock's default
+
+
+def test_on_a_fake_clock_finished_work_is_seen_within_one_interval(alice, fake, settings, monkeypatch):
+    """200 in flight, polling only, each finishing at a random moment over 90 s; the clock
+    ticks every half second, as poll_clock does, and each pass takes 1.5 s after its list
+    read. Passes start one interval after the last began less what it took, so list reads
+    are 10.5 s apart and the worst finish-to-visible is one interval, the p95 under it."""
+    settings.GENERATION_POLL_SECONDS = 12
+    settings.KLING_MAX_QPM = 0
+    monkeypatch.setattr("generations.queue.fetch_results", lambda pk: None)
+    monkeypatch.setattr("generations.queue.notify_finished", lambda pk: None)
+    start = timezone.now()
+    ids = in_flight_at_provider(
+        fake,
+        alice,
+        200,
+        submitted_from=start - timedelta(seconds=10),
+        spacing=timedelta(milliseconds=50),
+        deadline_at=start + timedelta(hours=1),
+    )
+    rng = random.Random(13)
+    finishes = {task_id: start.timestamp() + rng.uniform(1, 90) for task_id in ids}
+    reads: list[float] = []
+    visible: dict[str, float] = {}
+    real_list, real_apply = fake.list_tasks, follow.apply_task
+
+    def list_tasks(*args, **kwargs):
+        now = timezone.now().timestamp()
+        reads.append(now)
+        for task_id, at in finishes.items():
+            if at <= now and not fake.tasks[task_id].media:
+                fake.succeed(task_id)
+        page = real_list(*args, **kwargs)
+        traveller.shift(timedelta(seconds=PASS_SECONDS))
+        return page
+
+    def apply_task(generation, task):
+        if task.is_terminal:
+            visible.setdefault(task.task_id, timezone.now().timestamp())
+        return real_apply(generation, task)
+
+    monkeypatch.setattr(fake, "list_tasks", list_tasks)
+    monkeypatch.setattr(follow, "apply_task", apply_task)
+    with time_machine.travel(start, tick=False) as traveller:
+        for _ in range(int(120 / WAKE_SECONDS)):
+            clock.tick()
+            traveller.shift(timedelta(seconds=WAKE_SECONDS))
+
+    assert Generation.objects.filter(status=Status.SUCCEEDED).count() == 200
+    gaps = [b - a for a, b in itertools.pairwise(reads)]
+    assert all(12 - PASS_SECONDS - WAKE_SECONDS <= gap <= 12 - PASS_SECONDS + WAKE_SECONDS for gap in gaps), (
+        gaps
+    )
+    latencies = sorted(visible[t] - finishes[t] for t in ids)
+    p95 = latencies[int(len(latencies) * 0.95) - 1]
+    print(f"list reads {min(gaps):.1f}-{max(gaps):.1f} s apart; finish to visible p95 {p95:.1f} s")
+    assert latencies[-1] <= 12 + WAKE_SECONDS
+    assert p95 <= 12
+    # One list call a pass, no single lookups: about 0.05 requests per generation here.
+    assert {call[0] for call in fake.calls} == {"list"}
+    assert len(reads) <= 12
 
 
 def test_the_minute_schedule_sweeps_only_when_no_clock_has(in_flight, fake, settings):

@@ -1,8 +1,9 @@
 """`manage.py poll_clock`: the process that gives the poll sweep its cadence (see generations/clock.py).
 
 Run one next to the web and worker processes (Procfile `clock`); more are harmless. It
-holds no lock and no transaction, so it can be killed at any moment; it stops on SIGTERM
-or SIGINT within one wake-up.
+runs the sweep passes itself and holds no lock and no transaction across a provider
+request, so it can be killed at any moment (the rows a killed pass claimed are looked at
+again when their lease ends); it stops on SIGTERM or SIGINT after the pass under way.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from generations import clock
 
 
 class Command(BaseCommand):
-    help = "Enqueue a poll sweep pass every GENERATION_POLL_SECONDS while jobs are in flight."
+    help = "Run a poll sweep pass every GENERATION_POLL_SECONDS while jobs are in flight."
 
     def add_arguments(self, parser) -> None:
         parser.add_argument(
-            "--wake", type=float, default=1.0, help="Seconds between checks of whether a pass is due."
+            "--wake", type=float, default=0.5, help="Seconds between checks of whether a pass is due."
         )
 
     def handle(self, *args, wake: float, **options) -> None:
