@@ -8,6 +8,7 @@ from kling_site import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("pulse/", views.pulse, name="pulse"),
     path("i18n/setlang/", set_language, name="set_language"),
     path("admin/economics/", include("economics.urls")),
     path("admin/", admin.site.urls),

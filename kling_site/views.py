@@ -5,8 +5,11 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template import loader
+from django.urls import Resolver404, resolve
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+
+from generations import pulse as site_pulse
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +51,32 @@ def healthz(request: HttpRequest) -> JsonResponse:
         **{k: "ok" if v else "down" for k, v in checks.items()},
     }
     return JsonResponse(body, status=200 if healthy else 503)
+
+
+def _watching(request: HttpRequest) -> int | None:
+    """The generation whose own page asked (htmx names the page it polls from), if any."""
+    path = (request.htmx.current_url_abs_path or "").split("?", 1)[0]
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return None
+    if match.view_name == "generations:detail":
+        return int(match.kwargs["generation_id"])
+    return None
+
+
+@never_cache
+@require_GET
+def pulse(request: HttpRequest) -> HttpResponse:
+    """The one poller of every signed-in page (htmx): the credit badge, a notice for each
+    generation that finished meanwhile, and the poller again with its next interval."""
+    if not request.htmx or not request.user.is_authenticated:
+        # Signed out meanwhile (or not asked by htmx): a poller without a trigger stops.
+        return HttpResponse('<div id="pulse" hidden></div>')
+    context = {"pulse": site_pulse.take_pulse(request.user, request.session, watching=_watching(request))}
+    response = render(request, "_pulse.html", context)
+    response["Vary"] = "HX-Request"
+    return response
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

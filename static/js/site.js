@@ -227,6 +227,33 @@
     followLiveStatus(target);
   });
 
+  // Toasts (the pulse's "your video is ready"): the newest few stay, each closes with its
+  // button or with Escape while it has the focus, and the focus then goes back to the page.
+  var MAX_TOASTS = 3;
+  function dismissToast(toast) {
+    var hadFocus = toast.contains(document.activeElement);
+    toast.remove();
+    if (hadFocus) {
+      var main = document.getElementById("main");
+      if (main) main.focus();
+    }
+  }
+  document.addEventListener("click", function (event) {
+    var button = event.target instanceof Element && event.target.closest("[data-dismiss-toast]");
+    if (button) dismissToast(button.closest("[data-toast]"));
+  });
+  document.addEventListener("keydown", function (event) {
+    var toast = event.key === "Escape" && event.target instanceof Element && event.target.closest("[data-toast]");
+    if (toast) dismissToast(toast);
+  });
+  var toasts = document.getElementById("toasts");
+  if (toasts) {
+    new MutationObserver(function () {
+      var all = toasts.querySelectorAll("[data-toast]");
+      for (var i = 0; i < all.length - MAX_TOASTS; i++) all[i].remove();
+    }).observe(toasts, { childList: true });
+  }
+
   // Close the phone menu with Escape.
   document.addEventListener("keydown", function (event) {
     var toggle = document.getElementById("nav-toggle");

@@ -7,6 +7,7 @@ from billing import ledger
 from billing.models import CreditPack, DemoCheckoutSession, Purchase
 from billing.stripe_api import StripeApiError
 from tests.billing.stripe_support import RECEIPT_URL, SESSION_ID
+from tests.pages import without_pulse
 
 pytest_plugins = ["tests.billing.stripe_fixtures"]
 
@@ -67,7 +68,7 @@ def test_the_success_page_credits_right_away(alice_client, fake_stripe, purchase
     fake_stripe.add_session(purchase)
     response = alice_client.get(f"/credits/buy/success/?session_id={SESSION_ID}")
     assert response.status_code == 200
-    page = response.content.decode()
+    page = without_pulse(response.content.decode())
     assert "1,200 credits added" in page
     assert "hx-trigger" not in page
     assert ledger.balance_of(purchase.user) == 1200
@@ -125,7 +126,7 @@ def test_the_status_fragment_stops_polling_once_credited(alice_client, fake_stri
 
 def test_the_status_fragment_gives_up_polling_after_half_an_hour(alice_client, purchase):
     Purchase.objects.filter(pk=purchase.pk).update(created_at=timezone.now() - timedelta(hours=1))
-    page = alice_client.get(f"/credits/purchases/{purchase.pk}/status/").content.decode()
+    page = without_pulse(alice_client.get(f"/credits/purchases/{purchase.pk}/status/").content.decode())
     assert "hx-trigger" not in page
     assert "check your purchase history" in page
 

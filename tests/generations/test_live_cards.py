@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from generations.models import Asset, Generation, Status
 from generations.views import GALLERY_PAGE_SIZE
+from tests.pages import without_pulse
 
 HTMX = {"HX-Request": "true"}
 POLLER = re.compile(r'<div id="gallery-poller"[^>]*>')
@@ -80,7 +81,7 @@ def test_it_polls_once_per_page_however_many_cards_are_live(alice, alice_client)
     statuses = [Status.QUEUED, Status.SUBMITTED, Status.PROCESSING] * 7
     live = [make(alice, status) for status in statuses[:20]]
 
-    body = alice_client.get(reverse("generations:gallery")).content.decode()
+    body = without_pulse(alice_client.get(reverse("generations:gallery")).content.decode())
 
     assert body.count('class="gallery-item"') == 23
     assert body.count("hx-trigger=") == 1 and body.count("hx-get=") == 1
@@ -93,7 +94,7 @@ def test_it_polls_once_per_page_however_many_cards_are_live(alice, alice_client)
 def test_a_page_with_nothing_live_does_not_poll(alice, alice_client):
     make(alice, Status.SUCCEEDED)
     make(alice, Status.FAILED)
-    body = alice_client.get(reverse("generations:gallery")).content.decode()
+    body = without_pulse(alice_client.get(reverse("generations:gallery")).content.decode())
     assert "hx-trigger" not in body and "hx-get" not in body
     assert polled_ids(body) == []
 

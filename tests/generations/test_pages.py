@@ -13,6 +13,7 @@ from billing.models import LedgerEntry
 from generations import follow, services
 from generations.models import Asset, Generation, Status
 from tests.generations.conftest import cleaned, upload
+from tests.pages import without_pulse
 
 HTMX = {"HX-Request": "true"}
 
@@ -115,7 +116,7 @@ def test_the_gallery_filters_and_pages(alice, bob, alice_client):
 
 def test_the_gallery_keeps_in_flight_items_live(alice, alice_client):
     done, _, _, running, _ = make_rows(alice, 5)
-    page = alice_client.get("/generations/").content.decode()
+    page = without_pulse(alice_client.get("/generations/").content.decode())
     # One poller for the page (tests/generations/test_live_cards.py), asking for the live ones.
     assert page.count("hx-get=") == 1
     assert f"id={running.pk}&amp;" in page or f"id={running.pk}&quot;" in page or f'id={running.pk}"' in page
