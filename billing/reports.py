@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, F, Max, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import Count, Expression, F, Max, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, Greatest, Least, TruncDate
 from django.utils import timezone
 
@@ -89,20 +89,40 @@ class Liability:
     dormant_accounts: int
 
 
-def _sum_of(kinds: list[str]):
+def sum_of(kinds: list[str], since: datetime | None = None) -> Expression:
+    """Per account (OuterRef "pk"): the amounts of its entries of these kinds (from `since`), 0 if none."""
+    entries = LedgerEntry.objects.filter(account=OuterRef("pk"), kind__in=kinds)
+    if since is not None:
+        entries = entries.filter(created_at__gte=since)
     return Coalesce(
-        Subquery(
-            LedgerEntry.objects.filter(account=OuterRef("pk"), kind__in=kinds)
-            .order_by()
-            .values("account")
-            .annotate(total=Sum("amount"))
-            .values("total")
-        ),
+        Subquery(entries.order_by().values("account").annotate(total=Sum("amount")).values("total")),
         Value(0),
     )
 
 
-def liability(now: datetime | None = None, dormant_after: timedelta = timedelta(days=365)) -> Liability:
+@dataclass(frozen=True)
+class AccountTotals:
+    """Per-account expressions the liability is computed from (the economics app passes
+    ones that read its daily rollups for past days)."""
+
+    granted: Expression  # credits granted
+    spent: Expression  # charges and refunds: negative when credits were spent
+    last_move: Expression  # time of the account's last entry
+
+
+def ledger_totals() -> AccountTotals:
+    return AccountTotals(
+        granted=sum_of([LedgerEntry.Kind.GRANT]),
+        spent=sum_of([LedgerEntry.Kind.CHARGE, LedgerEntry.Kind.REFUND]),
+        last_move=Max("entries__created_at"),
+    )
+
+
+def liability(
+    now: datetime | None = None,
+    dormant_after: timedelta = timedelta(days=365),
+    totals: AccountTotals | None = None,
+) -> Liability:
     """Credits the site still owes work for, split into paid and granted ones.
 
     Spending is taken from granted credits first (the prudent reading: what remains is as
@@ -110,6 +130,7 @@ def liability(now: datetime | None = None, dormant_after: timedelta = timedelta(
     minus what was spent net of refunds, between 0 and the balance; the rest is paid.
     """
     now = now or timezone.now()
+    totals = totals or ledger_totals()
     positive = CreditAccount.objects.filter(balance__gt=0)
     granted_left = Least(
         F("balance"),
@@ -118,12 +139,11 @@ def liability(now: datetime | None = None, dormant_after: timedelta = timedelta(
             F("granted_total") + F("spent_total"),  # spent_total is negative
         ),
     )
-    split = positive.annotate(
-        granted_total=_sum_of([LedgerEntry.Kind.GRANT]),
-        spent_total=_sum_of([LedgerEntry.Kind.CHARGE, LedgerEntry.Kind.REFUND]),
-    ).aggregate(outstanding=Sum("balance"), granted=Sum(granted_left))
+    split = positive.annotate(granted_total=totals.granted, spent_total=totals.spent).aggregate(
+        outstanding=Sum("balance"), granted=Sum(granted_left)
+    )
     dormant = (
-        positive.annotate(last_move=Max("entries__created_at"))
+        positive.annotate(last_move=totals.last_move)
         .filter(last_move__lt=now - dormant_after)
         .aggregate(credits=Sum("balance"), accounts=Count("id"))
     )

@@ -9,6 +9,8 @@ PACK_BALANCE_SCHEDULE = "economics: Kling pack balance"
 PACK_BALANCE_MINUTES = 15
 RECONCILE_SCHEDULE = "economics: reconcile Kling units"
 RECONCILE_HOUR = 3  # local time: a quiet hour
+ROLLUP_SCHEDULE = "economics: daily rollups"
+ROLLUP_MINUTES = 30
 
 
 def create_schedules(sender, using: str = DEFAULT_DB_ALIAS, **kwargs) -> None:
@@ -22,6 +24,9 @@ def create_schedules(sender, using: str = DEFAULT_DB_ALIAS, **kwargs) -> None:
         Schedule.MINUTES,
         minutes=PACK_BALANCE_MINUTES,
         using=using,
+    )
+    ensure_schedule(
+        ROLLUP_SCHEDULE, "economics.tasks.roll_up_days", Schedule.MINUTES, minutes=ROLLUP_MINUTES, using=using
     )
     ensure_schedule(
         RECONCILE_SCHEDULE,

@@ -1,7 +1,9 @@
 """The operator's dashboard figures for a period: a fixed handful of aggregate queries.
 
 Every figure is grouped in SQL (by day, kind, model, mode, duration, status, reason and
-pack), so the number of queries and of rows read does not grow with the generations.
+pack), so the number of queries does not grow with the generations. Past days are read
+from the daily rollups (`economics.rollup`), today and any day not summed yet from the
+raw rows, so the rows read do not grow with them either.
 """
 
 from __future__ import annotations
@@ -11,17 +13,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import Case, Count, IntegerField, Q, Sum, Value, When
-from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from billing import reports
 from billing.models import LedgerEntry
+from economics import rollup
 from economics.costing import CENT, ZERO, unit_cost
-from economics.models import ProductType, ResourcePack
 from economics.services import load_context
-from generations.models import IMAGE_KINDS, Generation, Status
+from generations.models import Status
 
 PRESETS = {"7d": _("Last 7 days"), "30d": _("Last 30 days"), "month": _("This month"), "custom": _("Custom")}
 MAX_DAYS = 366
@@ -75,16 +75,6 @@ def parse_period(
     return Period(preset, start, end)
 
 
-def _pack_case(packs: list[ResourcePack]) -> Case:
-    """SQL choosing, per generation, the oldest pack valid when it finished (None: no pack)."""
-    whens = []
-    for pack in sorted(packs, key=lambda p: (p.purchased_at, p.pk)):
-        end = min(pack.expires_at, pack.exhausted_at) if pack.exhausted_at else pack.expires_at
-        kind = Q(kind__in=IMAGE_KINDS) if pack.product_type == ProductType.IMAGE else ~Q(kind__in=IMAGE_KINDS)
-        whens.append(When(kind & Q(at__gte=pack.purchased_at, at__lt=end), then=Value(pack.pk)))
-    return Case(*whens, default=Value(None), output_field=IntegerField())
-
-
 @dataclass
 class Line:
     """Money and volume for one group (a day, a model, a kind or the whole period)."""
@@ -122,19 +112,12 @@ class Day:
 def build(period: Period) -> dict:
     ctx = load_context()
     packs = {p.pk: p for p in ctx.packs}
-    rows = (
-        Generation.objects.filter(created_at__gte=period.start, created_at__lt=period.end)
-        .annotate(at=Coalesce("finished_at", "created_at"))
-        .annotate(day=TruncDate("created_at"), pack=_pack_case(list(ctx.packs)))
-        .values("day", "kind", "model_name", "mode", "duration", "status", "error_code", "pack")
-        .annotate(n=Count("id"), credits=Sum("cost"), units=Sum("units_charged"))
-        .order_by()
-    )
+    cov = rollup.coverage(ctx.packs)
     days = {d: Day(d) for d in period.days}
     total, by_model, by_kind = Line(), defaultdict(Line), defaultdict(Line)
     failures: dict[str, int] = defaultdict(int)
-    for row in rows:
-        units = Decimal(row["units"] or 0).quantize(Decimal("0.001"))
+    for row in rollup.generation_rows(period.days, ctx.packs, cov):
+        units = rollup.units_of(row)
         cost = (units * unit_cost(packs.get(row["pack"]))).quantize(CENT)
         kept = 0 if row["status"] == Status.FAILED else row["credits"] or 0
         revenue = (Decimal(kept) * ctx.credit_price).quantize(CENT)
@@ -154,7 +137,7 @@ def build(period: Period) -> dict:
         if day in days:
             days[day].revenue_gross_minor, days[day].revenue_refunded_minor = gross, refunded
     credit_totals: dict[str, int] = defaultdict(int)
-    for (day, kind), amount in reports.credits_by_day(period.start, period.end).items():
+    for (day, kind), amount in rollup.credits_by_day(period.days, cov).items():
         if day in days:
             days[day].credits[kind] = amount
         credit_totals[kind] += amount
@@ -179,8 +162,8 @@ def build(period: Period) -> dict:
             "refunded": credit_totals[LedgerEntry.Kind.REFUND],
             "granted": credit_totals[LedgerEntry.Kind.GRANT],
         },
-        "top_spenders": reports.top_spenders(period.start, period.end),
-        "liability": reports.liability(),
+        "top_spenders": rollup.top_spenders(period.days, cov),
+        "liability": rollup.liability(cov),
     }
 
 

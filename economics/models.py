@@ -128,3 +128,64 @@ class Reconciliation(models.Model):
     @property
     def difference(self):
         return self.kling_units - self.recorded_units
+
+
+class RollupDay(models.Model):
+    """One past day of the dashboard's figures, summed once so the page reads a few rows.
+
+    Days are the site's local days (`zone`, the TIME_ZONE they were cut in). The ledger part
+    is final once the day is over (entries are append-only); the generations part only when
+    every generation created that day had reached a terminal state (`generations_closed`)
+    and with the packs as they were (`packs_key`: a pack's dates decide which pack paid
+    for a job). Anything else is read from the raw rows.
+    """
+
+    zone = models.CharField(max_length=64)
+    day = models.DateField()
+    generations_closed = models.BooleanField(default=False)
+    packs_key = models.CharField(max_length=64, blank=True)
+    built_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["zone", "day"]
+        constraints = [models.UniqueConstraint(fields=["zone", "day"], name="rollup_one_row_per_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} ({self.zone})"
+
+
+class GenerationDay(models.Model):
+    """Generations created on a rolled-up day, per kind, model, mode, duration, outcome and pack."""
+
+    rollup = models.ForeignKey(RollupDay, on_delete=models.CASCADE, related_name="generations")
+    kind = models.CharField(max_length=32)
+    model_name = models.CharField(max_length=64)
+    mode = models.CharField(max_length=16, blank=True)
+    duration = models.PositiveSmallIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=16)
+    error_code = models.CharField(max_length=40, blank=True)
+    # Not a foreign key: deleting a pack must not delete history (the day is rebuilt instead).
+    pack = models.BigIntegerField(null=True, blank=True)
+    n = models.PositiveIntegerField()
+    credits = models.BigIntegerField()
+    units = models.DecimalField(max_digits=16, decimal_places=3)
+
+    def __str__(self) -> str:
+        return f"{self.model_name} {self.mode} {self.status}: {self.n}"
+
+
+class LedgerDay(models.Model):
+    """Ledger entries of a rolled-up day, per account and kind."""
+
+    rollup = models.ForeignKey(RollupDay, on_delete=models.CASCADE, related_name="ledger")
+    account = models.ForeignKey("billing.CreditAccount", on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=16)
+    total = models.BigIntegerField()  # signed, as the entries
+    entries = models.PositiveIntegerField()
+    last_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "kind"], name="ledgerday_account_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.total}"

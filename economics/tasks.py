@@ -1,6 +1,6 @@
 import logging
 
-from economics import alerts, balance, reconcile
+from economics import alerts, balance, reconcile, rollup
 
 logger = logging.getLogger(__name__)
 
@@ -20,3 +20,11 @@ def reconcile_units() -> None:
     except reconcile.ReconcileError as error:
         # Nothing to compare yet (a new install, Kling unreachable): said, not retried.
         logger.warning("economics: units not reconciled: %s", error)
+
+
+def roll_up_days() -> None:
+    """Scheduled every 30 minutes: sums the days that closed since the last run (and the
+    days summed while a generation was still running), so the dashboard reads few rows."""
+    days = rollup.refresh()
+    if days:
+        logger.info("economics: %s day(s) summed for the dashboard", days)
