@@ -2,8 +2,10 @@
 page (`/v1/general/advanced-custom-elements`, `/v1/general/delete-advanced-elements`).
 
 Create answers with a task; the element exists once that task has succeeded (after the
-simulator's queue + run time). Each key sees only its own elements. Deleting keeps the
-row, marked `deleted`, as Kling reports it.
+simulator's queue + run time). With a `callback_url`, the task object is POSTed there when
+its status changes (submitted, then succeed), as for every Kling task. Each key sees only
+its own elements, and a create request may only name its own built ones in `element_list`.
+Deleting keeps the row, marked `deleted`, as Kling reports it.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ from typing import Any
 
 from django.db import transaction
 
-from generations.simulator.engine import SimError, _bad, _string, new_task_id
-from generations.simulator.models import SimElement, SimFaults, now_ms
+from generations.simulator.engine import SimError, _bad, _callback_url, _string, new_task_id, roll
+from generations.simulator.models import SimCallback, SimElement, SimFaults, now_ms
 
 NAME_LIMIT = 20
 DESCRIPTION_LIMIT = 100
@@ -88,15 +90,17 @@ def create(body: Any, faults: SimFaults, owner: str) -> SimElement:
     images = _image_list(body) if reference_type == "image_refer" else {}
     videos = _video_list(body) if reference_type == "video_refer" else {}
     external = _string(body, "external_task_id")
+    callback_url = _callback_url(body)
     with transaction.atomic():
         if external and SimElement.objects.filter(created_by=owner, external_task_id=external).exists():
             raise _bad("external_task_id must be unique within the account")
         now = now_ms()
-        return SimElement.objects.create(
+        element = SimElement.objects.create(
             task_id=new_task_id(),
             element_id=10**11 + secrets.randbelow(9 * 10**11),
             created_by=owner,
             external_task_id=external,
+            callback_url=callback_url,
             element_name=name,
             element_description=description,
             reference_type=reference_type,
@@ -106,6 +110,47 @@ def create(body: Any, faults: SimFaults, owner: str) -> SimElement:
             created_ms=now,
             finish_ms=now + faults.queue_ms + faults.run_ms,
         )
+        if callback_url:
+            _schedule_callbacks(element, faults)
+    return element
+
+
+def _schedule_callbacks(element: SimElement, faults: SimFaults) -> None:
+    """One callback per status change (an element's build has no `processing` step and
+    never fails here), with the lost and duplicate knobs of task callbacks."""
+    planned = []
+    for status, due in (("submitted", element.created_ms), ("succeed", element.finish_ms)):
+        if roll(faults.rate_callback_lost):
+            continue
+        planned.append(SimCallback(element=element, status=status, due_ms=due))
+        if roll(faults.rate_callback_duplicate):
+            planned.append(SimCallback(element=element, status=status, due_ms=due + 300))
+    SimCallback.objects.bulk_create(planned)
+
+
+def check_element_list(body: Any, owner: str) -> None:
+    """A create request's `element_list`: every id one of `owner`'s own custom elements,
+    built and not deleted. Kling answers 1201 for any other (someone else's included)."""
+    items = body.get("element_list") if isinstance(body, dict) else None
+    if items in (None, []):
+        return
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise _bad('element_list must be a list of {"element_id": ...} objects')
+    wanted = []
+    for position, item in enumerate(items):
+        value = item.get("element_id")
+        text = "" if isinstance(value, bool) or value is None else str(value).strip()
+        if not text.isdigit():
+            raise _bad(f"element_list[{position}].element_id must be an element id")
+        wanted.append(int(text))
+    usable = set(
+        SimElement.objects.filter(
+            created_by=owner, element_id__in=wanted, deleted_ms__isnull=True, finish_ms__lte=now_ms()
+        ).values_list("element_id", flat=True)
+    )
+    for element_id in wanted:
+        if element_id not in usable:
+            raise _bad(f"element_id {element_id} not found")
 
 
 def find(reference: str, owner: str) -> SimElement | None:

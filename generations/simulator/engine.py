@@ -1298,7 +1298,7 @@ def deliver_due_callbacks(limit: int = 200, senders: int = 1) -> int:
     """
     faults = SimFaults.current()
     now = now_ms()
-    due = list(_due(now).select_related("task").order_by("due_ms", "id")[:limit])
+    due = list(_due(now).select_related("task", "element").order_by("due_ms", "id")[:limit])
 
     def send(callbacks: list[SimCallback]) -> int:
         return sum(
@@ -1321,25 +1321,32 @@ def deliver_due_callbacks(limit: int = 200, senders: int = 1) -> int:
         return sum(pool.map(send_in_thread, shares))
 
 
+def _callback_body(callback: SimCallback, faults: SimFaults) -> dict[str, Any]:
+    if callback.task is not None:
+        return task_object(callback.task, faults, as_status=callback.status)
+    # A custom element's creation task, as of the status change this callback reports.
+    from generations.simulator import elements  # it builds on this module
+
+    return elements.task_object(callback.element, callback.due_ms)
+
+
 def _deliver(callback: SimCallback, faults: SimFaults) -> int:
-    task = callback.task
-    if not callback_allowed(task.callback_url):
+    url = callback.callback_url
+    if not callback_allowed(url):
         # Stored before SITE_URL changed (or before the check existed): never sent anywhere else.
         SimCallback.objects.filter(pk=callback.pk).update(
             done=True, last_error=f"not sent: callback_url is not under {settings.SITE_URL}/"[:300]
         )
-        logger.warning(
-            "simulator: refused callback %s to %s (not under SITE_URL)", callback.pk, task.callback_url
-        )
+        logger.warning("simulator: refused callback %s to %s (not under SITE_URL)", callback.pk, url)
         return 0
-    body = json.dumps(task_object(task, faults, as_status=callback.status), separators=(",", ":")).encode()
+    body = json.dumps(_callback_body(callback, faults), separators=(",", ":")).encode()
     headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "kling-simulator"}
     if settings.KLING_WEBHOOK_SECRET:
         headers.update(webhook_signature.headers(settings.KLING_WEBHOOK_SECRET, f"sim-{callback.pk}", body))
     status, error = None, ""
     try:
         response = _callback_session().post(
-            task.callback_url, data=body, headers=headers, timeout=(3, 10), allow_redirects=False
+            url, data=body, headers=headers, timeout=(3, 10), allow_redirects=False
         )
         status = response.status_code
     except requests.RequestException as exc:
@@ -1351,9 +1358,7 @@ def _deliver(callback: SimCallback, faults: SimFaults) -> int:
         fields.update(done=True, delivered_ms=now_ms())
     elif attempts >= CALLBACK_ATTEMPTS:
         fields.update(done=True)
-        logger.warning(
-            "simulator: gave up on callback %s to %s: %s", callback.pk, task.callback_url, error or status
-        )
+        logger.warning("simulator: gave up on callback %s to %s: %s", callback.pk, url, error or status)
     else:
         fields.update(due_ms=now_ms() + 2000 * 4 ** (attempts - 1), claimed_ms=None)
     SimCallback.objects.filter(pk=callback.pk).update(**fields)

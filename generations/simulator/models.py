@@ -103,9 +103,11 @@ class SimTask(models.Model):
 
 
 class SimCallback(models.Model):
-    """One delivery of the task object to `callback_url`, due at a given time."""
+    """One delivery of the task object to `callback_url`, due at a given time: a generation
+    task's, or a custom element's creation task's (exactly one of the two)."""
 
-    task = models.ForeignKey(SimTask, on_delete=models.CASCADE, related_name="callbacks")
+    task = models.ForeignKey(SimTask, on_delete=models.CASCADE, related_name="callbacks", null=True)
+    element = models.ForeignKey("SimElement", on_delete=models.CASCADE, related_name="callbacks", null=True)
     status = models.CharField(max_length=16, help_text="The task status this delivery reports.")
     due_ms = models.BigIntegerField()
     done = models.BooleanField(default=False)
@@ -122,7 +124,11 @@ class SimCallback(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.status} callback for {self.task.task_id}"
+        return f"{self.status} callback for {(self.task or self.element).task_id}"
+
+    @property
+    def callback_url(self) -> str:
+        return (self.task or self.element).callback_url
 
 
 class SimFaults(models.Model):
@@ -208,6 +214,7 @@ class SimElement(models.Model):
     element_id = models.BigIntegerField(unique=True)
     created_by = models.CharField(max_length=200, blank=True)
     external_task_id = models.CharField(max_length=128, blank=True)
+    callback_url = models.CharField(max_length=1000, blank=True)
     element_name = models.CharField(max_length=20)
     element_description = models.CharField(max_length=100)
     reference_type = models.CharField(max_length=16)

@@ -94,7 +94,10 @@ def product_root(request: HttpRequest, faults: SimFaults, owner: str, product: s
 
 
 def _create(request: HttpRequest, faults: SimFaults, owner: str, product: str) -> dict[str, Any]:
-    create = engine.validate(product, _json_body(request), faults, owner)
+    body = _json_body(request)
+    create = engine.validate(product, body, faults, owner)
+    # Saved subjects go by id: only the caller's own built elements exist for it.
+    elements.check_element_list(body, owner)
     if roll(faults.rate_1303):
         raise SimError(429, 1303, "parallel task over resource pack limit")
     base_url = request.build_absolute_uri(reverse("kling_sim:index"))

@@ -183,3 +183,87 @@ def test_subjects_are_offered_only_by_providers_with_elements(settings, alice, c
     client.force_login(alice)
     page = client.get("/subjects/")
     assert page.status_code == 200 and b"does not keep subjects" in page.content
+
+
+# --- the simulator's element life cycle: callbacks, and element_list on a create ----------
+
+ELEMENT_BODY = {
+    "element_name": "Mia",
+    "element_description": "A girl",
+    "reference_type": "image_refer",
+    "element_image_list": {
+        "frontal_image": "https://example.org/a.png",
+        "refer_images": [{"image_url": "https://example.org/b.png"}],
+    },
+}
+
+
+def test_an_element_build_is_called_back_on_each_status_change(sim):
+    # Kling's Element Management takes a callback_url and follows its callback protocol:
+    # the bare task object, on each status change.
+    kling = sim.client()
+    task = kling.create_element({**ELEMENT_BODY, "callback_url": sim.receiver_url("mia")})
+    sim.deliver_callbacks()
+    assert [r.json["task_status"] for r in sim.received] == ["submitted"]
+    sim.finish()
+    sim.deliver_callbacks()
+    submitted, built = (r.json for r in sim.received)
+    assert "code" not in built and built["task_id"] == submitted["task_id"] == task.task_id
+    assert built["task_status"] == "succeed"
+    element = SimElement.objects.get(task_id=task.task_id)
+    assert built["task_result"]["elements"][0]["element_id"] == element.element_id
+    assert submitted["task_result"] == {}
+    # What the client reads from a callback is what a query answers.
+    assert parse_element_task(built).element_id == kling.get_element(task.task_id).element_id
+    assert sim.deliver_callbacks() == 0  # each sent once
+
+
+def test_an_element_without_a_callback_url_is_not_called_back(sim):
+    sim.client().create_element(ELEMENT_BODY)
+    sim.finish()
+    assert sim.deliver_callbacks() == 0 and sim.received == []
+
+
+def _omni_image(kling, element_ids: list) -> TaskStatus:
+    from generations.providers.base import GenerationRequest
+
+    body = {
+        "model_name": "kling-image-o1",
+        "prompt": "<<<element_1>>> in the rain",
+        "element_list": [{"element_id": element_id} for element_id in element_ids],
+    }
+    return kling.submit(GenerationRequest("images/omni-image", body, external_task_id=f"e-{element_ids}"))
+
+
+def test_a_create_may_name_only_the_callers_own_built_elements(sim, alice):
+    kling = sim.client()
+    mine = _ready_subject(sim, alice)
+    assert _omni_image(kling, [mine.element_id]).status == TaskStatus.SUBMITTED
+    # Kling takes the id as a string or a number.
+    assert _omni_image(kling, [int(mine.element_id)]).status == TaskStatus.SUBMITTED
+
+    theirs = SimElement.objects.create(
+        task_id="900000000000000001",
+        element_id=123456789012,
+        created_by="ak:another-account",
+        element_name="Rex",
+        element_description="A dog",
+        reference_type="image_refer",
+        created_ms=0,
+        finish_ms=0,
+    )
+    gone = _ready_subject(sim, alice, "Old")
+    services.delete_subject(alice, gone.pk)
+    building = kling.create_element(ELEMENT_BODY)
+    building_id = SimElement.objects.get(task_id=building.task_id).element_id
+    for element_id in (theirs.element_id, building_id, gone.element_id, 999):
+        with pytest.raises(ProviderError) as caught:
+            _omni_image(kling, [mine.element_id, element_id])
+        assert (caught.value.provider_code, caught.value.http_status) == (1201, 400)
+        assert f"element_id {element_id} not found" in caught.value.detail
+        assert not caught.value.may_have_created
+    for bad in ("mia", None, True):
+        with pytest.raises(ProviderError) as caught:
+            _omni_image(kling, [bad])
+        assert caught.value.provider_code == 1201
+        assert "element_list[0].element_id must be an element id" in caught.value.detail
