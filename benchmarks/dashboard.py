@@ -2,6 +2,10 @@
 10,000 and then 100,000 generations over the month, each with its ledger entries (a charge,
 and a refund for the 5 % that failed), through the in-process test client.
 
+Each size is measured twice: from the raw rows only (no daily rollups; BENCH_RAW_RUNS
+pages), then after `rebuild_rollups` has summed the past days (BENCH_RUNS pages), with the
+time of that rebuild and of the scheduled task's run when nothing is left to sum.
+
 The database: TEST_DATABASE_URL or DATABASE_URL when given, else a PostgreSQL of its own
 when installed, else a temporary SQLite file. Prints the number of queries per page, the
 slowest queries with their time, and the page's median and worst time.
@@ -33,11 +37,13 @@ from django.utils import timezone  # noqa: E402
 from accounts.models import User  # noqa: E402
 from billing import ledger  # noqa: E402
 from billing.models import CreditAccount, LedgerEntry, Purchase  # noqa: E402
-from economics.models import ResourcePack  # noqa: E402
+from economics import rollup  # noqa: E402
+from economics.models import GenerationDay, LedgerDay, ResourcePack, RollupDay  # noqa: E402
 from generations.models import Generation, Status  # noqa: E402
 
 SIZES = [int(n) for n in os.environ.get("BENCH_SIZES", "10000,100000").split(",")]
 RUNS = int(os.environ.get("BENCH_RUNS", "10"))
+RAW_RUNS = int(os.environ.get("BENCH_RAW_RUNS", "3"))
 OWNERS = 50
 MODELS = [
     ("kling-v2-6", "std", 5),
@@ -139,7 +145,7 @@ def grow_to(n: int, accounts: list[CreditAccount]) -> None:
             CreditAccount.objects.filter(pk=pk).update(balance=F("balance") + amount)
 
 
-def measure(client: Client) -> None:
+def measure(client: Client, label: str, runs: int) -> None:
     timed: list[tuple[float, str]] = []
 
     def record(execute, sql, params, many, context):
@@ -153,17 +159,17 @@ def measure(client: Client) -> None:
     with connection.execute_wrapper(record):
         assert client.get(URL).status_code == 200
     times = []
-    for _ in range(RUNS):
+    for _ in range(runs):
         started = time.perf_counter()
         client.get(URL)
         times.append((time.perf_counter() - started) * 1000)
     print(
-        f"{Generation.objects.count()} generations, {LedgerEntry.objects.count()} ledger entries "
-        f"on {connection.vendor}: {len(timed)} queries, {sum(t for t, _ in timed):.1f} ms in SQL"
+        f"{label}: {Generation.objects.count()} generations, {LedgerEntry.objects.count()} ledger "
+        f"entries on {connection.vendor}: {len(timed)} queries, {sum(t for t, _ in timed):.1f} ms in SQL"
     )
     for ms, sql in sorted(timed, reverse=True)[:5]:
         print(f"  {ms:7.1f} ms  {' '.join(sql.split())[:110]}")
-    print(f"  page: median {statistics.median(times):.1f} ms, max {max(times):.1f} ms ({RUNS} runs)")
+    print(f"  page: median {statistics.median(times):.1f} ms, max {max(times):.1f} ms ({runs} runs)")
 
 
 def main() -> None:
@@ -174,7 +180,19 @@ def main() -> None:
         started = time.perf_counter()
         grow_to(n, accounts)
         print(f"(seeded to {n} in {time.perf_counter() - started:.0f} s)")
-        measure(client)
+        RollupDay.objects.all().delete()
+        measure(client, "raw rows", RAW_RUNS)
+        started = time.perf_counter()
+        days = rollup.refresh(full=True)
+        rebuilt = time.perf_counter() - started
+        started = time.perf_counter()
+        rollup.refresh()
+        print(
+            f"rebuild_rollups: {days} days, {GenerationDay.objects.count()} generation rows, "
+            f"{LedgerDay.objects.count()} ledger rows in {rebuilt:.1f} s; "
+            f"the scheduled run with nothing to sum: {(time.perf_counter() - started) * 1000:.0f} ms"
+        )
+        measure(client, "rollups", RUNS)
 
 
 if __name__ == "__main__":

@@ -137,7 +137,8 @@ def build(period: Period) -> dict:
         if day in days:
             days[day].revenue_gross_minor, days[day].revenue_refunded_minor = gross, refunded
     credit_totals: dict[str, int] = defaultdict(int)
-    for (day, kind), amount in rollup.credits_by_day(period.days, cov).items():
+    ledger = rollup.ledger_figures(period.days, cov)
+    for (day, kind), amount in ledger.credits.items():
         if day in days:
             days[day].credits[kind] = amount
         credit_totals[kind] += amount
@@ -162,7 +163,7 @@ def build(period: Period) -> dict:
             "refunded": credit_totals[LedgerEntry.Kind.REFUND],
             "granted": credit_totals[LedgerEntry.Kind.GRANT],
         },
-        "top_spenders": rollup.top_spenders(period.days, cov),
+        "top_spenders": ledger.top_spenders,
         "liability": rollup.liability(cov),
     }
 

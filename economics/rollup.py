@@ -287,10 +287,20 @@ def _split(days: list[date], cov: Coverage) -> tuple[list[int], list[date]]:
     return [cov.ledger[d] for d in days if d in cov.ledger], [d for d in days if d not in cov.ledger]
 
 
-def credits_by_day(days: list[date], cov: Coverage) -> dict:
-    """{(day, kind): credits moved} over these days, amounts made positive (as billing.reports)."""
+@dataclass(frozen=True)
+class LedgerFigures:
+    credits: dict  # {(day, kind): credits moved}, amounts made positive (as billing.reports)
+    top_spenders: list[dict]  # as billing.reports.top_spenders
+
+
+def ledger_figures(days: list[date], cov: Coverage, limit: int = 10) -> LedgerFigures:
+    """Credits moved by day and kind, and the accounts that spent most net of refunds.
+
+    Summed days are two aggregates of the rollup; the other days one pass over the ledger.
+    """
     summed, live = _split(days, cov)
     totals: dict = defaultdict(int)
+    spent: dict[int, list[int]] = defaultdict(lambda: [0, 0])  # account -> [spent, charges]
     if summed:
         for r in (
             LedgerDay.objects.filter(rollup_id__in=summed)
@@ -299,17 +309,6 @@ def credits_by_day(days: list[date], cov: Coverage) -> dict:
             .order_by()
         ):
             totals[(r["day"], r["kind"])] += r["t"]
-    if live:
-        for r in _ledger_groups(within(live), "day", "kind"):
-            totals[(r["day"], r["kind"])] += r["total"]
-    return {k: abs(v) for k, v in totals.items()}
-
-
-def top_spenders(days: list[date], cov: Coverage, limit: int = 10) -> list[dict]:
-    """As billing.reports.top_spenders: the accounts that spent most, net of refunds."""
-    summed, live = _split(days, cov)
-    spent: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    if summed:
         for r in (
             LedgerDay.objects.filter(rollup_id__in=summed, kind__in=SPENDING)
             .values("account")
@@ -319,9 +318,15 @@ def top_spenders(days: list[date], cov: Coverage, limit: int = 10) -> list[dict]
             spent[r["account"]][0] -= r["t"]
             spent[r["account"]][1] += r["c"] or 0
     if live:
-        for r in _ledger_groups(within(live) & Q(kind__in=SPENDING), "account"):
-            spent[r["account"]][0] -= r["total"]
-            spent[r["account"]][1] += r["charges"]
+        for r in _ledger_groups(within(live), "day", "account", "kind"):
+            totals[(r["day"], r["kind"])] += r["total"]
+            if r["kind"] in SPENDING:
+                spent[r["account"]][0] -= r["total"]
+                spent[r["account"]][1] += r["charges"]
+    return LedgerFigures({k: abs(v) for k, v in totals.items()}, _top(spent, limit))
+
+
+def _top(spent: dict[int, list[int]], limit: int) -> list[dict]:
     ranked = sorted((v[0] for v in spent.values() if v[0] > 0), reverse=True)
     if not ranked:
         return []
