@@ -196,6 +196,19 @@ VOLUME_RANGE = (0.0, 2.0)
 # the clip's duration; the top-level prompt is then ignored by Kling.
 MAX_OMNI_IMAGES = 7
 OMNI_IMAGE_TOKEN = re.compile(r"<<<image_(\d+)>>>")
+# With a reference video (`video_list`, one video of 3-10 s, MP4 or MOV, at most 200 MB,
+# sides 720-2160 px, 24-60 fps): at most 4 pictures. `feature` takes the video's motion,
+# camera or style into a new clip; `base` edits the video itself, so the clip keeps its
+# length and shape (no duration, aspect ratio or storyboard). <<<video_1>>> names it.
+MAX_OMNI_IMAGES_WITH_VIDEO = 4
+OMNI_VIDEO_LIMITS = VideoLimits(
+    3, 10, max_bytes=200 * MB, min_side=720, max_side=2160, min_fps=24, max_fps=60
+)
+REFER_TYPES = {
+    "feature": gettext_noop("Reference: take its motion, camera or style into a new clip"),
+    "base": gettext_noop("Base: edit this video (the clip keeps its length and shape)"),
+}
+OMNI_VIDEO_REFERENCE = "<<<video_1>>>"
 OMNI_OTHER_TOKEN = re.compile(r"<<<(video|element)_(\d+)>>>")
 MULTI_SHOT_RANGE = (2, 6)
 SHOT_PROMPT_LIMIT = 512
@@ -909,29 +922,68 @@ def _check_omni(model: VideoModel, values: Mapping[str, Any]) -> dict[str, str]:
     if values.get("negative_prompt"):
         errors["negative_prompt"] = "Omni video takes no negative prompt."
     duration = values.get("duration")
-    if duration not in model.durations:
+    video = bool(values.get("video"))
+    # A base video keeps its own length and shape: Kling takes no duration or aspect ratio
+    # with it (the video's own length, checked below, is what is billed).
+    base = video and values.get("refer_type") == "base"
+    if not base and duration not in model.durations:
         errors["duration"] = f"{model.label} makes clips of {_durations_text(model.durations)}."
-    if (values.get("aspect_ratio") or "") not in model.aspect_ratios:
+    if not base and (values.get("aspect_ratio") or "") not in model.aspect_ratios:
         errors["aspect_ratio"] = f"Choose one of {_join(model.aspect_ratios)}."
     count = int(values.get("image_list") or 0)
     elements = int(values.get("element_list") or 0)
-    if count > MAX_OMNI_IMAGES:
-        errors["image_list"] = f"Give at most {MAX_OMNI_IMAGES} reference pictures; you gave {count}."
-    elif count + elements > MAX_OMNI_IMAGES:
-        errors["element_list"] = f"Pictures and saved subjects together can be at most {MAX_OMNI_IMAGES}."
+    most = MAX_OMNI_IMAGES_WITH_VIDEO if video else MAX_OMNI_IMAGES
+    if count > most:
+        errors["image_list"] = (
+            f"With a reference video, give at most {most} reference pictures; you gave {count}."
+            if video
+            else f"Give at most {most} reference pictures; you gave {count}."
+        )
+    elif count + elements > most:
+        errors["element_list"] = f"Pictures and saved subjects together can be at most {most}."
     multi_shot = bool(values.get("multi_shot"))
     prompts = [values.get("prompt") or ""]
+    if video:
+        errors.update(_check_omni_video(values))
     if multi_shot:
-        errors.update(_check_shots(model, values.get("multi_prompt"), duration))
+        if base:
+            errors["multi_shot"] = (
+                "A base video is edited as it is; a storyboard needs a reference video or none."
+            )
+        else:
+            errors.update(_check_shots(model, values.get("multi_prompt"), duration))
         prompts = [str(shot.get("prompt") or "") for shot in values.get("multi_prompt") or []]
-    errors.update(_reference_problems(prompts, count, elements))
+    errors.update(_reference_problems(prompts, count, elements, videos=int(video)))
     return errors
 
 
-def _reference_problems(prompts: Iterable[str], count: int, elements: int = 0) -> dict[str, str]:
-    """A prompt's <<<image_N>>> tokens must each have their picture (of `count`), and its
-    <<<element_N>>> tokens their saved subject (of `elements`); video tokens have no input
-    on these pages."""
+def _check_omni_video(values: Mapping[str, Any]) -> dict[str, str]:
+    """Omni video's reference video: its use (`refer_type`), `keep_original_sound` and its
+    measured length (`video_seconds`); the file itself was checked on upload."""
+    errors: dict[str, str] = {}
+    if (values.get("refer_type") or "") not in REFER_TYPES:
+        errors["refer_type"] = "Say how Kling uses the video: as a reference, or as the base to edit."
+    if (values.get("keep_original_sound") or "") not in KEEP_ORIGINAL_SOUND:
+        errors["keep_original_sound"] = gettext("Say yes or no to keeping the video's sound.")
+    seconds = values.get("video_seconds")
+    limits = OMNI_VIDEO_LIMITS
+    field = "video_url" if values.get("video_upload") else "video_id"
+    if seconds is None:
+        errors[field] = gettext("We could not tell how long this video is.")
+    elif not limits.min_seconds <= float(seconds) <= limits.max_seconds:
+        errors[field] = (
+            f"This video is {float(seconds):.1f} s long; omni video takes reference videos of "
+            f"{limits.min_seconds:g} to {limits.max_seconds:g} s."
+        )
+    return errors
+
+
+def _reference_problems(
+    prompts: Iterable[str], count: int, elements: int = 0, videos: int | None = None
+) -> dict[str, str]:
+    """A prompt's <<<image_N>>> tokens must each have their picture (of `count`), its
+    <<<element_N>>> tokens their saved subject (of `elements`) and its <<<video_N>>> tokens
+    their video (of `videos`; None where the kind takes no video)."""
     for text in prompts:
         missing = sorted({int(n) for n in OMNI_IMAGE_TOKEN.findall(text) if not 1 <= int(n) <= count})
         if missing:
@@ -945,10 +997,12 @@ def _reference_problems(prompts: Iterable[str], count: int, elements: int = 0) -
             (
                 token
                 for token in OMNI_OTHER_TOKEN.finditer(text)
-                if token.group(1) != "element" or not 1 <= int(token.group(2)) <= elements
+                if not 1 <= int(token.group(2)) <= {"element": elements, "video": videos or 0}[token.group(1)]
             ),
             None,
         )
+        if other and other.group(1) == "video" and videos is not None:
+            return {"prompt": f"The prompt refers to {other.group(0)} but no reference video was given."}
         if other:
             return {
                 "prompt": f"<<<{other.group(1)}_{other.group(2)}>>> refers to a {other.group(1)} this page does not take."

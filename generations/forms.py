@@ -965,13 +965,52 @@ class MultiImageToVideoForm(VideoForm):
         )
 
 
-class OmniVideoForm(MultiImageToVideoForm):
+class OmniVideoForm(OwnVideoOrUpload, PerSecondPrice, MultiImageToVideoForm):
     """A prompt pointing at up to seven reference pictures (Kling's `videos/omni-video`),
-    told in one shot or, on Kling 3.0 Omni, as a storyboard of 2-6 shots."""
+    told in one shot or, on Kling 3.0 Omni, as a storyboard of 2-6 shots; or with a
+    reference video (<<<video_1>>>, then at most four pictures) whose motion, camera or
+    style it takes, or a base video it edits, which keeps its own length and shape. A
+    video costs more per second; a base video is billed by its length, measured in the
+    browser for the price shown and again by the server, which never charges more."""
 
     kind = Kind.OMNI_VIDEO
-    INPUT_FIELDS = ["image_list", "prompt", "multi_shot", "multi_prompt"]
-    OPTION_FIELDS = ["mode", "duration", "aspect_ratio"]
+    VIDEO_LIMITS = capabilities.OMNI_VIDEO_LIMITS
+    MEASURED_FIELD = "video_url"
+    SECONDS_FIELD = "video_seconds"
+    INPUT_FIELDS = ["video_id", "image_list", "video_url", "prompt", "multi_shot", "multi_prompt"]
+    OPTION_FIELDS = ["mode", "duration", "aspect_ratio", "refer_type", "keep_original_sound", "video_seconds"]
+
+    # "Use as omni reference" on a finished video: Kling's id of one of the person's own.
+    video_id = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
+    video_url = forms.FileField(
+        label=_("Reference video"),
+        required=False,
+        help_text=_(
+            "Optional: MP4 or MOV, 3 to 10 s, up to 200 MB, each side 720 to 2160 px, 24 to 60 "
+            "frames a second. Click its thumbnail to put video_1 into the prompt."
+        ),
+        widget=forms.ClearableFileInput(
+            attrs={
+                "accept": VIDEO_ACCEPT,
+                "data-measure-into": "id_video_seconds",
+                "data-video-token": capabilities.OMNI_VIDEO_REFERENCE,
+            }
+        ),
+    )
+    refer_type = forms.ChoiceField(
+        label=_("Use the video as"),
+        choices=list(capabilities.translated(capabilities.REFER_TYPES).items()),
+        required=False,
+        widget=forms.RadioSelect,
+    )
+    keep_original_sound = forms.ChoiceField(
+        label=_("Keep the video's sound"),
+        choices=[("yes", _("Yes")), ("no", _("No"))],
+        required=False,
+        widget=forms.RadioSelect,
+    )
+    # The length the browser measured: for the live price only, never trusted for the charge.
+    video_seconds = forms.FloatField(required=False, widget=forms.HiddenInput)
 
     image_list = MultipleFileField(
         label=_("Reference pictures"),
@@ -1002,6 +1041,14 @@ class OmniVideoForm(MultiImageToVideoForm):
             "Refer to the first picture as image_1 in triple angle brackets (click its thumbnail). "
             "Ignored by Kling when the storyboard is on."
         )
+        self.find_own_video()
+        if self.video_source is not None and self.video_source.duration and not self._raw("video_seconds"):
+            self._set("video_seconds", round(self.video_source.duration, 2))
+
+    def has_video(self) -> bool:
+        """Whether a reference video is chosen, as far as the page knows before the upload
+        is read: measured in the browser, or one of the person's own."""
+        return bool(self._raw("video_id")) or self.measured_seconds() is not None
 
     def fit_to_model(self) -> None:
         super().fit_to_model()
@@ -1009,6 +1056,29 @@ class OmniVideoForm(MultiImageToVideoForm):
             self.fields.pop("multi_shot", None)
             self.fields.pop("multi_prompt", None)
             self.notes = [_("Storyboards (several shots): Kling 3.0 Omni.")]
+        self._choose("refer_type", tuple(capabilities.REFER_TYPES), "feature")
+        self._choose("keep_original_sound", capabilities.KEEP_ORIGINAL_SOUND, "yes")
+        if self.has_video() and self._raw("refer_type") == "base":
+            # A base video is edited as it is: the clip keeps its length and shape.
+            self.fields.pop("duration", None)
+            self.fields.pop("aspect_ratio", None)
+            self.notes.append(_("With a base video, the clip is as long as the video and keeps its shape."))
+
+    def clean(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        if not self.take_video_source(data):
+            return data
+        return super().clean()
+
+    def current_values(self) -> dict[str, Any]:
+        # Not per second as such: a video only changes the rate, a base video the length.
+        values = GenerationForm.current_values(self)
+        if self.has_video():
+            values["video"] = True
+            seconds = self.measured_seconds()
+            if self._raw("refer_type") == "base" and seconds is not None:
+                values["duration"] = pricing.billed_seconds(seconds)
+        return values
 
     def clean_image_list(self) -> list:
         return check_picture_list(

@@ -170,6 +170,7 @@ def request_values(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
     if kind == Kind.OMNI_VIDEO:
         values["multi_shot"] = bool(data.get("multi_shot"))
         values["multi_prompt"] = data.get("multi_prompt") or []
+        values.update(omni_video_values(data))
     if kind in (Kind.TEXT2AUDIO, Kind.VIDEO2AUDIO):
         # Kling's audio products take no model: one entry of the table stands for them.
         values["model_name"] = data.get("model_name") or capabilities.KLING_AUDIO.name
@@ -197,6 +198,30 @@ def request_values(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
             values["model_name"] = source.generation.model_name
             values["mode"] = source.generation.mode
             values["duration"] = capabilities.EXTEND_ADDS_SECONDS
+    return values
+
+
+def omni_video_values(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Omni video's reference video, uploaded (`video_url`, measured by ffmpeg) or one of
+    the person's own finished videos (`source_asset`): how Kling uses it and how long it
+    is. A base video is edited as it is, so the clip lasts as long as the video and is
+    billed by its whole seconds."""
+    upload = data.get("video_url")
+    source = data.get("source_asset")
+    if not upload and source is None:
+        return {"video": False}
+    info = getattr(upload, "media_info", None)
+    seconds = info.duration if info is not None else (source.duration if source is not None else None)
+    refer_type = data.get("refer_type") or "feature"
+    values = {
+        "video": True,
+        "video_upload": bool(upload),
+        "video_seconds": seconds,
+        "refer_type": refer_type,
+        "keep_original_sound": data.get("keep_original_sound") or "yes",
+    }
+    if refer_type == "base":
+        values["duration"] = pricing.billed_seconds(seconds) or None
     return values
 
 
@@ -399,6 +424,7 @@ def measure_inputs(kind: str, data: dict[str, Any]) -> None:
     limits = {
         Kind.MOTION_CONTROL: capabilities.MOTION_UPLOAD_LIMITS,
         Kind.VIDEO2AUDIO: capabilities.VIDEO_TO_AUDIO_LIMITS,
+        Kind.OMNI_VIDEO: capabilities.OMNI_VIDEO_LIMITS,
     }.get(kind)
     video = data.get("video_url")
     if limits and video and not isinstance(video, str) and getattr(video, "media_info", None) is None:
@@ -531,14 +557,23 @@ def _multi_image_params(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _omni_params(data: Mapping[str, Any]) -> dict[str, Any]:
-    # `image_list` is added at submit, from the stored pictures (as `image_url` items).
-    params = {
+    # `image_list` is added at submit, from the stored pictures (as `image_url` items); the
+    # reference video's `video_url` too, as a signed URL the client puts in `video_list`.
+    params: dict[str, Any] = {
         "model_name": data["model_name"],
         "prompt": data.get("prompt") or "",
         "mode": data["mode"],
-        "duration": str(data["duration"]),
-        "aspect_ratio": data["aspect_ratio"],
     }
+    refer_type = data.get("refer_type") or "feature"
+    if data.get("video_url") or data.get("source_asset") is not None:
+        params["video_list"] = [
+            {"refer_type": refer_type, "keep_original_sound": data.get("keep_original_sound") or "yes"}
+        ]
+    else:
+        refer_type = ""
+    if refer_type != "base":
+        # Kling edits a base video as it is: its length and shape are the clip's.
+        params.update(duration=str(data["duration"]), aspect_ratio=data["aspect_ratio"])
     if data.get("multi_shot"):
         # Kling's table spells each shot's duration as a string, like the clip's.
         params.update(
@@ -687,6 +722,12 @@ def _save_inputs(generation: Generation, kind: str, data: Mapping[str, Any]) -> 
         files = [("sound_file", 0, sound)]
     elif kind in (Kind.MULTI_IMAGE2VIDEO, Kind.OMNI_VIDEO, Kind.OMNI_IMAGE):
         files = [("image_list", i, upload) for i, upload in enumerate(data.get("image_list") or [])]
+        if kind == Kind.OMNI_VIDEO:
+            # The reference video: an upload, or a copy of one of the person's own videos.
+            video = data.get("video_url")
+            if not video and data.get("source_asset") is not None:
+                _copy_asset_input(generation, "video_url", data["source_asset"])
+            files.append(("video_url", 0, video))
     elif kind == Kind.VIRTUAL_TRY_ON:
         files = [("human_image", 0, data.get("human_image")), ("cloth_image", 0, data.get("cloth_image"))]
     elif kind == Kind.MULTI_IMAGE2IMAGE:
@@ -760,7 +801,11 @@ def create_generation(
     measure_inputs(kind, cleaned_data)
     if kind == Kind.VIDEO_EXTEND:
         cleaned_data["source_asset"] = extend_source(user, cleaned_data.get("video_id") or "")
-    if kind == Kind.MOTION_CONTROL and cleaned_data.get("video_id") and not cleaned_data.get("video_url"):
+    if (
+        kind in (Kind.MOTION_CONTROL, Kind.OMNI_VIDEO)
+        and cleaned_data.get("video_id")
+        and not cleaned_data.get("video_url")
+    ):
         cleaned_data["source_asset"] = own_video(user, cleaned_data["video_id"])
     if kind == Kind.VIDEO2AUDIO and cleaned_data.get("video_id"):
         cleaned_data["source_asset"] = own_video(user, cleaned_data["video_id"])

@@ -201,7 +201,7 @@ def create(request: HttpRequest, kind_slug: str) -> HttpResponse:
             initial = services.remix_initial(source)
         if kind == Kind.LIP_SYNC:
             initial["session_id"] = request.GET.get("session_id", "")[:64]
-        if kind in (Kind.VIDEO_EXTEND, Kind.VIDEO2AUDIO, Kind.MOTION_CONTROL):
+        if kind in (Kind.VIDEO_EXTEND, Kind.VIDEO2AUDIO, Kind.MOTION_CONTROL, Kind.OMNI_VIDEO):
             # "Extend" / "Add sound" / "Use as motion reference" on a video's page opens
             # this with that video (Kling's id).
             initial["video_id"] = request.GET.get("video_id", "")[:64]
@@ -520,6 +520,11 @@ def motion_reference_url(generation: Generation, assets: list[Asset]) -> str:
     return open_with_video(generation, assets, Kind.MOTION_CONTROL, capabilities.MOTION_UPLOAD_LIMITS)
 
 
+def omni_reference_url(generation: Generation, assets: list[Asset]) -> str:
+    """Omni video with this video as its reference or base video (3-10 s)."""
+    return open_with_video(generation, assets, Kind.OMNI_VIDEO, capabilities.OMNI_VIDEO_LIMITS)
+
+
 def picture_urls(generation: Generation, assets: list[Asset]) -> dict[str, str]:
     """Image to video ("Animate") and omni video ("Use as reference") with this
     generation's first finished picture, where Kling offers them."""
@@ -553,6 +558,7 @@ def _detail_context(generation: Generation) -> dict[str, Any]:
         "extend_url": extend_url(generation, assets),
         "add_sound_url": add_sound_url(generation, assets),
         "motion_reference_url": motion_reference_url(generation, assets),
+        "omni_reference_url": omni_reference_url(generation, assets),
         "lip_sync_url": lip_sync_url(generation, assets),
         "lip_sync": lip_sync_face(generation),
         **picture_urls(generation, assets),

@@ -192,6 +192,8 @@ def legacy_body(request: GenerationRequest) -> dict[str, Any]:
         ]
     if request.product == "videos/advanced-lip-sync":
         body["face_choose"] = lip_sync_faces(body)
+    if request.product == "videos/omni-video" and (body.get("video_list") or body.get("video_url")):
+        body["video_list"] = omni_video_list(body)
     if request.product == effects.PRODUCT:
         # Effects take their options inside `input`, shaped by the scene.
         body = {"effect_scene": body.get("effect_scene", ""), "input": effects.request_input(body)}
@@ -223,6 +225,30 @@ def lip_sync_faces(body: dict[str, Any]) -> list[dict[str, Any]]:
     except (KeyError, TypeError, ValueError):
         raise _invalid("face_choose needs face_id, whole-millisecond times and numeric volumes") from None
     return [face]
+
+
+def omni_video_list(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """Omni video's `video_list`: one video, whose `video_url` (a signed URL the stored
+    inputs put at the top level) moves into it, with `refer_type` feature|base and
+    `keep_original_sound` yes|no (Kling's default: a reference, keeping its sound)."""
+    videos = [dict(item) for item in body.get("video_list") or [{}] if isinstance(item, dict)]
+    if len(videos) != 1:
+        raise _invalid("omni video takes exactly one video in video_list")
+    video = videos[0]
+    url = body.pop("video_url", None)
+    if url and not video.get("video_url"):
+        video["video_url"] = url
+    if not video.get("video_url"):
+        raise _invalid("video_list needs a video_url")
+    video.setdefault("refer_type", "feature")
+    video.setdefault("keep_original_sound", "yes")
+    return [
+        {
+            "video_url": str(video["video_url"]),
+            "refer_type": str(video["refer_type"]),
+            "keep_original_sound": str(video["keep_original_sound"]),
+        }
+    ]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -151,6 +151,12 @@ OMNI_MULTI_SHOT_MODELS = ("kling-v3-omni",)
 MULTI_SHOT_RANGE = (2, 6)
 SHOT_PROMPT_LIMIT = 512
 OMNI_UNITS_PER_SECOND = {"std": Decimal("0.6"), "pro": Decimal("0.8")}
+# With a reference video (`video_list`: one MP4/MOV of 3-10 s; then at most 4 pictures):
+# dearer per second; a `base` video is edited as it is, so the clip lasts as long as it.
+OMNI_WITH_VIDEO_UNITS_PER_SECOND = {"std": Decimal("0.9"), "pro": Decimal("1.2")}
+MAX_OMNI_IMAGES_WITH_VIDEO = 4
+OMNI_VIDEO_SECONDS = (3.0, 10.0)
+OMNI_REFER_TYPES = ("feature", "base")
 # Avatar (section 3.9): no model; a sound file of 2-300 s; billed per second of output.
 AVATAR_SOUND_SECONDS = (2.0, 300.0)
 AVATAR_UNITS_PER_SECOND = {"std": Decimal("0.4"), "pro": Decimal("0.8")}
@@ -233,6 +239,7 @@ def units(
     n: int = 1,
     reference_image: bool = False,
     resolution: str = "",
+    reference_video: bool = False,
 ) -> Decimal:
     """`final_unit_deduction` of a successful task, in Kling's units."""
     if product == MOTION_CONTROL:
@@ -243,7 +250,8 @@ def units(
     if product == EFFECTS:
         return EFFECT_UNITS_PER_SECOND.get(mode, EFFECT_UNITS_PER_SECOND["std"]) * Decimal(duration)
     if product == OMNI_VIDEO:
-        return OMNI_UNITS_PER_SECOND.get(mode, OMNI_UNITS_PER_SECOND["pro"]) * Decimal(duration)
+        rates = OMNI_WITH_VIDEO_UNITS_PER_SECOND if reference_video else OMNI_UNITS_PER_SECOND
+        return rates.get(mode, rates["pro"]) * Decimal(duration)
     if product == IDENTIFY_FACE:
         return FACE_UNITS
     if product == LIP_SYNC:

@@ -235,6 +235,7 @@ class CreateRequest:
     resolution: str = ""
     n: int = 1
     reference_image: bool = False
+    reference_video: bool = False  # omni video with a `video_list` (a dearer rate)
     images_usable: bool = True
     voice: bool = False
     external_task_id: str = ""
@@ -469,8 +470,12 @@ def _omni_fields(request: CreateRequest, body: dict) -> None:
     images = body.get("image_list") or []
     if not isinstance(images, list) or not all(isinstance(item, dict) for item in images):
         raise _bad('image_list must be a list of {"image_url": ...} objects')
-    if len(images) > catalog.MAX_OMNI_IMAGES:
-        raise _bad(f"image_list must have at most {catalog.MAX_OMNI_IMAGES} items")
+    refer_type = _omni_video(request, body)
+    most = catalog.MAX_OMNI_IMAGES_WITH_VIDEO if refer_type else catalog.MAX_OMNI_IMAGES
+    if len(images) > most:
+        raise _bad(
+            f"image_list must have at most {most} items" + (" when video_list is given" if refer_type else "")
+        )
     usable = True
     for position, item in enumerate(images):
         checked = _image(item, "image_url")
@@ -478,17 +483,60 @@ def _omni_fields(request: CreateRequest, body: dict) -> None:
             raise _bad(f"image_list[{position}].image_url is required")
         if item.get("type") not in (None, "first_frame", "end_frame"):
             raise _bad(f"image_list[{position}].type must be first_frame or end_frame")
+        if refer_type == "base" and item.get("type"):
+            # A base video is edited as it is: it has its own first and last frames.
+            raise _bad(f"image_list[{position}].type {item['type']} cannot be used with a base video")
         usable = usable and checked
     request.images_usable = usable
-    if body.get("video_list"):
-        raise _bad("video_list is not supported by this simulator")
     texts = [request.prompt]
     multi_shot = body.get("multi_shot", False)
     if not isinstance(multi_shot, bool):
         raise _bad("multi_shot must be a boolean")
+    if multi_shot and refer_type == "base":
+        raise _bad("multi_shot cannot be used with a base video")
     if multi_shot:
         texts = _shots(model, body, int(request.duration))
     _check_image_tokens(texts, len(images))
+    for text in texts:
+        for number in re.findall(r"<<<video_(\d+)>>>", text):
+            if not refer_type or number != "1":
+                raise _bad(f"<<<video_{number}>>> refers to a video that is not in video_list")
+
+
+def _omni_video(request: CreateRequest, body: dict) -> str:
+    """Omni video's `video_list` (at most one video, fetched to measure it): its
+    refer_type, or "" without a video. A base video sets the clip's length and shape."""
+    videos = body.get("video_list")
+    if videos in (None, []):
+        return ""
+    if not isinstance(videos, list) or not all(isinstance(item, dict) for item in videos):
+        raise _bad('video_list must be a list of {"video_url": ...} objects')
+    if len(videos) > 1:
+        raise _bad("video_list must have at most 1 item")
+    video = videos[0]
+    url = video.get("video_url")
+    if not isinstance(url, str) or not url:
+        raise _bad("video_list[0].video_url is required")
+    if not url.startswith(("http://", "https://")):
+        raise _bad("video_list[0].video_url must be an http(s) URL")
+    refer_type = video.get("refer_type", "feature")
+    if refer_type not in catalog.OMNI_REFER_TYPES:
+        raise _bad("video_list[0].refer_type must be feature or base")
+    if video.get("keep_original_sound", "yes") not in ("yes", "no"):
+        raise _bad("video_list[0].keep_original_sound must be yes or no")
+    seconds, (width, height) = _reference_video(url)
+    if seconds is None:
+        # Like Kling: accepted, and the task fails once the file turns out unusable.
+        request.failure_message = "Failed to read the video from video_url"
+        seconds = catalog.UNFETCHED_VIDEO_SECONDS
+    low, high = catalog.OMNI_VIDEO_SECONDS
+    if not low <= seconds <= high:
+        raise _bad(f"video_list[0].video_url: the video must be {low:g} to {high:g} seconds long")
+    request.reference_video = True
+    if refer_type == "base":
+        request.duration = _seconds_text(seconds)
+        request.aspect_ratio = "9:16" if height > width else ("1:1" if height == width else "16:9")
+    return refer_type
 
 
 def _check_image_tokens(texts: list[str], count: int) -> None:
@@ -1002,6 +1050,7 @@ def create_task(request: CreateRequest, faults: SimFaults, base_url: str, owner:
         n=request.n,
         reference_image=request.reference_image,
         resolution=request.resolution,
+        reference_video=request.reference_video,
     )
     with transaction.atomic():
         # Serialize creates so the in-flight count cannot be overrun by a race (a no-op

@@ -115,6 +115,38 @@
     if (button) insertToken(button.dataset.insertToken);
   });
 
+  // Omni video's reference video: a thumbnail of the chosen file that puts <<<video_1>>>
+  // into the prompt, like the pictures' thumbnails.
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    if (!(input instanceof HTMLInputElement) || !input.dataset.videoToken) return;
+    var box = document.querySelector('[data-video-token-for="' + input.id + '"]');
+    if (!box) return;
+    var thumbs = box.querySelector(".thumbs");
+    thumbs.textContent = "";
+    var file = input.files && input.files[0];
+    if (file) {
+      var token = input.dataset.videoToken;
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "thumb-token";
+      button.dataset.insertToken = token;
+      button.title = "Insert " + token;
+      var video = document.createElement("video");
+      video.src = URL.createObjectURL(file);
+      video.muted = true;
+      video.preload = "metadata";
+      video.width = 96;
+      var label = document.createElement("span");
+      label.className = "small";
+      label.textContent = token.replace(/[<>]/g, "");
+      button.appendChild(video);
+      button.appendChild(label);
+      thumbs.appendChild(button);
+    }
+    box.hidden = !thumbs.children.length;
+  });
+
   // Omni video storyboard: rows of prompt and seconds, kept as JSON in the hidden field
   // the server reads (multi_prompt); shown only while "several shots" is ticked.
   function setupStoryboard(board) {

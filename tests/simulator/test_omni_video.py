@@ -148,7 +148,10 @@ def test_it_runs_a_multi_shot_storyboard_and_shows_its_shots(
         (omni_form(8), "at most 7 reference pictures"),
         (omni_form(1), "refers to &lt;&lt;&lt;image_2&gt;&gt;&gt; but only 1 reference picture was given"),
         (omni_form(0), "refers to &lt;&lt;&lt;image_1&gt;&gt;&gt;, &lt;&lt;&lt;image_2&gt;&gt;&gt; but no"),
-        (omni_form(2, prompt="Follow <<<video_1>>>"), "refers to a video this page does not take"),
+        (
+            omni_form(2, prompt="Follow <<<video_1>>>"),
+            "refers to &lt;&lt;&lt;video_1&gt;&gt;&gt; but no reference video was given",
+        ),
         (omni_form(2, prompt=""), "Describe what you want to see"),
         (omni_form(2, duration="11"), "Select a valid choice"),
         (storyboard_form([{"prompt": "One shot", "duration": 5}]), "A storyboard has 2 to 6 shots"),
