@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import PersonalAPIKey, User
 
@@ -48,12 +49,19 @@ def create_key(user: User, name: str) -> tuple[PersonalAPIKey, str]:
     """A new key named `name`; returns the row and the full key, which is never stored."""
     name = (name or "").strip()
     if not name:
-        raise ValidationError({"name": ["Give the key a name, such as the app that will use it."]})
+        raise ValidationError({"name": [_("Give the key a name, such as the app that will use it.")]})
     if len(name) > NAME_MAX_LENGTH:
-        raise ValidationError({"name": [f"A key's name has at most {NAME_MAX_LENGTH} characters."]})
+        raise ValidationError(
+            {"name": [_("A key's name has at most %(count)d characters.") % {"count": NAME_MAX_LENGTH}]}
+        )
     if keys_of(user).count() >= MAX_KEYS_PER_USER:
         raise ValidationError(
-            {"name": [f"You have {MAX_KEYS_PER_USER} keys, the most at once. Revoke one you no longer use."]}
+            {
+                "name": [
+                    _("You have %(count)d keys, the most at once. Revoke one you no longer use.")
+                    % {"count": MAX_KEYS_PER_USER}
+                ]
+            }
         )
     key, secret = PersonalAPIKey.objects.create_key(user=user, name=name)
     return key, KEY_PREFIX + secret
@@ -90,9 +98,11 @@ def key_for(raw: str) -> Presented | None:
         return None
     user = key.user
     if not user.is_active or user.erased_at is not None:
-        raise KeyRefused("authentication_failed", "This key's account is closed.")
+        raise KeyRefused("authentication_failed", _("This key's account is closed."))
     if account_frozen(user):
-        raise KeyRefused("account_frozen", "Spending is paused on this account, so its API keys do not work.")
+        raise KeyRefused(
+            "account_frozen", _("Spending is paused on this account, so its API keys do not work.")
+        )
     touch(key)
     return Presented(key=key, user=user)
 

@@ -4,6 +4,9 @@ this authentication class is ours, and it reads the key through accounts.api_key
 
 from __future__ import annotations
 
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework import authentication, exceptions, permissions
 
 from accounts import api_keys
@@ -15,7 +18,7 @@ KEYWORDS = ("bearer", "api-key")
 
 class AccountFrozen(exceptions.PermissionDenied):
     default_code = "account_frozen"
-    default_detail = "Spending is paused on this account, so its API keys do not work."
+    default_detail = gettext_lazy("Spending is paused on this account, so its API keys do not work.")
 
 
 class APIKeyAuthentication(authentication.BaseAuthentication):
@@ -23,11 +26,11 @@ class APIKeyAuthentication(authentication.BaseAuthentication):
 
     def authenticate(self, request):
         header = authentication.get_authorization_header(request).decode("latin-1")
-        keyword, _, raw = header.partition(" ")
+        keyword, _sep, raw = header.partition(" ")
         if keyword.lower() not in KEYWORDS:
             return None  # not ours: session authentication may still apply
         if not raw.strip():
-            raise exceptions.AuthenticationFailed("The Authorization header has no key after its keyword.")
+            raise exceptions.AuthenticationFailed(_("The Authorization header has no key after its keyword."))
         try:
             presented = api_keys.key_for(raw)
         except api_keys.KeyRefused as exc:
@@ -35,12 +38,23 @@ class APIKeyAuthentication(authentication.BaseAuthentication):
                 raise AccountFrozen(str(exc)) from None
             raise exceptions.AuthenticationFailed(str(exc)) from None
         if presented is None:
-            raise exceptions.AuthenticationFailed("Unknown or revoked API key.")
+            raise exceptions.AuthenticationFailed(_("Unknown or revoked API key."))
+        _speak_owner_language(request, presented.user)
         return presented.user, presented.key
 
     def authenticate_header(self, request) -> str:
         # Makes DRF answer 401 (not 403) with WWW-Authenticate when no credentials came.
         return 'Bearer realm="api"'
+
+
+def _speak_owner_language(request, user) -> None:
+    """A key's answers follow the request's Accept-Language when it sends one, else the
+    language saved on the owner's profile (the middleware ran before the key was read)."""
+    if request.META.get("HTTP_ACCEPT_LANGUAGE"):
+        return
+    saved = getattr(user, "language", "")
+    if saved and translation.check_for_language(saved):
+        translation.activate(saved)
 
 
 class AccountUsable(permissions.BasePermission):

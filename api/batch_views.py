@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework import status as http
@@ -158,7 +159,9 @@ class BatchListView(BaseAPIView):
         rows = [services.Row(number, prompt, {}) for number, prompt in enumerate(data["prompts"], start=1)]
         empty = [row.number for row in rows if not row.prompt]
         if empty:
-            raise errors.validation_error({"prompts": [f"Row {number}: write a prompt." for number in empty]})
+            raise errors.validation_error(
+                {"prompts": [_("Row %(number)d: write a prompt.") % {"number": number} for number in empty]}
+            )
         options = {
             name: value for name, value in data["options"].items() if name not in ("prompt", "client_token")
         }
@@ -191,5 +194,5 @@ class BatchDetailView(BaseAPIView):
     def get(self, request, batch_id: int):
         batch = Batch.objects.filter(owner=request.user, pk=batch_id).first()
         if batch is None:
-            raise errors.not_found("No such batch.")
+            raise errors.not_found(_("No such batch."))
         return _detail(request, batch)

@@ -117,12 +117,16 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         code = codes if isinstance(codes, str) and codes != "permission_denied" else "permission_denied"
     if isinstance(exc, exceptions.ValidationError):
         details = _field_details(exc.detail)
-        message = "The request is not valid; see details for each field."
+        message = _("The request is not valid; see details for each field.")
     else:
         details = {}
         message = str(exc.detail)
     if isinstance(exc, exceptions.Throttled):
-        message = f"Too many requests; try again in {exc.wait:.0f} s." if exc.wait else "Too many requests."
+        message = (
+            _("Too many requests; try again in %(seconds)d s.") % {"seconds": round(exc.wait)}
+            if exc.wait
+            else _("Too many requests.")
+        )
     if not code and isinstance(exc.get_codes(), str):
         code = exc.get_codes()
     if response.status_code == 401 and not code:

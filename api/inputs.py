@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 import requests
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import TemporaryUploadedFile
+from django.utils.translation import gettext as _
 
 from generations.media import sniff
 from kling_site import safe_http
@@ -51,18 +52,26 @@ class FetchRefused(ValidationError):
     """A URL we will not fetch, or could not: the message says which and why."""
 
 
+def _private(host: str | None) -> str:
+    return _("%(host)s is a private or local address; give a public URL.") % {"host": host}
+
+
+def _too_large(max_bytes: int) -> str:
+    return _("The file is larger than %(most)d MB, the most accepted.") % {"most": max_bytes // MB}
+
+
 def _check_url(url: str) -> None:
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
     except ValueError:
-        raise FetchRefused("This is not a valid URL.") from None
+        raise FetchRefused(_("This is not a valid URL.")) from None
     if parts.scheme != "https":
-        raise FetchRefused("Give an https:// URL.")
+        raise FetchRefused(_("Give an https:// URL."))
     if parts.username or parts.password or not parts.hostname:
-        raise FetchRefused("Give an https:// URL with a host name and no user name or password in it.")
+        raise FetchRefused(_("Give an https:// URL with a host name and no user name or password in it."))
     if safe_http.resolves_privately(parts.hostname):
-        raise FetchRefused(f"{parts.hostname} is a private or local address; give a public URL.")
+        raise FetchRefused(_private(parts.hostname))
 
 
 def fetch(url: str, max_bytes: int, *, deadline: float | None = None) -> TemporaryUploadedFile:
@@ -83,17 +92,20 @@ def _fetch(http, url: str, max_bytes: int, deadline: float | None) -> TemporaryU
     try:
         response, url = safe_http.get_checking_each_hop(url, get, _check_url, MAX_REDIRECTS)
     except safe_http.PrivateAddress:
-        raise FetchRefused(
-            f"{urlsplit(hop).hostname} is a private or local address; give a public URL."
-        ) from None
+        raise FetchRefused(_private(urlsplit(hop).hostname)) from None
     except requests.RequestException:
-        raise FetchRefused(f"{urlsplit(hop).hostname} could not be reached.") from None
+        raise FetchRefused(_("%(host)s could not be reached.") % {"host": urlsplit(hop).hostname}) from None
     except safe_http.TooManyRedirects:
-        raise FetchRefused(f"The URL redirected more than {MAX_REDIRECTS} times.") from None
+        raise FetchRefused(
+            _("The URL redirected more than %(count)d times.") % {"count": MAX_REDIRECTS}
+        ) from None
 
     with response:
         if response.status_code != 200:
-            raise FetchRefused(f"{urlsplit(url).hostname} answered HTTP {response.status_code}.")
+            raise FetchRefused(
+                _("%(host)s answered HTTP %(status)d.")
+                % {"host": urlsplit(url).hostname, "status": response.status_code}
+            )
         declared = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
         upload = TemporaryUploadedFile("download", declared or "application/octet-stream", 0, None)
         try:
@@ -102,15 +114,18 @@ def _fetch(http, url: str, max_bytes: int, deadline: float | None) -> TemporaryU
             upload.close()
             if exc.declared:
                 raise FetchRefused(
-                    f"The file is {exc.declared / MB:.1f} MB; the most is {max_bytes // MB} MB."
+                    _("The file is %(size).1f MB; the most is %(most)d MB.")
+                    % {"size": exc.declared / MB, "most": max_bytes // MB}
                 ) from None
-            raise FetchRefused(f"The file is larger than {max_bytes // MB} MB, the most accepted.") from None
+            raise FetchRefused(_too_large(max_bytes)) from None
         except safe_http.TooSlow:
             upload.close()
-            raise FetchRefused(f"The download took longer than {FETCH_SECONDS} s.") from None
+            raise FetchRefused(
+                _("The download took longer than %(seconds)d s.") % {"seconds": FETCH_SECONDS}
+            ) from None
         except requests.RequestException:
             upload.close()
-            raise FetchRefused("The download was interrupted.") from None
+            raise FetchRefused(_("The download was interrupted.")) from None
         except BaseException:
             upload.close()
             raise
@@ -125,13 +140,13 @@ def decode(value: str, max_bytes: int) -> TemporaryUploadedFile:
     payload = value[match.end() :] if match else value
     payload = re.sub(r"\s+", "", payload)
     if len(payload) > (max_bytes + 2) // 3 * 4 + 4:
-        raise ValidationError(f"The file is larger than {max_bytes // MB} MB, the most accepted.")
+        raise ValidationError(_too_large(max_bytes))
     try:
         data = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
-        raise ValidationError("This is neither an https:// URL nor valid Base64.") from None
+        raise ValidationError(_("This is neither an https:// URL nor valid Base64.")) from None
     if not data:
-        raise ValidationError("The file is empty.")
+        raise ValidationError(_("The file is empty."))
     upload = TemporaryUploadedFile(
         "upload", match.group(1) if match and match.group(1) else "", len(data), None
     )

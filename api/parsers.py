@@ -12,13 +12,16 @@ import codecs
 import json
 
 from django.conf import settings
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework import exceptions, parsers
 
 
 class PayloadTooLarge(exceptions.APIException):
     status_code = 413
     default_code = "payload_too_large"
-    default_detail = "The request body is too large."
+    default_detail = gettext_lazy("The request body is too large.")
 
 
 def body_limit() -> int:
@@ -31,7 +34,8 @@ class LimitedJSONParser(parsers.JSONParser):
         request = parser_context.get("request")
         limit = body_limit()
         too_large = PayloadTooLarge(
-            f"The request body is larger than {limit:,} bytes, the most the API accepts."
+            _("The request body is larger than %(limit)s bytes, the most the API accepts.")
+            % {"limit": number_format(limit, force_grouping=True)}
         )
         length = request.META.get("CONTENT_LENGTH", "") if request is not None else ""
         if length.isdigit() and int(length) > limit:
@@ -44,7 +48,7 @@ class LimitedJSONParser(parsers.JSONParser):
             text = codecs.decode(data, encoding)
             return json.loads(text, parse_constant=_refuse_constant)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise exceptions.ParseError(f"The body is not valid JSON: {exc}") from None
+            raise exceptions.ParseError(_("The body is not valid JSON: %(error)s") % {"error": exc}) from None
 
 
 def _refuse_constant(name: str):

@@ -15,6 +15,7 @@ from typing import Any
 from django import forms as django_forms
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -23,6 +24,7 @@ from api import errors, files, inputs
 from generations import capabilities, providers, services
 from generations.forms import FORMS, GenerationForm
 from generations.models import Asset, Generation, Kind, Status
+from kling_site import stored_text
 
 # Form fields the API leaves out: the page's own bookkeeping (its idempotency token, the
 # remix source, the length the browser measured) and the start frame's address, which the
@@ -143,18 +145,20 @@ def _form_value(value: Any) -> Any:
 def prepare(body: Any, user, *, check_webhook: bool) -> Prepared:
     """Validate a create (or quote) body through the kind's page form; raise APIError."""
     if not isinstance(body, dict):
-        raise errors.validation_error({"non_field_errors": ["Send a JSON object."]})
+        raise errors.validation_error({"non_field_errors": [_("Send a JSON object.")]})
     kind = body.get("kind")
     kinds = offered_kinds()
     if kind not in kinds:
-        raise errors.validation_error({"kind": [f"Choose one of {', '.join(kinds)}."]})
+        raise errors.validation_error(
+            {"kind": [_("Choose one of %(choices)s.") % {"choices": ", ".join(kinds)}]}
+        )
     serializer_class = CREATE_SERIALIZERS[kind]
     serializer = serializer_class(data=body)
     unknown = sorted(set(body) - set(serializer.fields))
     if unknown:
         raise errors.validation_error(
-            {name: [f"Unknown field for {kind}."] for name in unknown},
-            "The request has fields the API does not know: " + ", ".join(unknown) + ".",
+            {name: [_("Unknown field for %(kind)s.") % {"kind": kind}] for name in unknown},
+            _("The request has fields the API does not know: %(fields)s.") % {"fields": ", ".join(unknown)},
         )
     if not serializer.is_valid():
         raise serializers.ValidationError(serializer.errors)
@@ -204,9 +208,15 @@ def _bound_form(form_class: type[GenerationForm], user, given: dict, uploads: di
     dropped = sorted(name for name in [*given, *uploads] if name not in form.fields)
     if dropped:
         model = getattr(form, "model", None)
-        label = getattr(model, "label", None) or "This model"
+        label = getattr(model, "label", None) or _("This model")
         raise errors.validation_error(
-            {name: [f"{label} does not take {name} with these options."] for name in dropped}
+            {
+                name: [
+                    _("%(model)s does not take %(field)s with these options.")
+                    % {"model": label, "field": name}
+                ]
+                for name in dropped
+            }
         )
     if not valid:
         details = {
@@ -301,7 +311,10 @@ class GenerationSerializer(serializers.Serializer):
     def get_error(self, generation: Generation) -> dict | None:
         if generation.status != Status.FAILED:
             return None
-        return {"code": generation.error_code or "failed", "message": generation.error_message}
+        return {
+            "code": generation.error_code or "failed",
+            "message": stored_text.translated(generation.error_message),
+        }
 
     @extend_schema_field(ProgressSerializer(allow_null=True))
     def get_progress(self, generation: Generation) -> dict | None:
@@ -336,7 +349,7 @@ class Links:
     def url(self, name: str, arg: int | str) -> str:
         if name not in self._templates:
             template = self.request.build_absolute_uri(reverse(name, args=[self.PLACEHOLDER]))
-            before, _, after = template.rpartition(self.PLACEHOLDER)
+            before, _sep, after = template.rpartition(self.PLACEHOLDER)
             self._templates[name] = (before, after)
         before, after = self._templates[name]
         return f"{before}{arg}{after}"

@@ -18,6 +18,7 @@ from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 from drf_spectacular.utils import (
@@ -240,7 +241,7 @@ class FacesView(BaseAPIView):
         body = request.data if isinstance(request.data, dict) else {}
         video_id, video_url = str(body.get("video_id") or "")[:64], body.get("video_url") or ""
         if bool(video_id) == bool(video_url):
-            raise errors.validation_error({"video_url": ["Give exactly one of video_id and video_url."]})
+            raise errors.validation_error({"video_url": [_("Give exactly one of video_id and video_url.")]})
         upload = None
         try:
             if video_url:
@@ -285,7 +286,8 @@ def _idempotency_key(request) -> str:
         raise errors.validation_error(
             {
                 "Idempotency-Key": [
-                    f"Use 1 to {IDEMPOTENCY_KEY_MAX} printable ASCII characters, such as a UUID."
+                    _("Use 1 to %(count)d printable ASCII characters, such as a UUID.")
+                    % {"count": IDEMPOTENCY_KEY_MAX}
                 ]
             }
         )
@@ -295,7 +297,7 @@ def _idempotency_key(request) -> str:
 def _conflict() -> errors.APIError:
     return errors.APIError(
         "idempotency_conflict",
-        "This Idempotency-Key was already used with a different body.",
+        _("This Idempotency-Key was already used with a different body."),
         status_code=http.HTTP_409_CONFLICT,
     )
 
@@ -382,7 +384,7 @@ class GenerationListView(BaseAPIView):
             if value is None:
                 continue
             if value not in allowed:
-                problems[name] = [f"Choose one of {', '.join(allowed)}."]
+                problems[name] = [_("Choose one of %(choices)s.") % {"choices": ", ".join(allowed)}]
             else:
                 generations = generations.filter(**{name: value})
         if problems:
@@ -467,12 +469,14 @@ class GenerationDetailView(BaseAPIView):
     def get(self, request, generation_id: int):
         raw = request.query_params.get("wait", "0")
         if not (raw.isascii() and raw.isdigit() and len(raw) <= 4):
-            raise errors.validation_error({"wait": [f"Give whole seconds from 0 to {WAIT_CAP}."]})
+            raise errors.validation_error(
+                {"wait": [_("Give whole seconds from 0 to %(most)d.") % {"most": WAIT_CAP}]}
+            )
         deadline = time.monotonic() + min(int(raw), WAIT_CAP)
         while True:
             generation = _owned(request.user).filter(pk=generation_id).first()
             if generation is None:
-                raise errors.not_found("No such generation.")
+                raise errors.not_found(_("No such generation."))
             remaining = deadline - time.monotonic()
             if not generation.is_live or remaining <= 0:
                 return _render_generation(request, generation)
@@ -491,7 +495,7 @@ class GenerationDetailView(BaseAPIView):
     )
     def delete(self, request, generation_id: int):
         if not services.delete_generation(request.user, generation_id):
-            raise errors.not_found("No such generation.")
+            raise errors.not_found(_("No such generation."))
         return Response(status=http.HTTP_204_NO_CONTENT)
 
 
@@ -537,10 +541,10 @@ def signed_file(request: HttpRequest, token: str) -> HttpResponse:
         found = files.resolve(token)
     except files.Expired:
         return JsonResponse(
-            errors.body("link_expired", "This link has expired; fetch the generation again."), status=403
+            errors.body("link_expired", _("This link has expired; fetch the generation again.")), status=403
         )
     if found is None:
-        return JsonResponse(errors.body("not_found", "No such file."), status=404)
+        return JsonResponse(errors.body("not_found", _("No such file.")), status=404)
     asset, which = found
     if which == "thumbnail":
         response = serve_file(
@@ -578,4 +582,4 @@ def guide(request: HttpRequest) -> HttpResponse:
 @csrf_exempt  # it changes nothing; without this a DELETE would get Django's HTML 403
 def unknown_endpoint(request: HttpRequest, rest: str = "") -> JsonResponse:
     """Any other path under /api/v1/ (or an id that is not a number): JSON, like every answer."""
-    return JsonResponse(errors.body("not_found", "No such endpoint or object."), status=404)
+    return JsonResponse(errors.body("not_found", _("No such endpoint or object.")), status=404)

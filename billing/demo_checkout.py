@@ -25,6 +25,7 @@ import requests
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from billing import queue, stripe_api
 from billing.demo_backend import checkout_url, get_session, new_id, success_url
@@ -34,7 +35,9 @@ from kling_site.links import absolute_url
 logger = logging.getLogger(__name__)
 
 DELAYED_PAYMENT_SECONDS = 10
-DECLINE_MESSAGE = "Your card was declined. (Demo: this card always declines; press Pay to succeed.)"
+DECLINE_MESSAGE = gettext_lazy(
+    "Your card was declined. (Demo: this card always declines; press Pay to succeed.)"
+)
 DELIVERY_ATTEMPTS = 3
 
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.db.models import F, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext as _
 
 from billing.models import CreditAccount, LedgerEntry
 
@@ -46,13 +47,20 @@ class InsufficientCredits(LedgerError):
     def __init__(self, needed: int, balance: int) -> None:
         self.needed = needed
         self.balance = balance
-        super().__init__(f"This needs {needed} credits and the balance is {balance}.")
+        super().__init__(
+            _("This needs %(price)s credits and the balance is %(balance)s.")
+            % {"price": needed, "balance": balance}
+        )
 
 
 class AccountFrozen(LedgerError):
     def __init__(self, reason: str) -> None:
         self.reason = reason
-        super().__init__("Spending is paused on this account" + (f": {reason}" if reason else "."))
+        super().__init__(
+            _("Spending is paused on this account: %(reason)s") % {"reason": reason}
+            if reason
+            else _("Spending is paused on this account.")
+        )
 
 
 class IdempotencyConflict(LedgerError):

@@ -133,6 +133,18 @@ PACK_WORDS = (
 )
 
 
+# The ledger kinds' names (LedgerEntry.Kind), translated where a person reads them (the
+# credits page); the choices themselves stay as they are, like the stored rows.
+LEDGER_KIND_WORDS = (
+    gettext_noop("Grant"),
+    gettext_noop("Purchase"),
+    gettext_noop("Charge"),
+    gettext_noop("Refund"),
+    gettext_noop("Clawback"),
+    gettext_noop("Adjustment"),
+)
+
+
 class CreditPack(models.Model):
     name = models.CharField(max_length=80)
     credits = models.PositiveIntegerField()

@@ -31,6 +31,8 @@ from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from billing import account_flags, ledger, stripe_api
 from billing.models import CreditPack, LedgerEntry, Purchase, PurchaseLog
@@ -109,7 +111,7 @@ def start_checkout(user, pack_id: object, *, site_root: str) -> tuple[Purchase, 
         pack = CreditPack.objects.get(pk=int(str(pack_id)), active=True)
     except (ValueError, CreditPack.DoesNotExist):
         raise PackUnavailable(
-            "That credit pack is not available. Please choose one of the packs below."
+            _("That credit pack is not available. Please choose one of the packs below.")
         ) from None
     _check_open_checkouts(user)
     previous_customer = (
@@ -134,11 +136,11 @@ def start_checkout(user, pack_id: object, *, site_root: str) -> tuple[Purchase, 
     except StripeApiError as exc:
         logger.warning("Checkout for purchase %s could not start: %s", purchase.pk, exc)
         Purchase.objects.filter(pk=purchase.pk, status=Purchase.Status.PENDING).update(
-            status=Purchase.Status.FAILED, error="The checkout could not start."
+            status=Purchase.Status.FAILED, error=gettext_noop("The checkout could not start.")
         )
         record(purchase, "checkout", f"Checkout could not start: {exc}")
         raise CheckoutUnavailable(
-            "Payments are not available right now. Nothing was charged; please try again in a minute."
+            _("Payments are not available right now. Nothing was charged; please try again in a minute.")
         ) from exc
     Purchase.objects.filter(pk=purchase.pk).update(stripe_session_id=session.id)
     purchase.stripe_session_id = session.id
@@ -164,8 +166,11 @@ def _check_open_checkouts(user) -> None:
     ).count()
     if open_ones >= cap:
         raise TooManyCheckouts(
-            f"You have {open_ones} checkouts open. Finish or cancel one of them "
-            "(see your purchases), or wait a day for them to expire, then try again."
+            _(
+                "You have %(count)d checkouts open. Finish or cancel one of them "
+                "(see your purchases), or wait a day for them to expire, then try again."
+            )
+            % {"count": open_ones}
         )
 
 
@@ -182,7 +187,9 @@ def cancel_checkout(purchase: Purchase) -> Purchase:
     except StripeApiError as exc:
         logger.info("Purchase %s: session not expired on cancel: %s", purchase.pk, exc)
         return purchase
-    if session.status == "expired" and _mark(purchase, Purchase.Status.EXPIRED, error="Checkout cancelled."):
+    if session.status == "expired" and _mark(
+        purchase, Purchase.Status.EXPIRED, error=gettext_noop("Checkout cancelled.")
+    ):
         record(purchase, "checkout", "Checkout cancelled by the buyer; session expired")
     purchase.refresh_from_db()
     return purchase
@@ -285,7 +292,7 @@ def approve_review(purchase: Purchase, actor) -> Fulfilment:
 def reject_review(purchase: Purchase, actor, reason: str = "") -> Fulfilment:
     """Staff refuse a purchase held for review: nothing is ever credited for it (refund
     the payment in Stripe if there was one: money only, there are no credits to claw back)."""
-    error = reason.strip() or "This purchase was not accepted. Please contact us."
+    error = reason.strip() or gettext_noop("This purchase was not accepted. Please contact us.")
     if not Purchase.objects.filter(pk=purchase.pk, status=Purchase.Status.REVIEW).update(
         status=Purchase.Status.REJECTED, error=error[:255]
     ):
@@ -302,7 +309,9 @@ def fail_checkout(session_id: str, *, source: str = "webhook") -> Fulfilment:
     purchase = _purchase_for_session(session, source)
     if session.payment_intent_status in ("processing", "succeeded"):
         return Fulfilment(purchase.pk, "awaiting_payment")
-    if _mark(purchase, Purchase.Status.FAILED, error="The payment failed. No credits were added."):
+    if _mark(
+        purchase, Purchase.Status.FAILED, error=gettext_noop("The payment failed. No credits were added.")
+    ):
         record(purchase, source, "The delayed payment failed; nothing credited")
     return Fulfilment(purchase.pk, "not_paid")
 
@@ -314,7 +323,7 @@ def expire_checkout(session_id: str, *, source: str = "webhook") -> Fulfilment:
         return fulfill_checkout(session_id, source=source)
     purchase = _purchase_for_session(session, source)
     if session.status == "expired" and _mark(
-        purchase, Purchase.Status.EXPIRED, error="The checkout expired unpaid."
+        purchase, Purchase.Status.EXPIRED, error=gettext_noop("The checkout expired unpaid.")
     ):
         record(purchase, source, "Checkout expired unpaid")
     return Fulfilment(purchase.pk, "not_paid")

@@ -150,8 +150,8 @@ CHARACTER_ORIENTATIONS = {
     "video": gettext_noop("As in the video (reference video up to 30 s)"),
 }
 MOTION_VIDEO_LIMITS = {
-    "image": VideoLimits(3, 10, why=" when the character keeps the picture's orientation"),
-    "video": VideoLimits(3, 30, why=" when the character follows the video"),
+    "image": VideoLimits(3, 10, why=gettext_noop(" when the character keeps the picture's orientation")),
+    "video": VideoLimits(3, 30, why=gettext_noop(" when the character follows the video")),
 }
 MOTION_UPLOAD_LIMITS = MOTION_VIDEO_LIMITS["video"]
 KEEP_ORIGINAL_SOUND = ("yes", "no")
@@ -649,27 +649,30 @@ def validate(kind: str, values: Mapping[str, Any]) -> dict[str, str]:
     model = get(kind, name)
     if model is None:
         if get(kind, name, include_disabled=True) is not None:
-            errors["model_name"] = f"{name} has been discontinued by Kling and is no longer offered."
+            errors["model_name"] = gettext(
+                "%(model)s has been discontinued by Kling and is no longer offered."
+            ) % {"model": name}
         else:
-            errors["model_name"] = f"{name or 'This model'} is not available for {Kind(kind).label.lower()}."
+            errors["model_name"] = gettext("%(model)s is not available for %(kind)s.") % {
+                "model": name or gettext("This model"),
+                "kind": str(Kind(kind).label).lower(),
+            }
         return errors
 
     prompt = values.get("prompt") or ""
     # Image to video (and the other kinds with an input to follow) can go without a prompt.
     # A storyboard's shots carry the prompts (Kling then ignores the top-level one).
     if not prompt.strip() and kind not in PROMPT_OPTIONAL_KINDS and not values.get("multi_shot"):
-        errors["prompt"] = "Describe what you want to see."
+        errors["prompt"] = gettext("Describe what you want to see.")
     elif len(prompt) > model.prompt_limit:
-        errors["prompt"] = (
-            f"{model.label} accepts prompts of up to {model.prompt_limit:,} characters; "
-            f"this one has {len(prompt):,}."
-        )
+        errors["prompt"] = gettext(
+            "%(model)s accepts prompts of up to %(most)s characters; this one has %(count)s."
+        ) % {"model": model.label, "most": f"{model.prompt_limit:,}", "count": f"{len(prompt):,}"}
     negative = values.get("negative_prompt") or ""
     if len(negative) > model.negative_prompt_limit:
-        errors["negative_prompt"] = (
-            f"{model.label} accepts negative prompts of up to {model.negative_prompt_limit:,} characters; "
-            f"this one has {len(negative):,}."
-        )
+        errors["negative_prompt"] = gettext(
+            "%(model)s accepts negative prompts of up to %(most)s characters; this one has %(count)s."
+        ) % {"model": model.label, "most": f"{model.negative_prompt_limit:,}", "count": f"{len(negative):,}"}
 
     if kind in _KIND_CHECKS:
         errors.update(_KIND_CHECKS[kind](model, values))
@@ -687,50 +690,54 @@ def _check_video(kind: str, model: VideoModel, values: Mapping[str, Any]) -> dic
     sound = bool(values.get("sound"))
     if not model.mode_allowed(mode):
         errors["mode"] = (
-            f"{model.label} has no mode setting."
+            gettext("%(model)s has no mode setting.") % {"model": model.label}
             if not model.modes
-            else f"{model.label} offers {_join(MODE_LABELS[m] for m in model.modes)} mode."
+            else _modes_offered(model)
         )
         return errors
     if duration not in model.durations:
-        errors["duration"] = f"{model.label} makes clips of {_join(f'{d} s' for d in model.durations)}."
+        errors["duration"] = _clips_of(model, _join(_seconds(d) for d in model.durations))
         return errors
     if kind == Kind.TEXT2VIDEO:
         ratio = values.get("aspect_ratio") or ""
         if ratio not in model.aspect_ratios:
-            errors["aspect_ratio"] = f"Choose one of {_join(model.aspect_ratios)}."
+            errors["aspect_ratio"] = _choose_one_of(model.aspect_ratios)
     if values.get("cfg_scale") is not None:
         if not model.cfg_scale:
-            errors["cfg_scale"] = f"{model.label} does not take a prompt strength (cfg scale)."
+            errors["cfg_scale"] = gettext("%(model)s does not take a prompt strength (cfg scale).") % {
+                "model": model.label
+            }
         elif not 0 <= float(values["cfg_scale"]) <= 1:
-            errors["cfg_scale"] = "The prompt strength is between 0 and 1."
+            errors["cfg_scale"] = gettext("The prompt strength is between 0 and 1.")
     if sound and not model.sound_allowed(mode, duration):
         errors["sound"] = (
-            f"{model.label} makes sound only in {model.sound.describe()}."
+            gettext("%(model)s makes sound only in %(when)s.")
+            % {"model": model.label, "when": model.sound.describe()}
             if model.sound
-            else f"{model.label} makes silent videos only."
+            else gettext("%(model)s makes silent videos only.") % {"model": model.label}
         )
     camera = values.get("camera_control")
     if camera:
         errors.update(_check_camera(model, mode, duration, camera))
     if kind == Kind.IMAGE2VIDEO:
         if not values.get("image"):
-            errors["image"] = "Upload a start frame or give its address."
+            errors["image"] = gettext("Upload a start frame or give its address.")
         if values.get("image_tail"):
             if not model.end_frame_allowed(mode, duration, sound=sound):
                 errors["image_tail"] = (
-                    f"{model.label} takes an end frame only in {model.end_frame.describe()}."
+                    gettext("%(model)s takes an end frame only in %(when)s.")
+                    % {"model": model.label, "when": model.end_frame.describe()}
                     if model.end_frame
-                    else f"{model.label} does not take an end frame."
+                    else gettext("%(model)s does not take an end frame.") % {"model": model.label}
                 )
             elif camera:
-                errors["image_tail"] = "An end frame and a camera move cannot be combined."
+                errors["image_tail"] = gettext("An end frame and a camera move cannot be combined.")
     return errors
 
 
 def _check_mode(model: VideoModel, values: Mapping[str, Any]) -> dict[str, str]:
     if not model.mode_allowed(values.get("mode") or ""):
-        return {"mode": f"{model.label} offers {_join(MODE_LABELS[m] for m in model.modes)} mode."}
+        return {"mode": _modes_offered(model)}
     return {}
 
 
@@ -739,44 +746,44 @@ def _check_motion_control(model: VideoModel, values: Mapping[str, Any]) -> dict[
     orientation, `keep_original_sound` yes or no. `video_seconds` is the measured length."""
     errors = _check_mode(model, values)
     if values.get("negative_prompt"):
-        errors["negative_prompt"] = "Motion control takes no negative prompt."
+        errors["negative_prompt"] = gettext("Motion control takes no negative prompt.")
     if not values.get("image"):
-        errors["image_url"] = "Upload a picture of the character."
+        errors["image_url"] = gettext("Upload a picture of the character.")
     orientation = values.get("character_orientation") or ""
     if orientation not in CHARACTER_ORIENTATIONS:
-        errors["character_orientation"] = (
+        errors["character_orientation"] = gettext(
             "Choose whose orientation the character keeps: the picture's or the video's."
         )
     if (values.get("keep_original_sound") or "yes") not in KEEP_ORIGINAL_SOUND:
-        errors["keep_original_sound"] = "Say yes or no to keeping the video's sound."
+        errors["keep_original_sound"] = gettext("Say yes or no to keeping the video's sound.")
     seconds = values.get("video_seconds")
     if not values.get("video"):
-        errors["video_url"] = "Upload the video whose motion the character should follow."
+        errors["video_url"] = gettext("Upload the video whose motion the character should follow.")
     elif seconds is None:
-        errors["video_url"] = "We could not tell how long this video is."
+        errors["video_url"] = gettext("We could not tell how long this video is.")
     elif orientation in MOTION_VIDEO_LIMITS:
         limits = MOTION_VIDEO_LIMITS[orientation]
         if not limits.min_seconds <= float(seconds) <= limits.max_seconds:
-            errors["video_url"] = (
-                f"This video is {float(seconds):.1f} s long; it needs to be between {limits.min_seconds:g} "
-                f"and {limits.max_seconds:g} s{limits.why}."
-            )
+            errors["video_url"] = gettext(
+                "This video is %(seconds)s s long; it needs to be between %(low)s and %(high)s s%(why)s."
+            ) % {
+                "seconds": f"{float(seconds):.1f}",
+                "low": f"{limits.min_seconds:g}",
+                "high": f"{limits.max_seconds:g}",
+                "why": gettext(limits.why) if limits.why else "",
+            }
     return errors
 
 
 def _check_multi_image(model: VideoModel, values: Mapping[str, Any]) -> dict[str, str]:
     errors = _check_mode(model, values)
     if values.get("duration") not in model.durations:
-        errors["duration"] = f"{model.label} makes clips of {_join(f'{d} s' for d in model.durations)}."
+        errors["duration"] = _clips_of(model, _join(_seconds(d) for d in model.durations))
     if (values.get("aspect_ratio") or "") not in model.aspect_ratios:
-        errors["aspect_ratio"] = f"Choose one of {_join(model.aspect_ratios)}."
+        errors["aspect_ratio"] = _choose_one_of(model.aspect_ratios)
     count = int(values.get("image_list") or 0)
     if not 1 <= count <= MAX_SUBJECT_IMAGES:
-        errors["image_list"] = (
-            f"Give between 1 and {MAX_SUBJECT_IMAGES} subject pictures; you gave {count}."
-            if count
-            else "Upload at least one subject picture."
-        )
+        errors["image_list"] = _subject_count(MAX_SUBJECT_IMAGES, count)
     return errors
 
 
@@ -785,7 +792,7 @@ def _check_extend(model: VideoModel, values: Mapping[str, Any]) -> dict[str, str
     are checked against the database by services.extend_source()."""
     errors = _check_mode(model, values)
     if not values.get("video_id"):
-        errors["video_id"] = "Choose one of your finished videos to extend."
+        errors["video_id"] = gettext("Choose one of your finished videos to extend.")
     return errors
 
 
@@ -793,53 +800,63 @@ def _check_text_to_audio(model: AudioModel, values: Mapping[str, Any]) -> dict[s
     low, high = TEXT_TO_AUDIO_SECONDS
     seconds = values.get("duration")
     if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not low <= seconds <= high:
-        return {"duration": f"Sound lasts between {low:g} and {high:g} seconds."}
+        return {
+            "duration": gettext("Sound lasts between %(low)s and %(high)s seconds.")
+            % {"low": f"{low:g}", "high": f"{high:g}"}
+        }
     if round(float(seconds), 1) != float(seconds):
-        return {"duration": "Give the length to a tenth of a second, such as 4.5."}
+        return {"duration": gettext("Give the length to a tenth of a second, such as 4.5.")}
     return {}
 
 
 def _check_video_to_audio(model: AudioModel, values: Mapping[str, Any]) -> dict[str, str]:
     errors = {}
-    for name, label in (("sound_effect_prompt", "sound effects"), ("bgm_prompt", "music")):
+    for name, template in (
+        (
+            "sound_effect_prompt",
+            gettext("Describe the sound effects in up to %(most)s characters; this has %(count)s."),
+        ),
+        ("bgm_prompt", gettext("Describe the music in up to %(most)s characters; this has %(count)s.")),
+    ):
         text = values.get(name) or ""
         if len(text) > AUDIO_PROMPT_LIMIT:
-            errors[name] = (
-                f"Describe the {label} in up to {AUDIO_PROMPT_LIMIT} characters; this has {len(text):,}."
-            )
+            errors[name] = template % {"most": AUDIO_PROMPT_LIMIT, "count": f"{len(text):,}"}
     has_upload, has_id = bool(values.get("video")), bool(values.get("video_id"))
     if has_upload == has_id:
         errors["video_url"] = (
-            "Give one video: upload it or choose one of yours, not both."
+            gettext("Give one video: upload it or choose one of yours, not both.")
             if has_upload
-            else "Upload a video of 3 to 20 seconds, or choose one of your finished videos."
+            else gettext("Upload a video of 3 to 20 seconds, or choose one of your finished videos.")
         )
     seconds = values.get("video_seconds")
     low, high = VIDEO_TO_AUDIO_LIMITS.min_seconds, VIDEO_TO_AUDIO_LIMITS.max_seconds
     if seconds is not None and not low <= float(seconds) <= high:
-        errors["video_url" if has_upload else "video_id"] = (
-            f"This video is {float(seconds):.1f} s long; Kling adds sound to videos of {low:g} to {high:g} s."
-        )
+        errors["video_url" if has_upload else "video_id"] = gettext(
+            "This video is %(seconds)s s long; Kling adds sound to videos of %(low)s to %(high)s s."
+        ) % {"seconds": f"{float(seconds):.1f}", "low": f"{low:g}", "high": f"{high:g}"}
     return errors
 
 
 def _check_avatar(model: VideoModel, values: Mapping[str, Any]) -> dict[str, str]:
     errors = _check_mode(model, values)
     if values.get("negative_prompt"):
-        errors["negative_prompt"] = "Avatar takes no negative prompt."
+        errors["negative_prompt"] = gettext("Avatar takes no negative prompt.")
     if not values.get("image"):
-        errors["image"] = "Upload a picture of the face that speaks."
+        errors["image"] = gettext("Upload a picture of the face that speaks.")
     seconds = values.get("output_seconds")
     limits = AVATAR_SOUND_LIMITS
     if not values.get("sound_file"):
-        errors["sound_file"] = "Upload the sound file to speak."
+        errors["sound_file"] = gettext("Upload the sound file to speak.")
     elif seconds is None:
-        errors["sound_file"] = "We could not tell how long this sound file is."
+        errors["sound_file"] = gettext("We could not tell how long this sound file is.")
     elif not limits.min_seconds <= float(seconds) <= limits.max_seconds:
-        errors["sound_file"] = (
-            f"This sound file is {float(seconds):.1f} s long; it needs to be between "
-            f"{limits.min_seconds:g} s and {limits.max_seconds / 60:g} min."
-        )
+        errors["sound_file"] = gettext(
+            "This sound file is %(seconds)s s long; it needs to be between %(low)s s and %(high)s min."
+        ) % {
+            "seconds": f"{float(seconds):.1f}",
+            "low": f"{limits.min_seconds:g}",
+            "high": f"{limits.max_seconds / 60:g}",
+        }
     return errors
 
 
@@ -852,16 +869,19 @@ def lip_sync_timing_problems(values: Mapping[str, Any]) -> dict[str, str]:
     for name in ("sound_start_time", "sound_end_time", "sound_insert_time"):
         value = values.get(name)
         if isinstance(value, bool) or not isinstance(value, int):
-            errors[name] = "Give a whole number of milliseconds."
+            errors[name] = gettext("Give a whole number of milliseconds.")
         elif value < 0:
-            errors[name] = "Give a time of 0 or more."
+            errors[name] = gettext("Give a time of 0 or more.")
         else:
             times[name] = value
     for name in ("sound_volume", "original_audio_volume"):
         volume = values.get(name)
         low, high = VOLUME_RANGE
         if isinstance(volume, bool) or not isinstance(volume, (int, float)) or not low <= volume <= high:
-            errors[name] = f"Choose a volume from {low:g} to {high:g} (1 leaves it unchanged)."
+            errors[name] = gettext("Choose a volume from %(low)s to %(high)s (1 leaves it unchanged).") % {
+                "low": f"{low:g}",
+                "high": f"{high:g}",
+            }
     if errors:
         return errors
     start, end, insert = times["sound_start_time"], times["sound_end_time"], times["sound_insert_time"]
@@ -870,46 +890,56 @@ def lip_sync_timing_problems(values: Mapping[str, Any]) -> dict[str, str]:
     video_ms = values.get("video_ms")
     face_start, face_end = values.get("face_start_ms") or 0, values.get("face_end_ms") or 0
     if length < LIP_SYNC_MIN_MS:
-        errors["sound_end_time"] = "The part of the sound used must last at least 2 s (end minus start)."
+        errors["sound_end_time"] = gettext(
+            "The part of the sound used must last at least 2 s (end minus start)."
+        )
     elif sound_ms is not None and end > sound_ms + 1:
-        errors["sound_end_time"] = f"The sound lasts {sound_ms / 1000:.1f} s; the end cannot be later."
+        errors["sound_end_time"] = gettext("The sound lasts %(seconds)s s; the end cannot be later.") % {
+            "seconds": f"{sound_ms / 1000:.1f}"
+        }
     elif video_ms is not None and insert + length > video_ms:
-        errors["sound_insert_time"] = (
-            f"Put in at {insert / 1000:.1f} s, the sound would end at {(insert + length) / 1000:.1f} s, "
-            f"after the video's end ({video_ms / 1000:.1f} s)."
-        )
+        errors["sound_insert_time"] = gettext(
+            "Put in at %(insert)s s, the sound would end at %(end)s s, after the video's end (%(video)s s)."
+        ) % {
+            "insert": f"{insert / 1000:.1f}",
+            "end": f"{(insert + length) / 1000:.1f}",
+            "video": f"{video_ms / 1000:.1f}",
+        }
     elif min(insert + length, face_end) - max(insert, face_start) < LIP_SYNC_MIN_MS:
-        errors["sound_insert_time"] = (
-            f"The sound must overlap the face's time ({face_start / 1000:.1f}-{face_end / 1000:.1f} s) "
-            "by at least 2 s."
-        )
+        errors["sound_insert_time"] = gettext(
+            "The sound must overlap the face's time (%(start)s-%(end)s s) by at least 2 s."
+        ) % {"start": f"{face_start / 1000:.1f}", "end": f"{face_end / 1000:.1f}"}
     return errors
 
 
 def _check_lip_sync(model: VideoModel, values: Mapping[str, Any]) -> dict[str, str]:
     errors: dict[str, str] = {}
     if not values.get("session_id"):
-        errors["session_id"] = "Find the faces in a video first, then choose one."
+        errors["session_id"] = gettext("Find the faces in a video first, then choose one.")
         return errors
     if not values.get("face_id"):
-        errors["face_id"] = "Choose the face that speaks."
+        errors["face_id"] = gettext("Choose the face that speaks.")
     seconds = values.get("video_seconds")
     video_limits = FACE_VIDEO_LIMITS
     if seconds is None or not video_limits.min_seconds <= float(seconds) <= video_limits.max_seconds:
-        errors["session_id"] = (
-            f"Kling lip-syncs videos of {video_limits.min_seconds:g} to {video_limits.max_seconds:g} s."
-        )
+        errors["session_id"] = gettext("Kling lip-syncs videos of %(low)s to %(high)s s.") % {
+            "low": f"{video_limits.min_seconds:g}",
+            "high": f"{video_limits.max_seconds:g}",
+        }
     sound_seconds = values.get("sound_seconds")
     limits = LIP_SYNC_SOUND_LIMITS
     if not values.get("sound"):
-        errors["sound_file"] = "Upload the sound to speak, or choose one of your sounds."
+        errors["sound_file"] = gettext("Upload the sound to speak, or choose one of your sounds.")
     elif sound_seconds is None:
-        errors["sound_file"] = "We could not tell how long this sound is."
+        errors["sound_file"] = gettext("We could not tell how long this sound is.")
     elif not limits.min_seconds <= float(sound_seconds) <= limits.max_seconds:
-        errors["sound_file"] = (
-            f"This sound is {float(sound_seconds):.1f} s long; it needs to be "
-            f"{limits.min_seconds:g} to {limits.max_seconds:g} s."
-        )
+        errors["sound_file"] = gettext(
+            "This sound is %(seconds)s s long; it needs to be %(low)s to %(high)s s."
+        ) % {
+            "seconds": f"{float(sound_seconds):.1f}",
+            "low": f"{limits.min_seconds:g}",
+            "high": f"{limits.max_seconds:g}",
+        }
     if not errors:
         errors.update(lip_sync_timing_problems(values))
     return errors
@@ -1039,10 +1069,13 @@ def _check_shots(model: VideoModel, shots: Any, duration: Any) -> dict[str, str]
 def _check_image_count_and_ratio(model: ImageModel, values: Mapping[str, Any]) -> dict[str, str]:
     errors: dict[str, str] = {}
     if model.aspect_ratios and (values.get("aspect_ratio") or "") not in model.aspect_ratios:
-        errors["aspect_ratio"] = f"{model.label} offers {_join(model.aspect_ratios)}."
+        errors["aspect_ratio"] = gettext("%(model)s offers %(choices)s.") % {
+            "model": model.label,
+            "choices": _join(model.aspect_ratios),
+        }
     n = values.get("n")
     if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= model.max_n:
-        errors["n"] = f"Make between 1 and {model.max_n} images at a time."
+        errors["n"] = gettext("Make between 1 and %(most)d images at a time.") % {"most": model.max_n}
     return errors
 
 
@@ -1051,14 +1084,10 @@ def _check_multi_image2image(model: ImageModel, values: Mapping[str, Any]) -> di
     `style_image` whether each was given."""
     errors = _check_image_count_and_ratio(model, values)
     if values.get("negative_prompt"):
-        errors["negative_prompt"] = "Multi-image to image takes no negative prompt."
+        errors["negative_prompt"] = gettext("Multi-image to image takes no negative prompt.")
     count = int(values.get("subject_image_list") or 0)
     if not 1 <= count <= MAX_SUBJECT_PICTURES:
-        errors["subject_image_list"] = (
-            f"Give between 1 and {MAX_SUBJECT_PICTURES} subject pictures; you gave {count}."
-            if count
-            else "Upload at least one subject picture."
-        )
+        errors["subject_image_list"] = _subject_count(MAX_SUBJECT_PICTURES, count)
     return errors
 
 
@@ -1067,12 +1096,10 @@ def _check_omni_image(model: ImageModel, values: Mapping[str, Any]) -> dict[str,
     number of saved subjects, when given); `result_type` single or series."""
     errors = _check_image_count_and_ratio(model, values)
     if values.get("negative_prompt"):
-        errors["negative_prompt"] = "Omni image takes no negative prompt."
+        errors["negative_prompt"] = gettext("Omni image takes no negative prompt.")
     resolution = values.get("resolution") or "1k"
     if resolution not in model.resolutions:
-        errors["resolution"] = (
-            f"{model.label} renders at {_join(RESOLUTION_LABELS[r] for r in model.resolutions)}."
-        )
+        errors["resolution"] = _renders_at(model, model.resolutions)
     count = int(values.get("image_list") or 0)
     references = count + int(values.get("element_list") or 0)
     if references > MAX_OMNI_IMAGE_REFERENCES:
@@ -1081,18 +1108,23 @@ def _check_omni_image(model: ImageModel, values: Mapping[str, Any]) -> dict[str,
         )
     result_type = values.get("result_type") or "single"
     if result_type not in RESULT_TYPES:
-        errors["result_type"] = "Choose one image or a series."
+        errors["result_type"] = gettext("Choose one image or a series.")
     elif result_type == "series":
         low, high = model.series_range or (0, 0)
         amount = values.get("series_amount")
         if model.series_range is None:
-            errors["result_type"] = f"{model.label} does not make series."
+            errors["result_type"] = gettext("%(model)s does not make series.") % {"model": model.label}
         elif amount != SERIES_AUTO and (
             isinstance(amount, bool) or not isinstance(amount, int) or not low <= amount <= high
         ):
-            errors["series_amount"] = f"A series has {low} to {high} pictures, or as many as Kling chooses."
+            errors["series_amount"] = gettext(
+                "A series has %(low)d to %(high)d pictures, or as many as Kling chooses."
+            ) % {
+                "low": low,
+                "high": high,
+            }
         elif values.get("requested_n", 1) != 1:
-            errors["n"] = "A series is made one at a time."
+            errors["n"] = gettext("A series is made one at a time.")
     subjects = int(values.get("element_list") or 0)
     errors.update(_reference_problems([values.get("prompt") or ""], count, subjects))
     return errors
@@ -1110,19 +1142,26 @@ def series_pictures_charged(model_name: str, amount: Any) -> Any:
 def _check_try_on(model: ImageModel, values: Mapping[str, Any]) -> dict[str, str]:
     errors: dict[str, str] = {}
     if not values.get("human_image"):
-        errors["human_image"] = "Upload a photo of the person to dress."
+        errors["human_image"] = gettext("Upload a photo of the person to dress.")
     if not values.get("cloth_image"):
-        errors["cloth_image"] = "Upload a photo of the garment."
+        errors["cloth_image"] = gettext("Upload a photo of the garment.")
     garment = values.get("garment_type") or ""
     if garment not in GARMENT_LABELS:
-        errors["garment_type"] = (
+        errors["garment_type"] = gettext(
             "Say what the garment picture shows: a top, a bottom, a dress, or a top and bottom."
         )
     elif garment not in model.garments:
         better = [m.label for m in models_for(Kind.VIRTUAL_TRY_ON) if garment in m.garments]
         errors["garment_type"] = (
-            f"{model.label} does not dress a person in {GARMENT_LABELS[garment][0].lower() + GARMENT_LABELS[garment][1:]}"
-            + (f"; choose {_join(better)}." if better else ".")
+            gettext("%(model)s does not dress a person in %(garment)s; choose %(others)s.")
+            % {
+                "model": model.label,
+                "garment": _lower_first(gettext(GARMENT_LABELS[garment])),
+                "others": _join(better),
+            }
+            if better
+            else gettext("%(model)s does not dress a person in %(garment)s.")
+            % {"model": model.label, "garment": _lower_first(gettext(GARMENT_LABELS[garment]))}
         )
     return errors
 
@@ -1131,26 +1170,26 @@ def _check_expand(model: ImageModel, values: Mapping[str, Any]) -> dict[str, str
     """Expand: the four `<side>_expansion_ratio` numbers and an `image`."""
     errors = _check_image_count_and_ratio(model, values)
     if values.get("negative_prompt"):
-        errors["negative_prompt"] = "Expanding takes no negative prompt."
+        errors["negative_prompt"] = gettext("Expanding takes no negative prompt.")
     if not values.get("image"):
-        errors["image"] = "Upload the picture to expand."
+        errors["image"] = gettext("Upload the picture to expand.")
     ratios = {}
     for side in EXPANSION_SIDES:
         raw = values.get(f"{side}_expansion_ratio")
         number = float(raw) if isinstance(raw, (int, float)) and not isinstance(raw, bool) else None
         if number is None or not 0 <= number <= MAX_EXPANSION_RATIO:
-            errors[f"{side}_expansion_ratio"] = (
-                f"Extend each side by 0 to {MAX_EXPANSION_RATIO:g} times the picture."
-            )
+            errors[f"{side}_expansion_ratio"] = gettext(
+                "Extend each side by 0 to %(most)s times the picture."
+            ) % {"most": f"{MAX_EXPANSION_RATIO:g}"}
         ratios[side] = number or 0.0
     if not any(f"{side}_expansion_ratio" in errors for side in EXPANSION_SIDES):
         area = expanded_area(**ratios)
         if area <= 0:
-            errors["expansion"] = "Extend at least one side."
+            errors["expansion"] = gettext("Extend at least one side.")
         elif area > MAX_NEW_AREA + 1e-9:
-            errors["expansion"] = (
-                f"These sides add {area:.2f} times the picture's area; Kling adds at most {MAX_NEW_AREA:g} times."
-            )
+            errors["expansion"] = gettext(
+                "These sides add %(area)s times the picture's area; Kling adds at most %(most)s times."
+            ) % {"area": f"{area:.2f}", "most": f"{MAX_NEW_AREA:g}"}
     return errors
 
 
@@ -1179,19 +1218,26 @@ _KIND_CHECKS = {
 
 def _check_camera(model: VideoModel, mode: str, duration: int | None, camera: Mapping) -> dict[str, str]:
     if not model.camera_allowed(mode, duration):
-        where = f" only in {model.camera.describe()}" if model.camera else " no"
-        return {"camera_control": f"{model.label} supports{where} camera control."}
+        return {
+            "camera_control": gettext("%(model)s supports camera control only in %(when)s.")
+            % {"model": model.label, "when": model.camera.describe()}
+            if model.camera
+            else gettext("%(model)s supports no camera control.") % {"model": model.label}
+        }
     kind = camera.get("type")
     if kind not in model.camera_types:
-        return {"camera_control": f"{model.label} supports simple camera moves only."}
+        return {
+            "camera_control": gettext("%(model)s supports simple camera moves only.") % {"model": model.label}
+        }
     if kind == CAMERA_SIMPLE:
         config = camera.get("config") or {}
         values = [abs(float(config.get(axis) or 0)) for axis in CAMERA_AXES]
         if len(_simple_axes(config)) != 1:
-            return {"camera_control": "Choose exactly one camera move."}
+            return {"camera_control": gettext("Choose exactly one camera move.")}
         if max(values) > CAMERA_AXIS_LIMIT:
             return {
-                "camera_value": f"The strength is between -{CAMERA_AXIS_LIMIT:g} and {CAMERA_AXIS_LIMIT:g}."
+                "camera_value": gettext("The strength is between -%(most)s and %(most)s.")
+                % {"most": f"{CAMERA_AXIS_LIMIT:g}"}
             }
     return {}
 
@@ -1203,42 +1249,84 @@ def _check_image(model: ImageModel, values: Mapping[str, Any]) -> dict[str, str]
     allowed = model.reference_resolutions if has_reference else model.resolutions
     if resolution not in allowed:
         errors["resolution"] = (
-            f"With a reference image, {model.label} renders at {_join(RESOLUTION_LABELS[r] for r in allowed)}."
+            gettext("With a reference image, %(model)s renders at %(choices)s.")
+            % {"model": model.label, "choices": _join(RESOLUTION_LABELS[r] for r in allowed)}
             if has_reference
-            else f"{model.label} renders at {_join(RESOLUTION_LABELS[r] for r in allowed)}."
+            else _renders_at(model, allowed)
         )
     reference_type = values.get("image_reference") or ""
     if has_reference:
         if not model.reference_image:
-            errors["image"] = f"{model.label} does not take a reference image."
+            errors["image"] = gettext("%(model)s does not take a reference image.") % {"model": model.label}
         elif model.image_references and reference_type not in model.image_references:
-            errors["image_reference"] = "Say what to keep from the reference image: the subject or the face."
+            errors["image_reference"] = gettext(
+                "Say what to keep from the reference image: the subject or the face."
+            )
         if values.get("negative_prompt"):
-            errors["negative_prompt"] = "A negative prompt cannot be combined with a reference image."
+            errors["negative_prompt"] = gettext(
+                "A negative prompt cannot be combined with a reference image."
+            )
     elif reference_type:
-        errors["image_reference"] = "A reference type needs a reference image."
+        errors["image_reference"] = gettext("A reference type needs a reference image.")
     fidelity = values.get("image_fidelity")
     if fidelity is not None and not 0 <= float(fidelity) <= 1:
-        errors["image_fidelity"] = "The reference strength is between 0 and 1."
+        errors["image_fidelity"] = gettext("The reference strength is between 0 and 1.")
     # Kling reads human_fidelity only with a subject reference (section 3.11).
     likeness = values.get("human_fidelity")
     if likeness is not None:
         if not (has_reference and reference_type == "subject"):
-            errors["human_fidelity"] = (
+            errors["human_fidelity"] = gettext(
                 "Face likeness applies only with a reference image whose subject is kept."
             )
         elif not 0 <= float(likeness) <= 1:
-            errors["human_fidelity"] = "The face likeness is between 0 and 1."
+            errors["human_fidelity"] = gettext("The face likeness is between 0 and 1.")
     if int(values.get("element_list") or 0) and not model.elements:
-        errors["element_list"] = f"{model.label} does not take saved subjects; choose Kling 3.0."
+        errors["element_list"] = gettext("%(model)s does not take saved subjects; choose Kling 3.0.") % {
+            "model": model.label
+        }
     return errors
 
 
 def _join(items: Iterable[str]) -> str:
-    items = list(items)
+    items = [str(item) for item in items]
     if len(items) <= 1:
         return "".join(items)
-    return ", ".join(items[:-1]) + " or " + items[-1]
+    return gettext(", ").join(items[:-1]) + gettext(" or ") + items[-1]
+
+
+def _seconds(value: Any) -> str:
+    return gettext("%(seconds)s s") % {"seconds": value}
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
+def _clips_of(model: VideoModel, durations: str) -> str:
+    return gettext("%(model)s makes clips of %(durations)s.") % {"model": model.label, "durations": durations}
+
+
+def _choose_one_of(choices: Iterable[str]) -> str:
+    return gettext("Choose one of %(choices)s.") % {"choices": _join(choices)}
+
+
+def _modes_offered(model: VideoModel) -> str:
+    modes = _join(gettext(MODE_LABELS[m]) for m in model.modes)
+    return gettext("%(model)s offers %(modes)s mode.") % {"model": model.label, "modes": modes}
+
+
+def _renders_at(model: ImageModel, resolutions: Iterable[str]) -> str:
+    choices = _join(RESOLUTION_LABELS[r] for r in resolutions)
+    return gettext("%(model)s renders at %(choices)s.") % {"model": model.label, "choices": choices}
+
+
+def _subject_count(most: int, count: int) -> str:
+    if not count:
+        return gettext("Upload at least one subject picture.")
+    return gettext("Give between 1 and %(most)d subject pictures; you gave %(count)d.") % {
+        "most": most,
+        "count": count,
+    }
 
 
 def summary_rows() -> list[dict[str, Any]]:

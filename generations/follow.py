@@ -25,6 +25,7 @@ from django.db import connection, transaction
 from django.db.models import F, Min, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 from django_q import conf as django_q_conf
 
 from generations import fair_queue, inputs, limiter, providers, queue, services
@@ -38,6 +39,7 @@ from generations.models import (
 )
 from generations.providers.base import GenerationRequest, ProviderError, ProviderTask, TaskStatus
 from generations.providers.errors import failed_task_user_message, is_not_found
+from kling_site import stored_text
 from kling_site.links import absolute_url
 
 logger = logging.getLogger(__name__)
@@ -77,27 +79,38 @@ def poll_interval(generation: Generation, now: datetime) -> timedelta:
     return timedelta(seconds=min(MAX_POLL_INTERVAL_SECONDS, max(poll_base_seconds(), age / 10)))
 
 
-UNCONFIRMED_MESSAGE = (
+# Kept in English on the generation and translated when read (kling_site.stored_text).
+UNCONFIRMED_MESSAGE = gettext_noop(
     "We lost Kling's answer to this request and cannot confirm it arrived, so we stopped it "
     "and gave your credits back. Please try again."
+)
+NO_RESULT_MESSAGE = gettext_noop("Kling reported success but sent no result. Please try again.")
+_DEADLINE = stored_text.template(
+    gettext_noop("Kling did not finish this within %(minutes)s minutes, so we stopped waiting for it.")
+)
+_NEVER_STARTED = stored_text.template(
+    gettext_noop("Kling was too busy to start this within %(minutes)s minutes. Please try again later.")
 )
 
 
 def deadline_message() -> str:
-    minutes = settings.GENERATION_DEADLINE_MINUTES
-    return f"Kling did not finish this within {minutes} minutes, so we stopped waiting for it."
+    return _DEADLINE % {"minutes": settings.GENERATION_DEADLINE_MINUTES}
 
 
 def never_started_message() -> str:
-    minutes = settings.GENERATION_DEADLINE_MINUTES
-    return f"Kling was too busy to start this within {minutes} minutes. Please try again later."
+    return _NEVER_STARTED % {"minutes": settings.GENERATION_DEADLINE_MINUTES}
 
 
 # --- submit -----------------------------------------------------------------------------
 
 
+# Choices of ours kept with the request (to show on its page and to remix with) that
+# Kling has no field for: never sent.
+LOCAL_PARAMS = frozenset({"garment_type"})
+
+
 def build_request(generation: Generation) -> GenerationRequest:
-    params = dict(generation.params)
+    params = {k: v for k, v in generation.params.items() if k not in LOCAL_PARAMS}
     if generation.input_image:
         params["image"] = _base64(generation.input_image)
     if generation.input_image_tail:
@@ -327,7 +340,7 @@ def apply_task(generation: Generation, task: ProviderTask) -> None:
             services.fail(
                 generation.pk,
                 code="no_result",
-                message="Kling reported success but sent no result. Please try again.",
+                message=NO_RESULT_MESSAGE,
                 provider_message=task.status_message or "succeeded without media",
                 from_statuses=IN_FLIGHT_STATUSES,
                 units_charged=task.units_charged,

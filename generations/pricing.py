@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
+from django.utils.translation import gettext
+from django.utils.translation import gettext as _
+
 from generations import capabilities, effects
 from generations.capabilities import VideoModel
 from generations.models import Kind, Price
@@ -320,7 +323,7 @@ def quote(kind: str, values: dict[str, Any]) -> Quote:
     model_name = values.get("model_name") or ""
     model = capabilities.get(kind, model_name)
     if model is None:
-        raise NotOffered(f"{model_name or 'This model'} is not offered.")
+        raise NotOffered(_("%(model)s is not offered.") % {"model": model_name or _("This model")})
     if kind in capabilities.PER_SECOND_KINDS:
         return _per_second_quote(kind, model, values)
     if kind == Kind.VIDEO_EFFECTS:
@@ -329,8 +332,11 @@ def quote(kind: str, values: dict[str, Any]) -> Quote:
         price = find_price(kind, model_name, values.get("mode") or "", None, False)
         if price is None:
             if kind == Kind.VIDEO_EXTEND:
-                raise NotOffered(f"Extending {model.label} videos is not offered at the moment.", "video_id")
-            raise NotOffered(f"{Kind(kind).label} is not offered at the moment.")
+                raise NotOffered(
+                    _("Extending %(model)s videos is not offered at the moment.") % {"model": model.label},
+                    "video_id",
+                )
+            raise NotOffered(_("%(kind)s is not offered at the moment.") % {"kind": Kind(kind).label})
         return Quote(credits=price.credits, unit_credits=price.credits)
     if isinstance(model, VideoModel):
         mode = values.get("mode") or ""
@@ -342,19 +348,25 @@ def quote(kind: str, values: dict[str, Any]) -> Quote:
                 part
                 for part in (
                     model.label,
-                    capabilities.MODE_LABELS.get(mode, ""),
-                    f"{duration} s" if duration else "",
-                    "with sound" if audio else "",
+                    gettext(capabilities.MODE_LABELS.get(mode, ""))
+                    if mode in capabilities.MODE_LABELS
+                    else "",
+                    _("%(seconds)s s") % {"seconds": duration} if duration else "",
+                    _("with sound") if audio else "",
                 )
                 if part
             )
-            raise NotOffered(f"{what} is not offered at the moment. Choose other options.", "duration")
+            raise NotOffered(_unavailable(what), "duration")
         return Quote(credits=price.credits, unit_credits=price.credits)
     n = values.get("n") or 1
     price = find_price(kind, model_name, values.get("resolution") or "", None, False)
     if price is None:
-        raise NotOffered(f"{model.label} images are not offered at the moment.")
+        raise NotOffered(_("%(model)s images are not offered at the moment.") % {"model": model.label})
     return Quote(credits=price.credits * n, unit_credits=price.credits, count=n)
+
+
+def _unavailable(what: str) -> str:
+    return _("%(what)s is not offered at the moment. Choose other options.") % {"what": what}
 
 
 def _effect_quote(values: dict[str, Any]) -> Quote:
@@ -363,7 +375,10 @@ def _effect_quote(values: dict[str, Any]) -> Quote:
     duration = values.get("duration")
     price = find_price(Kind.VIDEO_EFFECTS, scene, values.get("mode") or "", duration, False)
     if price is None:
-        raise NotOffered(f"This effect is not offered at {duration} s at the moment.", "duration")
+        raise NotOffered(
+            _("This effect is not offered at %(seconds)s s at the moment.") % {"seconds": duration},
+            "duration",
+        )
     return Quote(credits=price.credits, unit_credits=price.credits)
 
 
@@ -381,7 +396,8 @@ def _per_second_quote(kind: str, model: VideoModel, values: dict[str, Any]) -> Q
     mode = values.get("mode") or ""
     price = find_price(kind, model.name, mode, None, False)
     if price is None:
-        what = f"{model.label} {capabilities.MODE_LABELS.get(mode, '')}".strip()
-        raise NotOffered(f"{what} is not offered at the moment. Choose other options.", "mode")
+        label = capabilities.MODE_LABELS.get(mode, "")
+        what = f"{model.label} {gettext(label) if label else ''}".strip()
+        raise NotOffered(_unavailable(what), "mode")
     seconds = billed_seconds(values.get("output_seconds"))
     return Quote(credits=price.credits * seconds, unit_credits=price.credits, seconds=seconds)

@@ -23,7 +23,10 @@ from django.core.cache import cache
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.files import File
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from billing import ledger
 from generations import capabilities, effects, fair_queue, limiter, pricing, queue, uploads
@@ -38,6 +41,7 @@ from generations.models import (
     Status,
     WaitReason,
 )
+from kling_site import stored_text
 from kling_site.cache_errors import CACHE_ERRORS
 
 logger = logging.getLogger(__name__)
@@ -278,10 +282,10 @@ def face_session(user, session_id: str) -> FaceSession:
         else None
     )
     if session is None:
-        raise ValidationError({"session_id": ["Find the faces in one of your videos first."]})
+        raise ValidationError({"session_id": [_("Find the faces in one of your videos first.")]})
     if timezone.now() >= session.expires_at:
         raise ValidationError(
-            {"session_id": ["Kling keeps found faces for 24 hours; these have expired. Find them again."]}
+            {"session_id": [_("Kling keeps found faces for 24 hours; these have expired. Find them again.")]}
         )
     return session
 
@@ -304,7 +308,7 @@ def own_sound(user, asset_id: Any) -> Asset:
         .first()
     )
     if asset is None:
-        raise ValidationError({"sound_from": ["Choose one of your own finished sounds."]})
+        raise ValidationError({"sound_from": [_("Choose one of your own finished sounds.")]})
     return asset
 
 
@@ -354,7 +358,8 @@ def identify_faces(user, *, video_id: str = "", upload=None) -> FaceSession:
         raise ValidationError(
             {
                 NON_FIELD_ERRORS: [
-                    f"You can look for faces {FACE_SESSIONS_PER_HOUR} times an hour; try again later."
+                    _("You can look for faces %(count)d times an hour; try again later.")
+                    % {"count": FACE_SESSIONS_PER_HOUR}
                 ]
             }
         )
@@ -362,14 +367,14 @@ def identify_faces(user, *, video_id: str = "", upload=None) -> FaceSession:
     if not providers.offers(capabilities.product_for(Kind.LIP_SYNC)) or not hasattr(
         provider, "identify_face"
     ):
-        raise ValidationError({NON_FIELD_ERRORS: ["Lip-sync is not offered at the moment."]})
+        raise ValidationError({NON_FIELD_ERRORS: [_("Lip-sync is not offered at the moment.")]})
     limits = capabilities.FACE_VIDEO_LIMITS
     if video_id:
         asset = own_video(user, video_id, use="lip-syncs")
         if asset.duration and asset.duration > limits.max_seconds:
             raise _refuse_source(
-                f"This video is {asset.duration:.0f} s long; Kling finds faces in videos of up to "
-                f"{limits.max_seconds:g} s."
+                _("This video is %(seconds)d s long; Kling finds faces in videos of up to %(most)s s.")
+                % {"seconds": round(asset.duration), "most": f"{limits.max_seconds:g}"}
             )
         session = FaceSession(owner=user, video_id=asset.video_id, video_seconds=asset.duration or 0)
         field, ask = "video_id", {"video_id": asset.video_id}
@@ -388,7 +393,7 @@ def identify_faces(user, *, video_id: str = "", upload=None) -> FaceSession:
         session.save()
         field, ask = "video_url", {"video_url": inputs.signed_face_video_url(session)}
     else:
-        raise ValidationError({"video_url": ["Upload a video, or choose one of your own."]})
+        raise ValidationError({"video_url": [_("Upload a video, or choose one of your own.")]})
     try:
         scan = provider.identify_face(**ask)
     except ProviderError as error:
@@ -401,7 +406,7 @@ def identify_faces(user, *, video_id: str = "", upload=None) -> FaceSession:
         if session.pk:
             session.video.delete(save=False)
             session.delete()
-        raise ValidationError({field: ["Kling found no face to lip-sync in this video."]})
+        raise ValidationError({field: [_("Kling found no face to lip-sync in this video.")]})
     session.session_id, session.faces, session.units = scan.session_id, scan.faces, scan.units
     session.save()
     return session
@@ -452,12 +457,21 @@ def own_video(user, video_id: str, *, use: str = "reuses") -> Asset:
         else None
     )
     if asset is None:
-        raise _refuse_source("Choose one of your own finished videos.")
+        raise _refuse_source(_("Choose one of your own finished videos."))
     made = asset.generation.finished_at or asset.generation.created_at
     if timezone.now() - made > timedelta(days=capabilities.EXTEND_SOURCE_DAYS):
+        template = {
+            "extends": _(
+                "Kling extends videos for %(days)d days after they are made; this one is from %(date)s."
+            ),
+            "lip-syncs": _(
+                "Kling lip-syncs videos for %(days)d days after they are made; this one is from %(date)s."
+            ),
+        }.get(use) or _(
+            "Kling reuses videos for %(days)d days after they are made; this one is from %(date)s."
+        )
         raise _refuse_source(
-            f"Kling {use} videos for {capabilities.EXTEND_SOURCE_DAYS} days after they are made; "
-            f"this one is from {made:%d %B %Y}."
+            template % {"days": capabilities.EXTEND_SOURCE_DAYS, "date": date_format(made, "DATE_FORMAT")}
         )
     return asset
 
@@ -477,13 +491,17 @@ def extend_source(user, video_id: str) -> Asset:
     if capabilities.get(Kind.VIDEO_EXTEND, source.model_name) is None:
         models = ", ".join(m.label for m in capabilities.models_for(Kind.VIDEO_EXTEND))
         raise _refuse_source(
-            f"Kling extends videos made with {models} only; this one was made with {source.model_name}."
+            _("Kling extends videos made with %(models)s only; this one was made with %(model)s.")
+            % {"models": models, "model": source.model_name}
         )
     length = asset.duration or float(source.duration or 0)
     limit = capabilities.EXTEND_MAX_TOTAL_SECONDS
     if length + capabilities.EXTEND_ADDS_SECONDS > limit:
         raise _refuse_source(
-            f"This video is already {length:.0f} s long; Kling extends videos up to {limit // 60} minutes in all."
+            _(
+                "This video is already %(seconds)d s long; Kling extends videos up to %(minutes)d minutes in all."
+            )
+            % {"seconds": round(length), "minutes": limit // 60}
         )
     return asset
 
@@ -778,6 +796,18 @@ def _copy_asset_input(generation: Generation, field: str, asset: Asset) -> None:
     given.save()
 
 
+# Ledger memos stay in English on the entry; the credits page shows them in the reader's
+# language (kling_site.stored_text).
+CHARGE_MEMO = stored_text.template(gettext_noop("%(kind)s with %(model)s"), known=("kind",))
+REFUND_MEMO = stored_text.template(gettext_noop("Refund: %(kind)s failed"), known=("kind",))
+
+
+def _english_kind(generation: Generation) -> str:
+    # The kind's name is lazy: read in the request's language it would store Chinese.
+    with translation.override("en"):
+        return str(generation.get_kind_display())
+
+
 def create_generation(
     user, kind: str, cleaned_data: Mapping[str, Any], client_token: str = "", *, queue_cap: bool = True
 ) -> Generation:
@@ -848,7 +878,7 @@ def create_generation(
                     quote.credits,
                     key=f"gen:{generation.pk}:charge",
                     generation=generation,
-                    memo=f"{generation.get_kind_display()} with {model.label}",
+                    memo=CHARGE_MEMO % {"kind": _english_kind(generation), "model": model.label},
                 )
             if queue_cap:
                 _check_queue_cap(user, generation)
@@ -886,8 +916,11 @@ def _check_queue_cap(user, generation: Generation) -> None:
         raise ValidationError(
             {
                 NON_FIELD_ERRORS: [
-                    f"You already have {others} generations waiting or in progress, the most at once. "
-                    "This one was not started and nothing was charged: try again when some have finished."
+                    _(
+                        "You already have %(count)d generations waiting or in progress, the most at once. "
+                        "This one was not started and nothing was charged: try again when some have finished."
+                    )
+                    % {"count": others}
                 ]
             },
             code="too_many_queued",
@@ -941,7 +974,7 @@ def transition(generation_id: int, from_statuses: Iterable[str], to_status: str,
                     generation.cost,
                     key=f"gen:{generation_id}:refund",
                     generation=generation,
-                    memo=f"Refund: {generation.get_kind_display().lower()} failed",
+                    memo=REFUND_MEMO % {"kind": _english_kind(generation).lower()},
                 )
             # Robust: a broker error while enqueueing one follow-up must not skip the others.
             transaction.on_commit(lambda: queue.notify_finished(generation_id), robust=True)
@@ -1064,7 +1097,7 @@ def camera_form_values(camera: Mapping[str, Any]) -> dict[str, Any]:
     if len(moves) != 1:
         return {}
     axis, value = moves[0]
-    for preset, (_, preset_axis, preset_value) in capabilities.CAMERA_PRESETS.items():
+    for preset, (_label, preset_axis, preset_value) in capabilities.CAMERA_PRESETS.items():
         if (preset_axis, preset_value) == (axis, value):
             return {"camera_control": preset}
     return {"camera_control": capabilities.CAMERA_SIMPLE, "camera_axis": axis, "camera_value": value}

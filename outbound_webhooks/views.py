@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -42,9 +43,9 @@ def endpoint(request: HttpRequest) -> HttpResponse:
     subscriptions.set_default_url(request.user, form.cleaned_data["url"])
     messages.success(
         request,
-        "Your webhook URL was saved."
+        _("Your webhook URL was saved.")
         if form.cleaned_data["url"]
-        else "Your default webhook URL was removed.",
+        else _("Your default webhook URL was removed."),
     )
     return redirect("outbound_webhooks:endpoint")
 
@@ -66,7 +67,7 @@ def send_test(request: HttpRequest) -> HttpResponse:
     except ValueError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, "A test event is on its way. Its attempts appear below within seconds.")
+        messages.success(request, _("A test event is on its way. Its attempts appear below within seconds."))
     return redirect("outbound_webhooks:endpoint")
 
 
@@ -88,5 +89,5 @@ def send_again(request: HttpRequest, pk: int) -> HttpResponse:
         Delivery, pk=pk, owner=request.user, status__in=(Delivery.Status.DELIVERED, Delivery.Status.GAVE_UP)
     )
     deliveries.redeliver(delivery)
-    messages.success(request, "The event is being sent again.")
+    messages.success(request, _("The event is being sent again."))
     return redirect(delivery)

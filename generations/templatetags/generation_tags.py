@@ -2,8 +2,15 @@ from django import template
 from django.utils.translation import gettext as _
 
 from generations.models import MAX_FETCH_ATTEMPTS, Generation, Status
+from kling_site.stored_text import translated
 
 register = template.Library()
+
+
+@register.filter
+def stored_text(text: str) -> str:
+    """A sentence kept in English on a row (an error, a memo), in the reader's language."""
+    return translated(text)
 
 
 @register.filter
