@@ -52,7 +52,7 @@ from api.serializers import (
 )
 from api.throttles import APIRateThrottle, CreateRateThrottle
 from billing import ledger
-from generations import capabilities, pricing, services
+from generations import capabilities, media, pricing, services
 from generations.models import Asset, Generation, Kind, Price, Status
 from generations.views import serve_file
 
@@ -247,6 +247,7 @@ class FacesView(BaseAPIView):
             if video_url:
                 upload = api_inputs.to_upload(str(video_url), api_inputs.VIDEO_MAX_BYTES)
             session = services.identify_faces(request.user, video_id=video_id, upload=upload)
+            media.keep_face_pictures(session)
         except ValidationError as exc:
             details = getattr(exc, "error_dict", None) and exc.message_dict
             raise errors.validation_error(details or {"video_url": exc.messages}) from None

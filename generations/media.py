@@ -30,7 +30,7 @@ from PIL import Image, ImageOps
 
 from generations import queue
 from generations.follow import backoff_seconds
-from generations.models import MAX_FETCH_ATTEMPTS, Asset, Generation, Status
+from generations.models import MAX_FETCH_ATTEMPTS, Asset, FaceSession, Generation, Status
 from kling_site import safe_http
 
 logger = logging.getLogger(__name__)
@@ -279,6 +279,45 @@ def store_output(generation: Generation, item: dict, *, deadline: float | None =
             asset.thumbnail.save(f"{kind}-{index}-thumb.jpg", ContentFile(thumbnail), save=False)
         asset.save()
     return asset
+
+
+# The face thumbnails of one identify-face answer are copied within this many seconds.
+FACE_PICTURES_SECONDS = 20
+
+
+def keep_face_pictures(session: FaceSession) -> None:
+    """Copy the face thumbnails of Kling's identify-face into our storage, next to the
+    session's video, so that pages show our copy rather than load them from Kling (whose
+    links expire): each face gets `picture` (the stored name) and `picture_type`. A face
+    whose thumbnail cannot be copied keeps no picture and is still offered by its times."""
+    deadline = time.monotonic() + FACE_PICTURES_SECONDS
+    field = FaceSession._meta.get_field("video")
+    for face in session.faces:
+        url = str(face.get("face_image") or "")
+        if not url or face.get("picture"):
+            continue
+        try:
+            fetched = download(url, Asset.Kind.IMAGE, deadline=deadline)
+        except MediaError as error:
+            logger.warning(
+                "face %s of face session %s not copied: %s", face.get("face_id"), session.pk, error
+            )
+            continue
+        with fetched.file:
+            ext = {"image/png": "png", "image/webp": "webp"}.get(fetched.content_type, "jpg")
+            stored = field.attr_class(session, field, None)
+            stored.save(f"face-{face.get('face_id')}.{ext}", File(fetched.file), save=False)
+        face.update(picture=stored.name, picture_type=fetched.content_type)
+    session.save(update_fields=["faces"])
+
+
+def face_picture(session: FaceSession, face_id: str):
+    """The stored thumbnail of one face of `session` (a file to serve), or None."""
+    face = session.face(face_id)
+    if not face or not face.get("picture"):
+        return None
+    field = FaceSession._meta.get_field("video")
+    return field.attr_class(session, field, face["picture"])
 
 
 def _missing_outputs(generation: Generation) -> list[dict]:

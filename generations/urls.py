@@ -20,6 +20,7 @@ urlpatterns = [
     # Kling fetches videos and sound from here (no login: the signature grants access).
     path("inputs/<str:token>/<str:filename>", views.signed_input, name="signed_input"),
     path("inputs/faces/<str:token>/<str:filename>", views.face_video, name="face_video"),
+    path("faces/<int:session_pk>/<str:face_id>/picture/", views.face_picture, name="face_picture"),
     path(
         "generations/<int:generation_id>/files/<int:asset_id>/thumbnail/",
         views.asset_thumbnail,

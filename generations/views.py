@@ -33,7 +33,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from billing import ledger
-from generations import capabilities, effects, inputs, pricing, providers, services
+from generations import capabilities, effects, inputs, media, pricing, providers, services
 from generations.forms import FORMS, FaceSearchForm, GenerationForm
 from generations.models import (
     KIND_SLUGS,
@@ -232,6 +232,7 @@ def find_faces(request: HttpRequest) -> HttpResponse:
             for field, errors in exc.message_dict.items():
                 face_form.add_error(field if field in face_form.fields else None, errors)
         else:
+            media.keep_face_pictures(session)
             path = reverse("generations:create", args=[KIND_SLUGS[Kind.LIP_SYNC]])
             return redirect(path + "?" + urlencode({"session_id": session.session_id}))
     form = FORMS[Kind.LIP_SYNC](user=request.user)
@@ -739,6 +740,20 @@ def face_video(request: HttpRequest, token: str, filename: str) -> HttpResponse:
     )
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+@login_required
+@require_GET
+def face_picture(request: HttpRequest, session_pk: int, face_id: str) -> HttpResponse:
+    """Our copy of a face's thumbnail from Kling's identify-face (owner-only)."""
+    session = get_object_or_404(FaceSession, pk=session_pk, owner=request.user)
+    picture = media.face_picture(session, face_id)
+    if picture is None:
+        raise Http404
+    content_type = session.face(face_id).get("picture_type") or "image/jpeg"
+    if content_type not in ("image/jpeg", "image/png", "image/webp"):
+        content_type = "application/octet-stream"
+    return serve_file(request, picture, content_type, f"face-{face_id}{_ext(picture.name)}", attachment=False)
 
 
 def _ext(name: str) -> str:

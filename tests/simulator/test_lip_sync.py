@@ -80,7 +80,8 @@ def test_it_lip_syncs_an_uploaded_video_end_to_end(
     assert [(f["face_id"], f["start_time"]) for f in session.faces] == [("0", 0), ("1", 3000)]
     assert session.faces[0]["end_time"] >= 5900 and session.units == "0.05" and session.video
     page = alice_client.get(f"/generate/lip-sync/?session_id={session.session_id}").content.decode()
-    assert 'id="faces"' in page and session.faces[1]["face_image"] in page
+    assert 'id="faces"' in page and f"/faces/{session.pk}/1/picture/" in page
+    assert session.faces[1]["face_image"] not in page  # our copy, not Kling's link
     assert 'id="price-credits">11<' in page  # 6 s: two 5 s blocks (1 unit) + face detection (0.05)
 
     generation = _create(alice_client, commit, _lip_sync_form(session))
@@ -101,6 +102,7 @@ def test_it_lip_syncs_an_uploaded_video_end_to_end(
     assert abs(uploads.probe_path(video.file.path).duration - 6) < 0.3
     detail = alice_client.get(generation.get_absolute_url()).content.decode()
     assert 'id="lip-sync-face"' in detail and "<audio controls" in detail
+    assert f"/faces/{session.pk}/0/picture/" in detail
     assert ledger.balance_of(alice) == 500 - 11
 
 
@@ -319,3 +321,30 @@ def test_the_simulator_makes_a_lip_sync_task_of_the_videos_length(post, sim, cli
     assert [t["task_id"] for t in listed] == [task.task_id]
     # Another key sees neither the session nor the task.
     assert SimTask.objects.get(task_id=session_id).created_by == task.created_by
+
+
+def test_it_keeps_its_own_copy_of_the_face_pictures(pipeline, alice_client, bob, monkeypatch):
+    session = _find_faces(alice_client, video_url=video_upload(seconds=6, width=640, height=512))
+    for face in session.faces:
+        assert face["picture"] and face["picture_type"] == "image/jpeg"
+        served = pipeline.download(face["face_image"]).content
+        response = alice_client.get(f"/faces/{session.pk}/{face['face_id']}/picture/")
+        assert response.status_code == 200 and response["Content-Type"] == "image/jpeg"
+        assert b"".join(response.streaming_content) == served
+    alice_client.force_login(bob)
+    assert alice_client.get(f"/faces/{session.pk}/0/picture/").status_code == 404
+
+
+def test_a_face_whose_picture_cannot_be_copied_is_offered_without_it(pipeline, alice_client, monkeypatch):
+    from generations import media
+
+    def refuse(url, kind, *, deadline=None):
+        raise media.MediaError("the media host answered HTTP 404")
+
+    monkeypatch.setattr(media, "download", refuse)
+    session = _find_faces(alice_client, video_url=video_upload(seconds=6, width=640, height=512))
+    assert not any(face.get("picture") for face in session.faces)
+    page = alice_client.get(f"/generate/lip-sync/?session_id={session.session_id}").content.decode()
+    assert 'name="face_id" value="1"' in page and "/picture/" not in page
+    assert session.faces[0]["face_image"] not in page
+    assert alice_client.get(f"/faces/{session.pk}/0/picture/").status_code == 404
