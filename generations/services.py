@@ -653,9 +653,10 @@ def _expand_params(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _try_on_params(data: Mapping[str, Any]) -> dict[str, Any]:
-    # `human_image` and `cloth_image` are added at submit; Kling has no field for the
-    # garment's kind (it sees it), so `garment_type` stays ours.
-    return {"model_name": data["model_name"]}
+    # `human_image` and `cloth_image` are added at submit. Kling has no field for the
+    # garment's kind (it sees it): `garment_type` is kept for the result's page and a
+    # remix, and never sent (follow.LOCAL_PARAMS).
+    return {"model_name": data["model_name"], "garment_type": data["garment_type"]}
 
 
 def _extend_params(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -1072,6 +1073,7 @@ def remix_initial(generation: Generation) -> dict[str, Any]:
             "image_reference",
             "image_fidelity",
             "human_fidelity",
+            "garment_type",
         )
         if key in params
     }

@@ -446,6 +446,9 @@ def parameters(generation: Generation) -> list[tuple[str, str]]:
         rows.append(("Video's sound", "Kept" if params["keep_original_sound"] == "yes" else "Dropped"))
     if generation.kind in capabilities.PER_SECOND_KINDS and generation.duration:
         rows.append(("Billed length", f"{generation.duration} seconds"))
+    if params.get("garment_type"):
+        garment = capabilities.GARMENT_LABELS.get(params["garment_type"])
+        rows.append(("Garment", _(garment) if garment else params["garment_type"]))
     if params.get("effect_scene"):
         scene = effects.scene(params["effect_scene"], include_disabled=True)
         rows.append(("Effect", _(scene.label) if scene else params["effect_scene"]))

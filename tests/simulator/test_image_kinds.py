@@ -436,6 +436,11 @@ def test_it_runs_a_virtual_try_on_end_to_end(
     assert_ended_right(generation, outcome=Status.SUCCEEDED, images=1)
     page = alice_client.get(generation.get_absolute_url()).content.decode()
     assert "Person" in page and "Garment" in page
+    # The garment kind chosen is kept (Kling has no field for it, so it is never sent) and shown.
+    assert generation.params["garment_type"] == "upper_lower"
+    assert '<th scope="row">Garment</th><td>Top and bottom together, in one picture</td>' in page
+    remix = alice_client.get(generation.remix_url).content.decode()
+    assert 'value="upper_lower" required id="id_garment_type_3" checked>' in remix
 
 
 @pytest.mark.parametrize(
