@@ -950,34 +950,36 @@ def _check_omni(model: VideoModel, values: Mapping[str, Any]) -> dict[str, str]:
     shots as [{"index", "prompt", "duration"}] when `multi_shot` is on."""
     errors = _check_mode(model, values)
     if values.get("negative_prompt"):
-        errors["negative_prompt"] = "Omni video takes no negative prompt."
+        errors["negative_prompt"] = gettext("Omni video takes no negative prompt.")
     duration = values.get("duration")
     video = bool(values.get("video"))
     # A base video keeps its own length and shape: Kling takes no duration or aspect ratio
     # with it (the video's own length, checked below, is what is billed).
     base = video and values.get("refer_type") == "base"
     if not base and duration not in model.durations:
-        errors["duration"] = f"{model.label} makes clips of {_durations_text(model.durations)}."
+        errors["duration"] = _clips_of(model, _durations_text(model.durations))
     if not base and (values.get("aspect_ratio") or "") not in model.aspect_ratios:
-        errors["aspect_ratio"] = f"Choose one of {_join(model.aspect_ratios)}."
+        errors["aspect_ratio"] = _choose_one_of(model.aspect_ratios)
     count = int(values.get("image_list") or 0)
     elements = int(values.get("element_list") or 0)
     most = MAX_OMNI_IMAGES_WITH_VIDEO if video else MAX_OMNI_IMAGES
     if count > most:
         errors["image_list"] = (
-            f"With a reference video, give at most {most} reference pictures; you gave {count}."
+            gettext("With a reference video, give at most %(most)s reference pictures; you gave %(count)s.")
             if video
-            else f"Give at most {most} reference pictures; you gave {count}."
-        )
+            else gettext("Give at most %(most)s reference pictures; you gave %(count)s.")
+        ) % {"most": most, "count": count}
     elif count + elements > most:
-        errors["element_list"] = f"Pictures and saved subjects together can be at most {most}."
+        errors["element_list"] = gettext("Pictures and saved subjects together can be at most %(most)s.") % {
+            "most": most
+        }
     multi_shot = bool(values.get("multi_shot"))
     prompts = [values.get("prompt") or ""]
     if video:
         errors.update(_check_omni_video(values))
     if multi_shot:
         if base:
-            errors["multi_shot"] = (
+            errors["multi_shot"] = gettext(
                 "A base video is edited as it is; a storyboard needs a reference video or none."
             )
         else:
@@ -992,7 +994,9 @@ def _check_omni_video(values: Mapping[str, Any]) -> dict[str, str]:
     measured length (`video_seconds`); the file itself was checked on upload."""
     errors: dict[str, str] = {}
     if (values.get("refer_type") or "") not in REFER_TYPES:
-        errors["refer_type"] = "Say how Kling uses the video: as a reference, or as the base to edit."
+        errors["refer_type"] = gettext(
+            "Say how Kling uses the video: as a reference, or as the base to edit."
+        )
     if (values.get("keep_original_sound") or "") not in KEEP_ORIGINAL_SOUND:
         errors["keep_original_sound"] = gettext("Say yes or no to keeping the video's sound.")
     seconds = values.get("video_seconds")
@@ -1001,10 +1005,13 @@ def _check_omni_video(values: Mapping[str, Any]) -> dict[str, str]:
     if seconds is None:
         errors[field] = gettext("We could not tell how long this video is.")
     elif not limits.min_seconds <= float(seconds) <= limits.max_seconds:
-        errors[field] = (
-            f"This video is {float(seconds):.1f} s long; omni video takes reference videos of "
-            f"{limits.min_seconds:g} to {limits.max_seconds:g} s."
-        )
+        errors[field] = gettext(
+            "This video is %(seconds)s s long; omni video takes reference videos of %(low)s to %(high)s s."
+        ) % {
+            "seconds": f"{float(seconds):.1f}",
+            "low": f"{limits.min_seconds:g}",
+            "high": f"{limits.max_seconds:g}",
+        }
     return errors
 
 
@@ -1032,7 +1039,10 @@ def _reference_problems(
             None,
         )
         if other and other.group(1) == "video" and videos is not None:
-            return {"prompt": f"The prompt refers to {other.group(0)} but no reference video was given."}
+            return {
+                "prompt": gettext("The prompt refers to %(token)s but no reference video was given.")
+                % {"token": other.group(0)}
+            }
         if other:
             return {
                 "prompt": f"<<<{other.group(1)}_{other.group(2)}>>> refers to a {other.group(1)} this page does not take."
