@@ -286,6 +286,102 @@
     }).observe(toasts, { childList: true });
   }
 
+  // Result pictures open in a viewer (templates/generations/_viewer.html): a click, or Enter
+  // on a thumbnail, opens it; the arrows move between pictures, Escape closes it (a native
+  // dialog), and the focus goes back to the thumbnail of the picture last shown.
+  var viewer = document.getElementById("viewer");
+  if (viewer && typeof viewer.showModal === "function") {
+    var viewerLinks = [];
+    var viewerIndex = 0;
+    var showPicture = function (index) {
+      viewerIndex = (index + viewerLinks.length) % viewerLinks.length;
+      var link = viewerLinks[viewerIndex];
+      var thumb = link.querySelector("img");
+      var caption = link.querySelector(".caption");
+      var image = document.getElementById("viewer-image");
+      image.src = link.getAttribute("href");
+      image.alt = thumb ? thumb.alt : "";
+      document.getElementById("viewer-caption").textContent = caption ? caption.textContent.trim() : "";
+      viewer.querySelectorAll("[data-viewer-step]").forEach(function (button) {
+        button.hidden = viewerLinks.length < 2;
+      });
+    };
+    document.addEventListener("click", function (event) {
+      var link = event.target instanceof Element && event.target.closest("#result-images a.gallery-item");
+      if (!link || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
+      event.preventDefault();
+      viewerLinks = Array.prototype.slice.call(document.querySelectorAll("#result-images a.gallery-item"));
+      showPicture(viewerLinks.indexOf(link));
+      viewer.showModal();
+    });
+    viewer.addEventListener("keydown", function (event) {
+      var step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[event.key];
+      if (event.key === "Home") step = -viewerIndex;
+      if (event.key === "End") step = viewerLinks.length - 1 - viewerIndex;
+      if (step === undefined || !viewerLinks.length) return;
+      event.preventDefault();
+      showPicture(viewerIndex + step);
+    });
+    viewer.addEventListener("click", function (event) {
+      var target = event.target instanceof Element ? event.target : null;
+      if (!target) return;
+      var step = target.closest("[data-viewer-step]");
+      if (step) showPicture(viewerIndex + parseInt(step.dataset.viewerStep, 10));
+      // A click on the backdrop (outside the dialog's box) closes it too.
+      if (target === viewer || target.closest("[data-viewer-close]")) viewer.close();
+    });
+    viewer.addEventListener("close", function () {
+      var link = viewerLinks[viewerIndex];
+      if (link && document.contains(link)) link.focus();
+    });
+  }
+
+  // The video player from the keyboard, on top of the browser's own controls: K plays and
+  // pauses (Space does already), the arrows move 5 seconds, M mutes, F toggles full screen.
+  document.addEventListener("keydown", function (event) {
+    var video = event.target;
+    if (!(video instanceof HTMLVideoElement) || !video.closest(".media-frame")) return;
+    if (event.altKey || event.ctrlKey || event.metaKey) return;
+    var key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
+    if (key === "ArrowRight" || key === "ArrowLeft") {
+      var end = isFinite(video.duration) ? video.duration : video.currentTime + 5;
+      video.currentTime = Math.min(end, Math.max(0, video.currentTime + (key === "ArrowRight" ? 5 : -5)));
+    } else if (key === "k") {
+      if (video.paused) {
+        var playing = video.play();
+        if (playing) playing.catch(function () {});
+      } else {
+        video.pause();
+      }
+    } else if (key === "m") {
+      video.muted = !video.muted;
+    } else if (key === "f") {
+      if (document.fullscreenElement) document.exitFullscreen();
+      else if (video.requestFullscreen) video.requestFullscreen().catch(function () {});
+    } else {
+      return;
+    }
+    event.preventDefault();
+  });
+
+  // Each result video says its keys, under it and to screen readers.
+  function describePlayers() {
+    var hint = document.getElementById("player-keys");
+    if (!hint) return;
+    document.querySelectorAll(".media-frame video").forEach(function (video, i) {
+      var frame = video.closest(".media-frame");
+      if (video.hasAttribute("aria-describedby")) return;
+      var shown = hint.cloneNode(true);
+      shown.id = "player-keys-" + (i + 1);
+      shown.hidden = false;
+      frame.after(shown);
+      video.setAttribute("aria-describedby", shown.id);
+      video.setAttribute("aria-keyshortcuts", "K M F ArrowLeft ArrowRight");
+    });
+  }
+  describePlayers();
+  document.addEventListener("htmx:afterSettle", describePlayers);
+
   // Close the phone menu with Escape.
   document.addEventListener("keydown", function (event) {
     var toggle = document.getElementById("nav-toggle");
