@@ -50,11 +50,8 @@ def _hint(body: bytes) -> tuple[str, str]:
 @csrf_exempt
 @require_POST
 def kling_callback(request: HttpRequest, generation_id: int, token: str) -> HttpResponse:
-    generation = (
-        Generation.objects.filter(pk=generation_id)
-        .only("pk", "status", "task_id", "product", "callback_token")
-        .first()
-    )
+    # The whole row: a signed callback applies its body to it without reading it again.
+    generation = Generation.objects.filter(pk=generation_id).first()
     # Compare even when there is no such generation, so timing tells nothing.
     expected = generation.callback_token if generation is not None else "-" * 32
     if not constant_time_compare(token, expected) or generation is None:
@@ -94,7 +91,7 @@ def kling_callback(request: HttpRequest, generation_id: int, token: str) -> Http
             and (task.status != TaskStatus.SUCCEEDED or task.media)
         ):
             # Signed by Kling: the body is the confirmation, as good as our own lookup.
-            follow.apply_task(Generation.objects.get(pk=generation.pk), task)
+            follow.apply_task(generation, task)
             return HttpResponse("ok")
     if status.lower() in PROCESSING_HINTS:
         # Harmless to take on trust: it never touches money and is not terminal.

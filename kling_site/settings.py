@@ -128,6 +128,11 @@ else:
                 "timeout": 20,
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             },
+            # Kept open across requests and tasks as on PostgreSQL: django-q2's ORM broker
+            # closes an expired connection before each enqueue, and reopening SQLite (its
+            # pragmas, Django's functions) cost each finished callback two reconnects.
+            "CONN_MAX_AGE": envint("DB_CONN_MAX_AGE", 60, minimum=0),
+            "CONN_HEALTH_CHECKS": True,
             # A file (not in-memory) test database, so threads in concurrency tests share it;
             # SQLITE_TEST_PATH lets two test runs in one checkout keep out of each other's way.
             "TEST": {"NAME": envstr("SQLITE_TEST_PATH", str(BASE_DIR / ".test-db.sqlite3"))},
