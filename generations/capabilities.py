@@ -18,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.utils.functional import Promise
-from django.utils.translation import gettext, gettext_lazy, gettext_noop
+from django.utils.translation import gettext, gettext_lazy, gettext_noop, ngettext
 
 from generations.models import Kind
 
@@ -1026,9 +1026,15 @@ def _reference_problems(
         if missing:
             return {
                 "image_list" if count else "prompt": (
-                    f"The prompt refers to {', '.join(f'<<<image_{n}>>>' for n in missing)} but "
-                    f"{'only ' + str(count) if count else 'no'} reference picture{'s were' if count != 1 else ' was'} given."
+                    ngettext(
+                        "The prompt refers to %(tokens)s but only %(count)d reference picture was given.",
+                        "The prompt refers to %(tokens)s but only %(count)d reference pictures were given.",
+                        count,
+                    )
+                    if count
+                    else gettext("The prompt refers to %(tokens)s but no reference pictures were given.")
                 )
+                % {"tokens": gettext(", ").join(f"<<<image_{n}>>>" for n in missing), "count": count}
             }
         other = next(
             (
@@ -1045,33 +1051,53 @@ def _reference_problems(
             }
         if other:
             return {
-                "prompt": f"<<<{other.group(1)}_{other.group(2)}>>> refers to a {other.group(1)} this page does not take."
+                "prompt": (
+                    gettext("%(token)s refers to a video this page does not take.")
+                    if other.group(1) == "video"
+                    else gettext("%(token)s refers to a saved subject this page does not take.")
+                )
+                % {"token": other.group(0)}
             }
     return {}
 
 
 def _check_shots(model: VideoModel, shots: Any, duration: Any) -> dict[str, str]:
     if not model.multi_shot:
-        return {"multi_shot": f"{model.label} does not make multi-shot videos; choose Kling 3.0 Omni."}
+        return {
+            "multi_shot": gettext("%(model)s does not make multi-shot videos; choose Kling 3.0 Omni.")
+            % {"model": model.label}
+        }
     low, high = MULTI_SHOT_RANGE
     if not isinstance(shots, list) or not low <= len(shots) <= high:
-        return {"multi_prompt": f"A storyboard has {low} to {high} shots."}
+        return {
+            "multi_prompt": gettext("A storyboard has %(low)d to %(high)d shots.")
+            % {"low": low, "high": high}
+        }
     total = 0
     for number, shot in enumerate(shots, start=1):
         text = str(shot.get("prompt") or "").strip() if isinstance(shot, dict) else ""
         seconds = shot.get("duration") if isinstance(shot, dict) else None
         if not text:
-            return {"multi_prompt": f"Shot {number} needs a prompt."}
+            return {"multi_prompt": gettext("Shot %(number)d needs a prompt.") % {"number": number}}
         if len(text) > SHOT_PROMPT_LIMIT:
             return {
-                "multi_prompt": f"Shot {number}'s prompt has {len(text):,} characters; at most {SHOT_PROMPT_LIMIT}."
+                "multi_prompt": gettext(
+                    "Shot %(number)d's prompt has %(count)s characters; at most %(most)d."
+                )
+                % {"number": number, "count": f"{len(text):,}", "most": SHOT_PROMPT_LIMIT}
             }
         if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 1:
-            return {"multi_prompt": f"Shot {number} needs a length of at least 1 s."}
+            return {
+                "multi_prompt": gettext("Shot %(number)d needs a length of at least 1 s.")
+                % {"number": number}
+            }
         total += seconds
     if isinstance(duration, int) and total != duration:
         return {
-            "multi_prompt": f"The shots last {total} s in all; they must add up to the clip's {duration} s."
+            "multi_prompt": gettext(
+                "The shots last %(total)d s in all; they must add up to the clip's %(duration)d s."
+            )
+            % {"total": total, "duration": duration}
         }
     return {}
 
@@ -1113,9 +1139,9 @@ def _check_omni_image(model: ImageModel, values: Mapping[str, Any]) -> dict[str,
     count = int(values.get("image_list") or 0)
     references = count + int(values.get("element_list") or 0)
     if references > MAX_OMNI_IMAGE_REFERENCES:
-        errors["image_list"] = (
-            f"Give at most {MAX_OMNI_IMAGE_REFERENCES} reference pictures and subjects in all; you gave {references}."
-        )
+        errors["image_list"] = gettext(
+            "Give at most %(most)d reference pictures and subjects in all; you gave %(count)d."
+        ) % {"most": MAX_OMNI_IMAGE_REFERENCES, "count": references}
     result_type = values.get("result_type") or "single"
     if result_type not in RESULT_TYPES:
         errors["result_type"] = gettext("Choose one image or a series.")

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext, gettext_noop
 
 PRODUCT = "videos/effects"
 DUAL_MODELS = ("kling-v1-6", "kling-v1-5", "kling-v1")
@@ -179,37 +179,47 @@ def check(values: Mapping[str, Any]) -> dict[str, str]:
     if chosen is None:
         retired = scene(name, include_disabled=True)
         errors["effect_scene"] = (
-            f"The {retired.label} effect is no longer offered." if retired else "Choose an effect."
+            gettext("The %(effect)s effect is no longer offered.") % {"effect": gettext(retired.label)}
+            if retired
+            else gettext("Choose an effect.")
         )
         return errors
+    label = gettext(chosen.label)
     duration = values.get("duration")
     durations = [int(d) for d in chosen.durations]
     if duration not in durations:
-        errors["duration"] = f"{chosen.label} makes clips of {' or '.join(f'{d} s' for d in durations)}."
+        lengths = gettext(" or ").join(gettext("%(seconds)s s") % {"seconds": d} for d in durations)
+        errors["duration"] = gettext("%(model)s makes clips of %(durations)s.") % {
+            "model": label,
+            "durations": lengths,
+        }
     if not values.get("image"):
         errors["image"] = (
-            "Upload a photo of the person on the left."
+            gettext("Upload a photo of the person on the left.")
             if chosen.two_person
-            else "Upload the picture to animate."
+            else gettext("Upload the picture to animate.")
         )
     if chosen.two_person and not values.get("image_tail"):
-        errors["image_tail"] = "Upload a photo of the person on the right."
+        errors["image_tail"] = gettext("Upload a photo of the person on the right.")
     if not chosen.two_person and values.get("image_tail"):
-        errors["image_tail"] = f"{chosen.label} takes one picture."
+        errors["image_tail"] = gettext("%(effect)s takes one picture.") % {"effect": label}
     model = values.get("effect_model") or ""
     mode = values.get("mode") or ""
     if chosen.takes_model:
         if model not in chosen.model_names:
-            errors["effect_model"] = f"{chosen.label} runs on {' or '.join(chosen.model_names)}."
+            errors["effect_model"] = gettext("%(effect)s runs on %(models)s.") % {
+                "effect": label,
+                "models": gettext(" or ").join(chosen.model_names),
+            }
         if mode not in MODES:
-            errors["mode"] = "Choose Standard or Professional mode."
+            errors["mode"] = gettext("Choose Standard or Professional mode.")
     else:
         if model:
-            errors["effect_model"] = f"{chosen.label} takes no model."
+            errors["effect_model"] = gettext("%(effect)s takes no model.") % {"effect": label}
         if mode:
-            errors["mode"] = f"{chosen.label} takes no mode."
+            errors["mode"] = gettext("%(effect)s takes no mode.") % {"effect": label}
     if values.get("prompt") or values.get("negative_prompt"):
-        errors["prompt"] = "Effects take no prompt: the scene says what happens."
+        errors["prompt"] = gettext("Effects take no prompt: the scene says what happens.")
     return errors
 
 

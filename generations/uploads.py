@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import imageio_ffmpeg
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 from generations.capabilities import AudioLimits, VideoLimits
 
@@ -119,11 +120,13 @@ def probe_upload(upload) -> MediaInfo | None:
 
 
 def _mb(size: int) -> str:
-    return f"{size / 1024 / 1024:.1f} MB"
+    return _("%(size)s MB") % {"size": f"{size / 1024 / 1024:.1f}"}
 
 
 def _seconds(value: float) -> str:
-    return f"{value:g} s" if value < 60 else f"{value / 60:g} min"
+    if value < 60:
+        return _("%(seconds)s s") % {"seconds": f"{value:g}"}
+    return _("%(minutes)s min") % {"minutes": f"{value / 60:g}"}
 
 
 def check_video(upload, limits: VideoLimits) -> MediaInfo:
@@ -131,30 +134,37 @@ def check_video(upload, limits: VideoLimits) -> MediaInfo:
     sides and frame rate. Returns what was measured (the length prices per-second kinds)."""
     if upload.size > limits.max_bytes:
         raise ValidationError(
-            f"This file is {_mb(upload.size)}; videos can be at most {_mb(limits.max_bytes)}.",
+            _("This file is %(size)s; videos can be at most %(most)s.")
+            % {"size": _mb(upload.size), "most": _mb(limits.max_bytes)},
             code="too_large",
         )
     info = probe_upload(upload)
     formats = _VIDEO_CONTAINERS.get(info.container if info else "", ())
     if info is None or not info.video_codec:
         raise ValidationError(
-            "This file is not a video we can read. Use an MP4 or MOV file.", code="unreadable"
+            _("This file is not a video we can read. Use an MP4 or MOV file."), code="unreadable"
         )
     if not formats:
         raise ValidationError(
-            f"Only MP4 and MOV videos are accepted; this one is {info.container.split(',')[0].upper()}.",
+            _("Only MP4 and MOV videos are accepted; this one is %(format)s.")
+            % {"format": info.container.split(",")[0].upper()},
             code="format",
         )
     extension = "mov" if (upload.name or "").lower().endswith(".mov") else "mp4"
     info = MediaInfo(**{**info.__dict__, "extension": extension})
     errors = []
     if info.duration is None:
-        errors.append(ValidationError("We could not tell how long this video is.", code="duration"))
+        errors.append(ValidationError(_("We could not tell how long this video is."), code="duration"))
     elif not limits.min_seconds <= info.duration <= limits.max_seconds:
         errors.append(
             ValidationError(
-                f"This video is {info.duration:.1f} s long; it needs to be between "
-                f"{_seconds(limits.min_seconds)} and {_seconds(limits.max_seconds)}{limits.why}.",
+                _("This video is %(seconds)s s long; it needs to be between %(low)s and %(high)s%(why)s.")
+                % {
+                    "seconds": f"{info.duration:.1f}",
+                    "low": _seconds(limits.min_seconds),
+                    "high": _seconds(limits.max_seconds),
+                    "why": _(limits.why) if limits.why else "",
+                },
                 code="duration",
             )
         )
@@ -162,17 +172,20 @@ def check_video(upload, limits: VideoLimits) -> MediaInfo:
     if not (limits.min_side <= width <= limits.max_side and limits.min_side <= height <= limits.max_side):
         errors.append(
             ValidationError(
-                f"This video is {width} x {height} px; each side needs to be between "
-                f"{limits.min_side} and {limits.max_side} px.",
+                _(
+                    "This video is %(width)d x %(height)d px; each side needs to be between %(low)d and %(high)d px."
+                )
+                % {"width": width, "height": height, "low": limits.min_side, "high": limits.max_side},
                 code="resolution",
             )
         )
     has_fps_limits = limits.min_fps is not None and limits.max_fps is not None
     if has_fps_limits and (info.fps is None or not limits.min_fps <= info.fps <= limits.max_fps):
-        shown = f"{info.fps:g} fps" if info.fps else "an unknown frame rate"
+        shown = _("%(fps)s fps") % {"fps": f"{info.fps:g}"} if info.fps else _("an unknown frame rate")
         errors.append(
             ValidationError(
-                f"This video has {shown}; it needs {limits.min_fps:g} to {limits.max_fps:g} frames a second.",
+                _("This video has %(shown)s; it needs %(low)s to %(high)s frames a second.")
+                % {"shown": shown, "low": f"{limits.min_fps:g}", "high": f"{limits.max_fps:g}"},
                 code="fps",
             )
         )
@@ -185,22 +198,31 @@ def check_audio(upload, limits: AudioLimits) -> MediaInfo:
     """Kling's rules for a sound file: format, size and length."""
     if upload.size > limits.max_bytes:
         raise ValidationError(
-            f"This file is {_mb(upload.size)}; sound files can be at most {_mb(limits.max_bytes)}.",
+            _("This file is %(size)s; sound files can be at most %(most)s.")
+            % {"size": _mb(upload.size), "most": _mb(limits.max_bytes)},
             code="too_large",
         )
     info = probe_upload(upload)
     if info is None or not info.audio_codec:
-        raise ValidationError("This file is not a sound file we can read.", code="unreadable")
+        raise ValidationError(_("This file is not a sound file we can read."), code="unreadable")
     extension = _AUDIO_CONTAINERS.get(info.container, "")
     names = ", ".join(f.upper() for f in limits.formats)
     if extension not in limits.formats or info.video_codec:
-        raise ValidationError(f"Only {names} sound files are accepted.", code="format")
+        raise ValidationError(
+            _("Only %(formats)s sound files are accepted.") % {"formats": names}, code="format"
+        )
     info = MediaInfo(**{**info.__dict__, "extension": extension})
     if info.duration is None or not limits.min_seconds <= info.duration <= limits.max_seconds:
-        length = f"{info.duration:.1f} s long" if info.duration else "of unknown length"
+        values = {"low": _seconds(limits.min_seconds), "high": _seconds(limits.max_seconds)}
+        message = (
+            _("This sound file is %(seconds)s s long; it needs to be between %(low)s and %(high)s.")
+            % {**values, "seconds": f"{info.duration:.1f}"}
+            if info.duration
+            else _("This sound file is of unknown length; it needs to be between %(low)s and %(high)s.")
+            % values
+        )
         raise ValidationError(
-            f"This sound file is {length}; it needs to be between {_seconds(limits.min_seconds)} "
-            f"and {_seconds(limits.max_seconds)}.",
+            message,
             code="duration",
         )
     return info

@@ -28,6 +28,9 @@ def template(english: str, *, known: tuple[str, ...] = ()) -> str:
     Returns `english` unchanged."""
     pattern = _PLACEHOLDER.sub(r"(?P<\1>.+?)", re.escape(english))
     _TEMPLATES.append((english, re.compile(pattern, re.DOTALL), known))
+    # The most specific first: "Refund: %(kind)s failed" before "%(pack)s: %(amount)s",
+    # which a refund's memo matches too.
+    _TEMPLATES.sort(key=lambda entry: -len(re.sub(r"%\(\w+\)s", "", entry[0])))
     return english
 
 
