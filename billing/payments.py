@@ -37,6 +37,7 @@ from django.utils.translation import gettext_noop
 from billing import account_flags, ledger, stripe_api
 from billing.models import CreditPack, LedgerEntry, Purchase, PurchaseLog
 from billing.stripe_api import CheckoutSession, StripeApiError
+from kling_site import stored_text
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +58,9 @@ DISPUTE_LOST = ("lost",)
 DISPUTE_CLOSED = DISPUTE_WON + DISPUTE_LOST
 
 RECONCILE_DAYS = 3
+# A purchase's line in the credit history, kept in English and translated when read
+# (kling_site.stored_text); only a default pack's name, which the catalogue knows, counts.
+PURCHASE_MEMO = stored_text.template(gettext_noop("%(pack)s pack, %(amount)s"), known=("pack",))
 
 
 class PaymentError(Exception):
@@ -266,7 +270,7 @@ def _credit(purchase: Purchase, session: CheckoutSession, from_statuses, *, sour
                 purchase.credits,
                 key=f"checkout:{session.id}",
                 purchase=purchase,
-                memo=f"{purchase.pack_name}: {purchase.amount_display}",
+                memo=PURCHASE_MEMO % {"pack": purchase.pack_name, "amount": purchase.amount_display},
             )
             record(
                 purchase, source, f"Paid {purchase.amount_display}; {purchase.credits} credits added", actor

@@ -12,6 +12,7 @@ from __future__ import annotations
 from allauth.account import app_settings as allauth_settings
 from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext_noop
 
 from accounts.emails import mailbox_digest
 from billing import ledger
@@ -28,7 +29,9 @@ def grant_welcome_credits(user) -> None:
         grant, _ = WelcomeGrant.objects.get_or_create(mailbox=mailbox, defaults={"user": user})
         if grant.user_id != user.pk:
             return
-        ledger.grant(user, settings.WELCOME_CREDITS, key=f"welcome:{user.pk}", memo="Welcome credits")
+        ledger.grant(
+            user, settings.WELCOME_CREDITS, key=f"welcome:{user.pk}", memo=gettext_noop("Welcome credits")
+        )
 
 
 def on_user_signed_up(sender, request, user, **kwargs) -> None:

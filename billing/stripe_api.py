@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import stripe
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from billing import demo_backend
 
@@ -68,7 +69,11 @@ def checkout_session_params(purchase: Purchase, success_url: str, cancel_url: st
             "price_data": {
                 "currency": purchase.currency,
                 "unit_amount": purchase.amount_minor,
-                "product_data": {"name": f"{purchase.credits:,} credits ({purchase.pack_name})"},
+                # Stripe's page shows it as written: in the buyer's language.
+                "product_data": {
+                    "name": _("%(credits)s credits (%(pack)s)")
+                    % {"credits": f"{purchase.credits:,}", "pack": _(purchase.pack_name)}
+                },
             },
             "quantity": 1,
         }

@@ -29,7 +29,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from billing import ledger
@@ -334,25 +334,46 @@ def live_cards(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def _label(text: str | None) -> str:
+    """A label of capabilities.py (marked with gettext_noop), in the reader's language."""
+    return _(text) if text else ""
+
+
+def _seconds(value) -> str:
+    try:
+        seconds = int(value)
+    except (TypeError, ValueError):
+        return f"{value} s"
+    return ngettext("%(seconds)d second", "%(seconds)d seconds", seconds) % {"seconds": seconds}
+
+
+def _credits(cost: int, what: str) -> str:
+    if what == "charged":
+        return ngettext("%(count)d credit charged", "%(count)d credits charged", cost) % {"count": cost}
+    return ngettext("%(count)d credit refunded", "%(count)d credits refunded", cost) % {"count": cost}
+
+
 def timeline(generation: Generation) -> list[dict[str, Any]]:
     """The steps a generation went through, for its page."""
     steps = [
         {
-            "label": "Created",
+            "label": _("Created"),
             "at": generation.created_at,
-            "note": f"{generation.cost} credit{'s' if generation.cost != 1 else ''} charged"
-            if generation.cost
-            else "",
+            "note": _credits(generation.cost, "charged") if generation.cost else "",
             "state": "done",
         }
     ]
     if generation.submitted_at:
-        note = f"after {generation.attempts} attempts" if generation.attempts > 1 else ""
-        steps.append({"label": "Sent to Kling", "at": generation.submitted_at, "note": note, "state": "done"})
+        note = (
+            _("after %(count)d attempts") % {"count": generation.attempts} if generation.attempts > 1 else ""
+        )
+        steps.append(
+            {"label": _("Sent to Kling"), "at": generation.submitted_at, "note": note, "state": "done"}
+        )
     elif generation.status == Status.QUEUED:
         steps.append(
             {
-                "label": "Waiting to be sent",
+                "label": _("Waiting to be sent"),
                 "at": None,
                 "note": generation.get_wait_reason_display(),
                 "state": "now",
@@ -360,32 +381,28 @@ def timeline(generation: Generation) -> list[dict[str, Any]]:
         )
     if generation.started_at:
         steps.append(
-            {"label": "Kling started work", "at": generation.started_at, "note": "", "state": "done"}
+            {"label": _("Kling started work"), "at": generation.started_at, "note": "", "state": "done"}
         )
     elif generation.status == Status.SUBMITTED:
-        steps.append({"label": "In Kling's queue", "at": None, "note": "", "state": "now"})
+        steps.append({"label": _("In Kling's queue"), "at": None, "note": "", "state": "now"})
     if generation.status == Status.PROCESSING:
-        steps.append({"label": "Generating", "at": None, "note": "", "state": "now"})
+        steps.append({"label": _("Generating"), "at": None, "note": "", "state": "now"})
     if generation.status == Status.SUCCEEDED:
-        steps.append({"label": "Finished", "at": generation.finished_at, "note": "", "state": "done"})
+        steps.append({"label": _("Finished"), "at": generation.finished_at, "note": "", "state": "done"})
         if generation.assets_saved_at:
             steps.append(
                 {
-                    "label": "Saved to your gallery",
+                    "label": _("Saved to your gallery"),
                     "at": generation.assets_saved_at,
                     "note": "",
                     "state": "done",
                 }
             )
         else:
-            steps.append({"label": "Saving to your gallery", "at": None, "note": "", "state": "now"})
+            steps.append({"label": _("Saving to your gallery"), "at": None, "note": "", "state": "now"})
     if generation.status == Status.FAILED:
-        note = (
-            f"{generation.cost} credit{'s' if generation.cost != 1 else ''} refunded"
-            if generation.cost
-            else ""
-        )
-        steps.append({"label": "Failed", "at": generation.finished_at, "note": note, "state": "failed"})
+        note = _credits(generation.cost, "refunded") if generation.cost else ""
+        steps.append({"label": _("Failed"), "at": generation.finished_at, "note": note, "state": "failed"})
     return steps
 
 
@@ -393,75 +410,81 @@ def parameters(generation: Generation) -> list[tuple[str, str]]:
     """The request in words, for its page."""
     params = generation.params or {}
     model = capabilities.get(generation.kind, generation.model_name, include_disabled=True)
-    rows = [("Model", model.label if model else generation.model_name)]
+    rows = [(_("Model"), model.label if model else generation.model_name)]
     if params.get("mode"):
-        rows.append(("Mode", capabilities.MODE_LABELS.get(params["mode"], params["mode"])))
+        rows.append((_("Mode"), _(capabilities.MODE_LABELS.get(params["mode"], params["mode"]))))
     if params.get("duration"):
-        rows.append(("Length", f"{params['duration']} seconds"))
+        rows.append((_("Length"), _seconds(params["duration"])))
     if params.get("aspect_ratio"):
-        rows.append(("Aspect ratio", params["aspect_ratio"]))
+        rows.append((_("Aspect ratio"), params["aspect_ratio"]))
     if "n" in params:
-        rows.append(("Images", str(params["n"])))
+        rows.append((_("Images"), str(params["n"])))
     if params.get("series_amount"):
         amount = params["series_amount"]
         rows.append(
-            ("Series", "As many as Kling chose" if amount == capabilities.SERIES_AUTO else str(amount))
+            (_("Series"), _("As many as Kling chose") if amount == capabilities.SERIES_AUTO else str(amount))
         )
     if params.get("resolution"):
         rows.append(
-            ("Resolution", capabilities.RESOLUTION_LABELS.get(params["resolution"], params["resolution"]))
+            (_("Resolution"), capabilities.RESOLUTION_LABELS.get(params["resolution"], params["resolution"]))
         )
     if "sound" in params:
-        rows.append(("Sound", "On" if params["sound"] == "on" else "Off"))
+        rows.append((_("Sound"), _("On") if params["sound"] == "on" else _("Off")))
     if "cfg_scale" in params:
-        rows.append(("Prompt strength", f"{params['cfg_scale']:g}"))
+        rows.append((_("Prompt strength"), f"{params['cfg_scale']:g}"))
     camera = params.get("camera_control")
     if camera:
         values = services.camera_form_values(camera)
         choice = values.get("camera_control", "")
         label = (
-            capabilities.CAMERA_PRESETS.get(choice, (None,))[0]
-            or capabilities.CAMERA_MOVEMENTS.get(choice)
+            _label(capabilities.CAMERA_PRESETS.get(choice, (None,))[0])
+            or _label(capabilities.CAMERA_MOVEMENTS.get(choice))
             or (
-                f"{capabilities.CAMERA_AXES[values['camera_axis']]}: {values['camera_value']:+g}"
+                f"{_(capabilities.CAMERA_AXES[values['camera_axis']])}: {values['camera_value']:+g}"
                 if "camera_axis" in values
-                else "Custom"
+                else _("Custom")
             )
         )
-        rows.append(("Camera", label))
+        rows.append((_("Camera"), label))
     if params.get("image_reference"):
-        rows.append(("Reference", capabilities.IMAGE_REFERENCE_LABELS.get(params["image_reference"], "")))
+        rows.append(
+            (_("Reference"), _label(capabilities.IMAGE_REFERENCE_LABELS.get(params["image_reference"], "")))
+        )
     if "image_fidelity" in params:
-        rows.append(("Reference strength", f"{params['image_fidelity']:g}"))
+        rows.append((_("Reference strength"), f"{params['image_fidelity']:g}"))
     if "human_fidelity" in params:
-        rows.append(("Face likeness", f"{params['human_fidelity']:g}"))
+        rows.append((_("Face likeness"), f"{params['human_fidelity']:g}"))
     if params.get("character_orientation"):
         rows.append(
             (
                 "Character faces",
-                capabilities.CHARACTER_ORIENTATIONS.get(params["character_orientation"], "").split(" (")[0],
+                _label(capabilities.CHARACTER_ORIENTATIONS.get(params["character_orientation"], "")).split(
+                    " ("
+                )[0],
             )
         )
     if params.get("keep_original_sound"):
-        rows.append(("Video's sound", "Kept" if params["keep_original_sound"] == "yes" else "Dropped"))
+        rows.append(
+            (_("Video's sound"), _("Kept") if params["keep_original_sound"] == "yes" else _("Dropped"))
+        )
     if generation.kind in capabilities.PER_SECOND_KINDS and generation.duration:
-        rows.append(("Billed length", f"{generation.duration} seconds"))
+        rows.append((_("Billed length"), _seconds(generation.duration)))
     if params.get("garment_type"):
         garment = capabilities.GARMENT_LABELS.get(params["garment_type"])
-        rows.append(("Garment", _(garment) if garment else params["garment_type"]))
+        rows.append((_("Garment"), _(garment) if garment else params["garment_type"]))
     if params.get("effect_scene"):
         scene = effects.scene(params["effect_scene"], include_disabled=True)
-        rows.append(("Effect", _(scene.label) if scene else params["effect_scene"]))
+        rows.append((_("Effect"), _(scene.label) if scene else params["effect_scene"]))
     if params.get("video_id"):
-        rows.append(("Kling video id", params["video_id"]))
+        rows.append((_("Kling video id"), params["video_id"]))
     if params.get("sound_effect_prompt"):
-        rows.append(("Sound effects", params["sound_effect_prompt"]))
+        rows.append((_("Sound effects"), params["sound_effect_prompt"]))
     if params.get("bgm_prompt"):
-        rows.append(("Music", params["bgm_prompt"]))
+        rows.append((_("Music"), params["bgm_prompt"]))
     if "asmr_mode" in params:
-        rows.append(("ASMR mode", "On" if params["asmr_mode"] else "Off"))
+        rows.append((_("ASMR mode"), _("On") if params["asmr_mode"] else _("Off")))
     if params.get("negative_prompt"):
-        rows.append(("Negative prompt", params["negative_prompt"]))
+        rows.append((_("Negative prompt"), params["negative_prompt"]))
     return rows
 
 
