@@ -68,6 +68,7 @@ def price_mode(kind: str, values: dict[str, Any]) -> str:
         return mode + WITH_VIDEO
     return mode
 
+
 # Motion control is billed per second of output (section 10.2), by model and mode.
 MOTION_UNITS_PER_SECOND: dict[str, dict[str, Decimal]] = {
     "kling-v2-6": {"std": _D("0.5"), "pro": _D("0.8")},
