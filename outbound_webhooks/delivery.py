@@ -19,6 +19,7 @@ import requests
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from standardwebhooks import Webhook
 
 from generations.models import TERMINAL_STATUSES, Generation, Status
@@ -99,7 +100,7 @@ def send_test_event(user) -> Delivery:
     """A `webhook.test` event to the person's default URL, sent like any other."""
     endpoint: Endpoint = endpoint_for(user)
     if not endpoint.url:
-        raise ValueError("Save a webhook URL first.")
+        raise ValueError(_("Save a webhook URL first."))
     now = timezone.now()
     with transaction.atomic():
         delivery = Delivery.objects.create(

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from generations.models import Generation
 from kling_site import safe_http
@@ -42,44 +43,50 @@ def allows_private_hosts() -> bool:
     return settings.DEBUG and settings.OUTBOUND_WEBHOOKS_ALLOW_PRIVATE
 
 
+def _private_url() -> str:
+    return _("This URL points at a private network; give a public address.")
+
+
 def check_webhook_url(url: str) -> str:
     """The URL, stripped, if events may be sent to it; ValidationError saying why not."""
     url = (url or "").strip()
     if len(url) > MAX_URL_LENGTH:
-        raise ValidationError(f"Use a URL of at most {MAX_URL_LENGTH} characters.", code="too_long")
+        raise ValidationError(
+            _("Use a URL of at most %(count)d characters.") % {"count": MAX_URL_LENGTH}, code="too_long"
+        )
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        raise ValidationError("This is not a valid URL.", code="invalid") from None
+        raise ValidationError(_("This is not a valid URL."), code="invalid") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValidationError("Give a full URL starting with https://.", code="invalid")
+        raise ValidationError(_("Give a full URL starting with https://."), code="invalid")
     if parts.scheme == "http" and not settings.DEBUG:
-        raise ValidationError("Use an https:// URL: events carry your data.", code="https_required")
+        raise ValidationError(_("Use an https:// URL: events carry your data."), code="https_required")
     if parts.username or parts.password:
         raise ValidationError(
-            "Leave user names and passwords out of the URL; verify our signature instead.",
+            _("Leave user names and passwords out of the URL; verify our signature instead."),
             code="credentials",
         )
     if allows_private_hosts():
         return url
     host = parts.hostname
     if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
-        raise ValidationError("This URL points at a private network; give a public address.", code="private")
+        raise ValidationError(_private_url(), code="private")
     try:
         safe_http.public_addresses(host, port)
     except safe_http.PrivateAddress:
-        raise ValidationError(
-            "This URL points at a private network; give a public address.", code="private"
-        ) from None
+        raise ValidationError(_private_url(), code="private") from None
     except OSError:
-        raise ValidationError(f"We could not find the host {host}.", code="unresolvable") from None
+        raise ValidationError(
+            _("We could not find the host %(host)s.") % {"host": host}, code="unresolvable"
+        ) from None
     return url
 
 
 def endpoint_for(user) -> Endpoint:
     """The person's endpoint, made (with a fresh secret) the first time it is needed."""
-    endpoint, _ = Endpoint.objects.get_or_create(owner=user, defaults={"secret": new_secret()})
+    endpoint, _created = Endpoint.objects.get_or_create(owner=user, defaults={"secret": new_secret()})
     return endpoint
 
 
@@ -124,5 +131,5 @@ def subscribe(generation: Generation, url: str | None) -> Delivery | None:
 def forget_owner(user) -> int:
     """Erasure: the person's webhook URLs, secret and every event (bodies hold prompts)."""
     Endpoint.objects.filter(owner=user).delete()
-    deleted, _ = Delivery.objects.filter(owner=user).delete()
+    deleted, _by_model = Delivery.objects.filter(owner=user).delete()
     return deleted
