@@ -375,12 +375,14 @@ def apply_task(generation: Generation, task: ProviderTask) -> None:
             units_charged=task.units_charged,
         )
         return
-    if task.status == TaskStatus.PROCESSING:
-        services.transition(generation.pk, [Status.SUBMITTED], Status.PROCESSING)
     now = timezone.now()
-    Generation.objects.filter(pk=generation.pk, status__in=IN_FLIGHT_STATUSES).update(
-        due_at=now + poll_interval(generation, now)
-    )
+    due_at = now + poll_interval(generation, now)
+    # The first "processing" sets the next look in the same write (one per callback).
+    if task.status == TaskStatus.PROCESSING and services.transition(
+        generation.pk, [Status.SUBMITTED], Status.PROCESSING, due_at=due_at
+    ):
+        return
+    Generation.objects.filter(pk=generation.pk, status__in=IN_FLIGHT_STATUSES).update(due_at=due_at)
 
 
 def refresh(generation_id: int) -> None:
