@@ -177,38 +177,6 @@ def delete(body: Any, owner: str) -> dict[str, Any]:
     return {"task_id": new_task_id(), "task_status": "succeed"}
 
 
-def task_object(element: SimElement, at_ms: int | None = None) -> dict[str, Any]:
-    status = element.status_at(at_ms)
-    result: dict[str, Any] = {}
-    if status == "succeed":
-        result = {
-            "elements": [
-                {
-                    "element_id": element.element_id,
-                    "element_name": element.element_name,
-                    "element_description": element.element_description,
-                    "reference_type": element.reference_type,
-                    "element_image_list": element.image_list,
-                    "element_video_list": element.video_list,
-                    "element_voice_info": {},
-                    "tag_list": element.tag_list,
-                    "owned_by": element.created_by[-12:] or "0",
-                    "status": "deleted" if element.deleted_ms else "succeed",
-                }
-            ]
-        }
-    return {
-        "task_id": element.task_id,
-        "task_status": status,
-        "task_status_msg": "",
-        "task_info": {"external_task_id": element.external_task_id} if element.external_task_id else {},
-        "task_result": result,
-        "final_unit_deduction": "0",
-        "created_at": element.created_ms,
-        "updated_at": element.finish_ms if status == "succeed" else element.created_ms,
-    }
-
-
 def created_object(element: SimElement) -> dict[str, Any]:
     return {
         "task_id": element.task_id,

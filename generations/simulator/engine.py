@@ -1374,9 +1374,7 @@ def _callback_body(callback: SimCallback, faults: SimFaults) -> dict[str, Any]:
     if callback.task is not None:
         return task_object(callback.task, faults, as_status=callback.status)
     # A custom element's creation task, as of the status change this callback reports.
-    from generations.simulator import elements  # it builds on this module
-
-    return elements.task_object(callback.element, callback.due_ms)
+    return callback.element.task_object(callback.due_ms)
 
 
 def _deliver(callback: SimCallback, faults: SimFaults) -> int:

@@ -8,6 +8,7 @@ advances it and polling works without any background process.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -235,3 +236,35 @@ class SimElement(models.Model):
 
     def status_at(self, at_ms: int | None = None) -> str:
         return "succeed" if (at_ms if at_ms is not None else now_ms()) >= self.finish_ms else "submitted"
+
+    def task_object(self, at_ms: int | None = None) -> dict[str, Any]:
+        """Kling's task object of the element's creation, as of `at_ms` (default now)."""
+        status = self.status_at(at_ms)
+        result: dict[str, Any] = {}
+        if status == "succeed":
+            result = {
+                "elements": [
+                    {
+                        "element_id": self.element_id,
+                        "element_name": self.element_name,
+                        "element_description": self.element_description,
+                        "reference_type": self.reference_type,
+                        "element_image_list": self.image_list,
+                        "element_video_list": self.video_list,
+                        "element_voice_info": {},
+                        "tag_list": self.tag_list,
+                        "owned_by": self.created_by[-12:] or "0",
+                        "status": "deleted" if self.deleted_ms else "succeed",
+                    }
+                ]
+            }
+        return {
+            "task_id": self.task_id,
+            "task_status": status,
+            "task_status_msg": "",
+            "task_info": {"external_task_id": self.external_task_id} if self.external_task_id else {},
+            "task_result": result,
+            "final_unit_deduction": "0",
+            "created_at": self.created_ms,
+            "updated_at": self.finish_ms if status == "succeed" else self.created_ms,
+        }

@@ -181,7 +181,7 @@ def custom_elements(request: HttpRequest, faults: SimFaults, owner: str) -> Any:
         number = _int_param(request, "pageNum", 1, 1, 1000)
         size = _int_param(request, "pageSize", 30, 1, 500)
         now = now_ms()
-        return [elements.task_object(e, now) for e in elements.page(owner, number, size)]
+        return [e.task_object(now) for e in elements.page(owner, number, size)]
     raise SimError(404, 1202, "invalid method")
 
 
@@ -192,7 +192,7 @@ def custom_element(request: HttpRequest, faults: SimFaults, owner: str, referenc
     element = elements.find(reference, owner)
     if element is None:
         raise SimError(404, 1203, f"task {reference} not found")
-    return elements.task_object(element)
+    return element.task_object()
 
 
 @api
