@@ -103,10 +103,14 @@ def test_the_badge_follows_a_refund_made_in_the_background(alice_client, alice):
     assert BADGE.findall(ask(alice_client).content.decode()) == ["1,000"]
 
 
-def test_the_badge_follows_a_purchase_or_grant_made_elsewhere(alice_client, alice):
+def test_the_badge_follows_a_grant_or_charge_made_elsewhere(alice_client, alice):
     assert BADGE.findall(ask(alice_client).content.decode()) == ["0"]
     ledger.grant(alice, 1200, key="test:alice", memo="Test credits")
     assert BADGE.findall(ask(alice_client).content.decode()) == ["1,200"]
+    # A charge made elsewhere (the API, another tab) too.
+    generation = make(alice, cost=200)
+    ledger.charge(alice, 200, key=f"gen:{generation.pk}:charge", generation=generation)
+    assert BADGE.findall(ask(alice_client).content.decode()) == ["1,000"]
 
 
 def test_the_badge_marks_a_negative_balance(alice_client, alice, monkeypatch):
