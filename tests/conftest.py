@@ -26,6 +26,64 @@ def _isolated_settings(settings, tmp_path):
     translation.activate(settings.LANGUAGE_CODE)
 
 
+# --- Rows the migrations made ------------------------------------------------------------
+# Data migrations seed the catalogue (prices, credit packs, effect scenes), and a
+# transactional test flushes every table when it ends. Run alone, pytest-django puts the
+# transactional tests last; spread over processes (`TEST_WORKERS`), whole files move
+# together and a file's ordinary tests can follow another file's transactional one. So after
+# a flush, before a test that is not transactional, the migrated rows are put back as a fresh
+# database has them (the transactional tests keep what they had: they may follow a flush).
+# Tables that post_migrate fills again after a flush (content types, schedules) are left alone.
+_migrated: dict[str, dict[str, str]] = {}
+
+
+def _database_use(item) -> str | None:
+    marker = item.get_closest_marker("django_db")
+    names = set(getattr(item, "fixturenames", ()))
+    if {"transactional_db", "live_server"} & names or (marker and marker.kwargs.get("transaction")):
+        return "transactional"
+    if marker or "db" in names:
+        return "db"
+    return None
+
+
+@pytest.fixture(autouse=True)
+def _rows_made_by_migrations(request, django_db_blocker):
+    """Keep the migrated rows, at the first test that opens the database (none has written yet)."""
+    if "tables" in _migrated or _database_use(request.node) is None:
+        return
+    from django.apps import apps
+    from django.core import serializers
+
+    request.getfixturevalue("django_db_setup")
+    with django_db_blocker.unblock():
+        _migrated["tables"] = {
+            model._meta.label: serializers.serialize("json", model._base_manager.order_by("pk"))
+            for model in apps.get_models()
+            if model._meta.managed and not model._meta.proxy and model._base_manager.exists()
+        }
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    yield  # the transactional test's flush happens in here
+    if (
+        "tables" in _migrated
+        and nextitem is not None
+        and _database_use(item) == "transactional"
+        and _database_use(nextitem) != "transactional"
+    ):
+        from django.apps import apps
+        from django.core import serializers
+        from pytest_django.plugin import blocking_manager_key
+
+        with item.config.stash[blocking_manager_key].unblock():
+            for label, rows in _migrated["tables"].items():
+                if not apps.get_model(label)._base_manager.exists():
+                    for row in serializers.deserialize("json", rows):
+                        row.save()
+
+
 def _make_user(django_user_model, email: str, **extra):
     from allauth.account.models import EmailAddress
 
