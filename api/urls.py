@@ -14,6 +14,11 @@ urlpatterns = [
     path("v1/generations/<int:generation_id>", views.GenerationDetailView.as_view(), name="generation"),
     path("v1/credits", views.CreditsView.as_view(), name="credits"),
     path("v1/faces", views.FacesView.as_view(), name="faces"),
+    path(
+        "v1/faces/<str:session_id>/<str:face_id>/picture",
+        views.FacePictureView.as_view(),
+        name="face_picture",
+    ),
     path("v1/files/<str:token>", views.signed_file, name="file"),
     path("v1/batches", batch_views.BatchListView.as_view(), name="batches"),
     path("v1/batches/<int:batch_id>", batch_views.BatchDetailView.as_view(), name="batch"),

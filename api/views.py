@@ -21,14 +21,18 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
     OpenApiResponse,
     PolymorphicProxySerializer,
     extend_schema,
+    inline_serializer,
 )
+from rest_framework import serializers
 from rest_framework import status as http
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -53,8 +57,8 @@ from api.serializers import (
 from api.throttles import APIRateThrottle, CreateRateThrottle
 from billing import ledger
 from generations import capabilities, media, pricing, services
-from generations.models import Asset, Generation, Kind, Price, Status
-from generations.views import serve_file
+from generations.models import Asset, FaceSession, Generation, Kind, Price, Status
+from generations.views import serve_face_picture, serve_file
 
 # Long-poll: `?wait=` seconds, at most WAIT_CAP; the row is read every WAIT_STEP seconds.
 WAIT_CAP = 30
@@ -216,6 +220,29 @@ class QuoteView(BaseAPIView):
 # --- lip-sync's first step -------------------------------------------------------------------
 
 
+FACES_RESPONSE = inline_serializer(
+    "FacesFound",
+    {
+        "session_id": serializers.CharField(),
+        "video_seconds": serializers.FloatField(),
+        "expires_at": serializers.DateTimeField(),
+        "faces": inline_serializer(
+            "Face",
+            {
+                "face_id": serializers.CharField(),
+                "start_time": serializers.IntegerField(help_text="Milliseconds."),
+                "end_time": serializers.IntegerField(help_text="Milliseconds."),
+                "face_image": serializers.URLField(
+                    allow_null=True,
+                    help_text="Our copy of the thumbnail (GET it with your key); null when it could not be copied.",
+                ),
+            },
+            many=True,
+        ),
+    },
+)
+
+
 class FacesView(BaseAPIView):
     """Kling's identify-face on one of your finished videos (`video_id`, Kling's id) or
     another video (`video_url`: an https URL we fetch, or Base64): the faces come back at
@@ -232,7 +259,7 @@ class FacesView(BaseAPIView):
             }
         },
         responses={
-            201: OpenApiResponse(description="session_id, video_seconds, expires_at and faces"),
+            201: OpenApiResponse(FACES_RESPONSE, description="The session and the faces in the video"),
             **ERROR_RESPONSES,
         },
         tags=["generations"],
@@ -259,10 +286,57 @@ class FacesView(BaseAPIView):
                 "session_id": session.session_id,
                 "video_seconds": session.video_seconds,
                 "expires_at": session.expires_at,
-                "faces": session.faces,
+                "faces": [_face(request, session, face) for face in session.faces],
             },
             status=http.HTTP_201_CREATED,
         )
+
+
+def _face(request, session, face: dict) -> dict:
+    """A face as the API shows it: `face_image` is our copy of the thumbnail, fetched with
+    the same key (never Kling's link, which expires), or None when it could not be copied."""
+    url = None
+    if face.get("picture"):
+        path = reverse("api:face_picture", args=[session.session_id, str(face.get("face_id"))])
+        url = request.build_absolute_uri(path)
+    shown = {key: face.get(key) for key in ("face_id", "start_time", "end_time")}
+    return {**shown, "face_image": url}
+
+
+class ServerChosenContent(DefaultContentNegotiation):
+    """A file endpoint answers in the file's own type: a client asking for `image/*` gets
+    the picture (or a JSON error), not 406 because JSON is the only renderer."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class FacePictureView(BaseAPIView):
+    """Our copy of one face's thumbnail from `POST /api/v1/faces` (the `face_image` link).
+    Only the key's owner sees it; another person's session is 404."""
+
+    content_negotiation_class = ServerChosenContent
+
+    @extend_schema(
+        summary="A face's thumbnail",
+        operation_id="face_picture",
+        responses={
+            **{
+                (200, image): OpenApiResponse(OpenApiTypes.BINARY, description="The thumbnail")
+                for image in ("image/jpeg", "image/png", "image/webp")
+            },
+            404: OpenApiResponse(ErrorSerializer, description="not_found"),
+            **{code: ERROR_RESPONSES[code] for code in (401, 403, 429)},
+        },
+        tags=["generations"],
+    )
+    def get(self, request, session_id: str, face_id: str):
+        session = FaceSession.objects.filter(owner=request.user, session_id=session_id).first()
+        if session is None or media.face_picture(session, face_id) is None:
+            raise errors.not_found(_("No such file."))
+        response = serve_face_picture(request, session, face_id)
+        response["Cache-Control"] = "private, no-store"
+        return response
 
 
 # --- generations ----------------------------------------------------------------------------

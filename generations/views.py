@@ -773,6 +773,12 @@ def face_video(request: HttpRequest, token: str, filename: str) -> HttpResponse:
 def face_picture(request: HttpRequest, session_pk: int, face_id: str) -> HttpResponse:
     """Our copy of a face's thumbnail from Kling's identify-face (owner-only)."""
     session = get_object_or_404(FaceSession, pk=session_pk, owner=request.user)
+    return serve_face_picture(request, session, face_id)
+
+
+def serve_face_picture(request: HttpRequest, session: FaceSession, face_id: str) -> HttpResponse:
+    """Stream our copy of one face's thumbnail; the caller has checked `session` is the
+    requester's own (the page by its login, the API by its key). Http404 when not copied."""
     picture = media.face_picture(session, face_id)
     if picture is None:
         raise Http404

@@ -6,6 +6,7 @@ import base64
 
 import pytest
 from django.urls import reverse
+from rest_framework.test import APIClient
 
 from billing import ledger
 from generations.models import FaceSession, Generation
@@ -73,3 +74,42 @@ def test_another_key_cannot_use_a_face_session(funded, api, bob):
     response = other.post(reverse("api:generations"), body, format="json")
     assert response.status_code == 400 and not Generation.objects.exists()
     assert FaceSession.objects.get().owner.email == "alice@example.org"
+
+
+def test_face_images_are_our_copies_fetched_with_the_key(funded, api, bob):
+    from accounts import api_keys
+
+    found = _faces(api)
+    session = FaceSession.objects.get()
+    for face in found["faces"]:
+        assert set(face) == {"face_id", "start_time", "end_time", "face_image"}
+        kling_link = session.face(face["face_id"])["face_image"]
+        assert face["face_image"] != kling_link
+        assert face["face_image"] == "http://testserver" + reverse(
+            "api:face_picture", args=[found["session_id"], face["face_id"]]
+        )
+        response = api.get(face["face_image"], HTTP_ACCEPT="image/*")
+        assert response.status_code == 200 and response["Content-Type"] == "image/jpeg"
+        assert response["Cache-Control"] == "private, no-store"
+        assert b"".join(response.streaming_content)[:2] == b"\xff\xd8"
+    # Without a key, with another person's key, or for a face that is not there: nothing.
+    picture = found["faces"][0]["face_image"]
+    assert APIClient().get(picture).status_code == 401
+    _, raw = api_keys.create_key(bob, "bob")
+    refused = bearer(raw).get(picture)
+    assert refused.status_code == 404 and refused.json()["code"] == "not_found"
+    missing = reverse("api:face_picture", args=[found["session_id"], "9"])
+    assert api.get(missing).status_code == 404
+
+
+def test_a_face_whose_copy_failed_has_no_image(funded, api, monkeypatch):
+    from generations import media
+
+    def refuse(url, kind, *, deadline=None):
+        raise media.MediaError("the media host answered HTTP 404")
+
+    monkeypatch.setattr(media, "download", refuse)
+    found = _faces(api)
+    assert [face["face_image"] for face in found["faces"]] == [None, None]
+    picture = reverse("api:face_picture", args=[found["session_id"], "0"])
+    assert api.get(picture).status_code == 404
