@@ -20,10 +20,13 @@ step "ruff"
 step "migrations are up to date"
 $PY manage.py makemigrations --check --dry-run >/dev/null || { echo "Missing migrations: run manage.py makemigrations"; exit 1; }
 
+# Spread over this many processes (TEST_WORKERS=1 runs everything in one): the SQLite pass by
+# pytest-xdist (each process on its own test database file, whole files together), the
+# PostgreSQL + Redis pass as two halves side by side (each on its own database and Redis db).
+cpus=$(nproc 2>/dev/null || echo 1)
+workers=${TEST_WORKERS:-$(( cpus >= 2 ? 2 : 1 ))}
+
 step "suite on SQLite + ORM broker"
-# TEST_WORKERS=N spreads it over N pytest-xdist processes (each on its own test database file); whole files
-# stay together. Serial by default: some simulator tests still depend on what ran before them.
-workers=${TEST_WORKERS:-1}
 if (( workers > 1 )); then
   .venv/bin/pytest -q -n "$workers" --dist loadfile "$@"
 else
@@ -32,9 +35,29 @@ fi
 
 if [[ -n "${TEST_DATABASE_URL:-}" && -n "${TEST_REDIS_URL:-}" ]]; then
   step "database- and queue-sensitive tests on PostgreSQL + Redis"
-  paths=()
-  for p in tests/billing tests/generations tests/accounts tests/providers tests/simulator tests/test_foundation.py tests/test_fuzz_inputs.py; do [[ -e $p ]] && paths+=("$p"); done
-  DATABASE_URL="$TEST_DATABASE_URL" REDIS_URL="$TEST_REDIS_URL" .venv/bin/pytest -q -m "postgres or not e2e" "${paths[@]}"
+  first=(tests/billing tests/generations tests/accounts tests/test_foundation.py)
+  second=(tests/simulator tests/providers tests/test_fuzz_inputs.py)
+  # One half on "<database>_a" and Redis db 1, the other on "<database>_b" and db 2: nothing
+  # shared, not even a cache flush between tests.
+  pg_half() { # name redis-db paths...
+    local name=$1 db=$2; shift 2
+    DATABASE_URL="${TEST_DATABASE_URL}_$name" REDIS_URL="${TEST_REDIS_URL%/*}/$db" \
+      .venv/bin/pytest -q -p no:cacheprovider -m "postgres or not e2e" "$@"
+  }
+  if (( workers > 1 )); then
+    log_dir=$(mktemp -d)
+    pg_half a 1 "${first[@]}" >"$log_dir/a" 2>&1 & first_pid=$!
+    pg_half b 2 "${second[@]}" >"$log_dir/b" 2>&1 & second_pid=$!
+    first_rc=0; second_rc=0
+    wait "$first_pid" || first_rc=$?
+    wait "$second_pid" || second_rc=$?
+    echo "--- ${first[*]}"; cat "$log_dir/a"
+    echo "--- ${second[*]}"; cat "$log_dir/b"
+    rm -rf "$log_dir"
+    (( first_rc == 0 && second_rc == 0 )) || exit 1
+  else
+    pg_half a 1 "${first[@]}" "${second[@]}"
+  fi
 elif [[ "${CI:-}" == "true" ]]; then
   echo "CI must run the PostgreSQL + Redis pass: TEST_DATABASE_URL and TEST_REDIS_URL are not set"; exit 1
 else
