@@ -89,7 +89,12 @@ class LedgerEntry(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["account", "-created_at", "-id"], name="ledger_account_history")]
+        indexes = [
+            models.Index(fields=["account", "-created_at", "-id"], name="ledger_account_history"),
+            # The operator's figures read "entries in [start, end)" across all accounts, some
+            # of one kind (billing.reports, economics.rollup): the time leads, the kind follows.
+            models.Index(fields=["created_at", "kind"], name="ledger_created_kind"),
+        ]
         verbose_name_plural = "ledger entries"
         # The last line of defence under billing.ledger: a bug there becomes an
         # IntegrityError instead of a wrong balance. The account row itself cannot carry
