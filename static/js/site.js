@@ -89,26 +89,30 @@
     // A result picture chosen on its own page is image_1; uploads then follow it.
     var first = parseInt(box.dataset.tokenStart || "1", 10);
     Array.prototype.forEach.call(input.files || [], function (file, i) {
-      var token = "<<<image_" + (i + first) + ">>>";
-      var button = document.createElement("button");
-      button.type = "button";
-      button.className = "thumb-token";
-      button.dataset.token = token;
-      button.title = "Insert " + token;
       var img = document.createElement("img");
       img.src = URL.createObjectURL(file);
       img.alt = "Reference picture " + (i + first);
       img.width = 72;
-      var label = document.createElement("span");
-      label.className = "small";
-      label.textContent = "image_" + (i + first);
-      button.appendChild(img);
-      button.appendChild(label);
-      button.addEventListener("click", function () { insertToken(token); });
-      thumbs.appendChild(button);
+      thumbs.appendChild(tokenButton("<<<image_" + (i + first) + ">>>", img));
     });
     box.hidden = !thumbs.children.length;
   });
+
+  // A thumbnail that puts its reference token (<<<image_2>>>, <<<video_1>>>) into the prompt
+  // when clicked (the click listener below serves every [data-insert-token]).
+  function tokenButton(token, media) {
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "thumb-token";
+    button.dataset.insertToken = token;
+    button.title = "Insert " + token;
+    var label = document.createElement("span");
+    label.className = "small";
+    label.textContent = token.replace(/[<>]/g, "");
+    button.appendChild(media);
+    button.appendChild(label);
+    return button;
+  }
 
   document.addEventListener("click", function (event) {
     var button = event.target instanceof Element && event.target.closest("[data-insert-token]");
@@ -126,23 +130,12 @@
     thumbs.textContent = "";
     var file = input.files && input.files[0];
     if (file) {
-      var token = input.dataset.videoToken;
-      var button = document.createElement("button");
-      button.type = "button";
-      button.className = "thumb-token";
-      button.dataset.insertToken = token;
-      button.title = "Insert " + token;
       var video = document.createElement("video");
       video.src = URL.createObjectURL(file);
       video.muted = true;
       video.preload = "metadata";
       video.width = 96;
-      var label = document.createElement("span");
-      label.className = "small";
-      label.textContent = token.replace(/[<>]/g, "");
-      button.appendChild(video);
-      button.appendChild(label);
-      thumbs.appendChild(button);
+      thumbs.appendChild(tokenButton(input.dataset.videoToken, video));
     }
     box.hidden = !thumbs.children.length;
   });

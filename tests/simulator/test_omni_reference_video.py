@@ -17,7 +17,7 @@ from generations.simulator.models import SimTask
 from tests.media_files import video_bytes, video_upload
 from tests.simulator.pipeline import assert_ended_right, drive, png
 from tests.simulator.test_new_video_kinds import _finished_video
-from tests.simulator.test_omni_video import OMNI, _probe_seconds, omni_form
+from tests.simulator.test_omni_video import OMNI, _created, _post, _probe_seconds, omni_form
 
 HD = {"width": 1280, "height": 720, "fps": 24}
 
@@ -25,16 +25,6 @@ HD = {"width": 1280, "height": 720, "fps": 24}
 @pytest.fixture
 def pipeline(funded_pipeline):
     return funded_pipeline
-
-
-def _post(client, commit, data: dict):
-    with commit(execute=True):
-        return client.post("/generate/omni-video/", data)
-
-
-def _created(response) -> Generation:
-    assert response.status_code == 302, response.content.decode()[:3000]
-    return Generation.objects.get(pk=int(response["Location"].strip("/").split("/")[-1]))
 
 
 def video_form(seconds: float = 4, pictures: int = 1, **changes) -> dict:
