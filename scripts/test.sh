@@ -35,8 +35,9 @@ fi
 
 if [[ -n "${TEST_DATABASE_URL:-}" && -n "${TEST_REDIS_URL:-}" ]]; then
   step "database- and queue-sensitive tests on PostgreSQL + Redis"
-  first=(tests/billing tests/generations tests/accounts tests/test_foundation.py)
-  second=(tests/simulator tests/providers tests/test_fuzz_inputs.py)
+  # Halves of about the same length (tests/generations alone is close to half).
+  first=(tests/generations tests/accounts)
+  second=(tests/billing tests/simulator tests/providers tests/test_foundation.py tests/test_fuzz_inputs.py)
   # One half on "<database>_a" and Redis db 1, the other on "<database>_b" and db 2: nothing
   # shared, not even a cache flush between tests.
   pg_half() { # name redis-db paths...
