@@ -284,8 +284,8 @@ def price_units(
         return TEXT2IMAGE_UNITS.get(model_name)
     if kind in IMAGE_UNITS:
         return IMAGE_UNITS[kind].get(model_name, {}).get(mode)
-    if kind == Kind.VIDEO_EFFECTS and duration is not None and mode in effects.UNITS_PER_SECOND:
-        return effects.UNITS_PER_SECOND[mode] * duration
+    if kind == Kind.VIDEO_EFFECTS:
+        return effects.units(model_name, mode, duration)
     return None
 
 

@@ -4,6 +4,7 @@ simulator, the exact bodies sent, the rules refused before any charge, and the s
 own checks."""
 
 import base64
+from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -84,11 +85,65 @@ def test_the_migration_seeds_the_scenes_and_their_prices():
         for r in pricing.default_price_rows()
         if r["kind"] == Kind.VIDEO_EFFECTS
     }
-    assert rows[("squish", "", 5)] == 20  # 0.4 units a second
-    assert rows[("heart_gesture", "pro", 10)] == 70  # 0.7 units a second
     assert ("squish", "", 10) not in rows  # single-image scenes make 5 s clips
     assert Price.objects.filter(kind=Kind.VIDEO_EFFECTS).count() == len(rows)
-    assert pricing.price_units(Kind.VIDEO_EFFECTS, "hug_pro", "", 10, None) == 4
+    stored = {
+        (p.model_name, p.mode, p.duration): p.credits for p in Price.objects.filter(kind=Kind.VIDEO_EFFECTS)
+    }
+    assert stored == rows
+
+
+@pytest.mark.parametrize(
+    "scene, mode, seconds, units, credits",
+    [
+        # Published: Kling 1.6's rates, as fal.ai sells the 1.6 effects ($0.056 / $0.098 a
+        # second): 0.4 units a second in std (and the one-picture scenes), 0.7 in pro.
+        ("squish", "", 5, 2, 20),
+        ("bloombloom", "", 5, 2, 20),
+        ("heart_gesture", "std", 5, 2, 20),
+        ("heart_gesture", "std", 10, 4, 40),
+        ("heart_gesture", "pro", 5, 3.5, 35),
+        ("heart_gesture", "pro", 10, 7, 70),
+        # Not published: the fallback, the highest published rate (0.7 units a second).
+        ("hug_pro", "", 5, 3.5, 35),
+        ("kiss_pro", "", 10, 7, 70),
+        ("heart_gesture_pro", "", 5, 3.5, 35),
+        ("cheers_2026", "", 5, 3.5, 35),
+    ],
+)
+def test_each_scene_is_priced_from_its_published_rate_or_the_fallback(scene, mode, seconds, units, credits):
+    rows = {
+        (r["model_name"], r["mode"], r["duration"]): r["credits"]
+        for r in pricing.default_price_rows()
+        if r["kind"] == Kind.VIDEO_EFFECTS
+    }
+    assert pricing.price_units(Kind.VIDEO_EFFECTS, scene, mode, seconds, None) == Decimal(str(units))
+    assert rows[(scene, mode, seconds)] == credits == pricing.video_credits(Decimal(str(units)))
+
+
+def test_a_scene_staff_add_is_quoted_at_the_fallback_rate():
+    assert effects.units("pet_lion_pro", "", 5) == effects.UNPUBLISHED_RATE * 5 == Decimal("3.5")
+    assert effects.units("squish", "4k", 5) is None and effects.units("squish", "", None) is None
+
+
+@pytest.mark.django_db
+def test_the_migration_reprices_the_seeded_rows_and_keeps_edited_ones():
+    from importlib import import_module
+
+    from django.apps import apps
+
+    reprice = import_module("generations.migrations.0019_effect_prices_from_published_rates").reprice
+    Price.objects.filter(kind=Kind.VIDEO_EFFECTS, model_name="hug_pro", duration=5).update(credits=20)
+    Price.objects.filter(kind=Kind.VIDEO_EFFECTS, model_name="kiss_pro", duration=5).update(credits=25)
+    Price.objects.filter(kind=Kind.VIDEO_EFFECTS, model_name="cheers_2026").delete()
+    reprice(apps, None)
+    credits = {
+        p.model_name: p.credits for p in Price.objects.filter(kind=Kind.VIDEO_EFFECTS, duration=5, mode="")
+    }
+    assert credits["hug_pro"] == 35  # the old default, 0.4 units a second: repriced
+    assert credits["kiss_pro"] == 25  # edited in admin: kept
+    assert credits["cheers_2026"] == 35  # missing: put back
+    assert credits["squish"] == 20  # published, unchanged
 
 
 def test_the_gallery_shows_the_enabled_scenes_with_their_cards(pipeline, alice_client):
@@ -157,7 +212,7 @@ def test_a_new_two_person_scene_sends_no_model_or_mode(
     generation = _created(_post(alice_client, django_capture_on_commit_callbacks, form))
     body = legacy_body(follow.build_request(generation))
     assert set(body["input"]) == {"images", "duration"}
-    assert generation.cost == 20
+    assert generation.cost == 35  # no published price: the fallback, 0.7 units a second
 
 
 @pytest.mark.parametrize(
