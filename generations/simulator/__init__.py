@@ -12,9 +12,11 @@ It speaks Kling's legacy HTTP contract (docs/kling.md) so that the official clie
   else's work.
 - Task state follows from timestamps (SimFaults.queue_seconds / run_seconds, else
   SIMULATOR_QUEUE_SECONDS / SIMULATOR_RUN_SECONDS), so polling needs no background job.
-- Callbacks are rows sent by `engine.deliver_due_callbacks()`: a daemon thread in the web
-  process calls it every 0.5 s (started on the first simulator request unless the setting
-  SIMULATOR_CALLBACK_THREAD is off, as tests have it); signed when KLING_WEBHOOK_SECRET is set.
+- Callbacks are rows sent as they fall due by a daemon thread in the web process that feeds
+  8 sender threads, each taking the next callback as soon as it is free (started on the
+  first simulator request unless the setting SIMULATOR_CALLBACK_THREAD is off, as tests
+  have it; tests send with `engine.deliver_due_callbacks()`); signed when
+  KLING_WEBHOOK_SECRET is set.
   Only URLs under SITE_URL are called back (others are refused at create with 1201), and
   the simulator never fetches an image URL it is given: it cannot be used to reach other
   addresses from this server.

@@ -19,11 +19,12 @@ import io
 import json
 import logging
 import os
+import queue
 import random
 import re
 import secrets
 import threading
-from concurrent.futures import ThreadPoolExecutor
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -34,7 +35,7 @@ import requests
 from django.conf import settings
 from django.core import signing
 from django.db import close_old_connections, connection, transaction
-from django.db.models import Q, Sum
+from django.db.models import Min, Q, Sum
 
 from generations.providers import webhook_signature
 from generations.simulator import catalog
@@ -1342,32 +1343,100 @@ def deliver_due_callbacks(limit: int = 200, senders: int = 1) -> int:
 
     Each delivery is claimed first by a conditional UPDATE, so several web processes (each
     with its own callback thread) never send the same callback twice by accident. With
-    `senders` > 1 that many threads share the work, as Kling's own senders do: one slow
-    answer does not hold back every callback behind it.
+    `senders` > 1 that many threads share the work, as Kling's own senders do: each takes
+    the next callback as soon as it is free, so one slow answer does not hold back the rest.
     """
     faults = SimFaults.current()
-    now = now_ms()
-    due = list(_due(now).select_related("task", "element").order_by("due_ms", "id")[:limit])
-
-    def send(callbacks: list[SimCallback]) -> int:
-        return sum(
-            _deliver(callback, faults)
-            for callback in callbacks
-            if _due(now).filter(pk=callback.pk).update(claimed_ms=now)
-        )
-
+    due = _due_callbacks(now_ms(), limit)
     if senders <= 1 or len(due) <= 1:
-        return send(due)
+        return sum(_claim_and_deliver(callback, faults) for callback in due)
+    pool = CallbackSenders(min(senders, len(due)))
+    pool.offer(due, faults)
+    pool.close()
+    return pool.delivered
 
-    def send_in_thread(callbacks: list[SimCallback]) -> int:
+
+def _due_callbacks(now: int, limit: int) -> list[SimCallback]:
+    return list(_due(now).select_related("task", "element").order_by("due_ms", "id")[:limit])
+
+
+def _claim_and_deliver(callback: SimCallback, faults: SimFaults) -> int:
+    now = now_ms()
+    if not _due(now).filter(pk=callback.pk).update(claimed_ms=now):
+        return 0  # sent meanwhile, or claimed by another process
+    return _deliver(callback, faults)
+
+
+class CallbackSenders:
+    """Threads sending callbacks from one queue: each takes the next as soon as it is free,
+    with no batch to wait for (the callback thread keeps them fed as callbacks fall due).
+
+    A callback is claimed when a sender takes it, not when it is queued, so the queue is
+    kept short (`room`) and a claim always means a send under way.
+    """
+
+    def __init__(self, senders: int) -> None:
+        self.work: queue.Queue[tuple[SimCallback, SimFaults] | None] = queue.Queue()
+        self.pending: set[int] = set()  # queued or being sent
+        self.lock = threading.Lock()
+        self.freed = threading.Event()
+        self.delivered = 0
+        self.threads = [
+            threading.Thread(target=self._send, name=f"kling-simulator-callback-{i}", daemon=True)
+            for i in range(senders)
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def room(self) -> int:
+        with self.lock:
+            return 2 * len(self.threads) - len(self.pending)
+
+    def offer(self, callbacks: list[SimCallback], faults: SimFaults) -> int:
+        """Queue the callbacks not already queued or being sent; returns how many."""
+        with self.lock:
+            fresh = [callback for callback in callbacks if callback.pk not in self.pending]
+            self.pending.update(callback.pk for callback in fresh)
+        for callback in fresh:
+            self.work.put((callback, faults))
+        return len(fresh)
+
+    def close(self, timeout: float | None = None) -> None:
+        """Stop every sender once the queue is sent; with a `timeout` (the callback thread
+        stopping), drop what is still queued and wait at most that long for sends under way
+        (what is dropped was never claimed: it is sent later, by this or another process)."""
+        if timeout is not None:
+            while True:
+                try:
+                    item = self.work.get_nowait()
+                except queue.Empty:
+                    break
+                if item is not None:
+                    with self.lock:
+                        self.pending.discard(item[0].pk)
+        for _ in self.threads:
+            self.work.put(None)
+        until = None if timeout is None else time.monotonic() + timeout
+        for thread in self.threads:
+            thread.join(None if until is None else max(0.0, until - time.monotonic()))
+
+    def _send(self) -> None:
         try:
-            return send(callbacks)
+            while (item := self.work.get()) is not None:
+                callback, faults = item
+                delivered = 0
+                try:
+                    delivered = _claim_and_deliver(callback, faults)
+                except Exception:
+                    logger.exception("simulator: callback %s failed", callback.pk)
+                finally:
+                    with self.lock:
+                        self.pending.discard(callback.pk)
+                        self.delivered += delivered
+                    self.freed.set()
+                    close_old_connections()
         finally:
             connection.close()  # this thread's own connection
-
-    shares = [due[i::senders] for i in range(min(senders, len(due)))]
-    with ThreadPoolExecutor(len(shares), thread_name_prefix="kling-simulator-callback") as pool:
-        return sum(pool.map(send_in_thread, shares))
 
 
 def _callback_body(callback: SimCallback, faults: SimFaults) -> dict[str, Any]:
@@ -1448,14 +1517,40 @@ def stop_callback_thread(timeout: float = 5.0) -> None:
 
 
 def _callback_loop(interval: float) -> None:
-    while not _thread_stop.is_set():
-        try:
-            deliver_due_callbacks(senders=CALLBACK_SENDERS)
-        except Exception:
-            logger.exception("simulator: callback delivery failed")
-        finally:
-            close_old_connections()
-        _thread_stop.wait(interval)
-    from django.db import connection
+    """Keep the senders fed: queue what is due as room frees up, else sleep until the next
+    callback falls due (at most `interval`, so knobs and new tasks are seen)."""
+    pool = CallbackSenders(CALLBACK_SENDERS)
+    try:
+        while not _thread_stop.is_set():
+            wait_for_room = False
+            wait = interval
+            try:
+                pool.freed.clear()
+                room = pool.room()
+                if room > 0:
+                    now = now_ms()
+                    asked = room + len(pool.pending)
+                    due = _due_callbacks(now, asked)
+                    pool.offer(due, SimFaults.current())
+                    # Fewer than asked: all that is due is queued; else more waits for room.
+                    wait_for_room = len(due) == asked
+                    if not wait_for_room:
+                        wait = min(interval, _seconds_to_next_due(now))
+                else:
+                    wait_for_room = True
+            except Exception:
+                logger.exception("simulator: callback delivery failed")
+            finally:
+                close_old_connections()
+            if wait_for_room:
+                pool.freed.wait(interval)
+            else:
+                _thread_stop.wait(wait)
+    finally:
+        pool.close(timeout=5)
+        connection.close()
 
-    connection.close()
+
+def _seconds_to_next_due(now: int) -> float:
+    upcoming = SimCallback.objects.filter(done=False, due_ms__gt=now).aggregate(first=Min("due_ms"))["first"]
+    return 3600.0 if upcoming is None else max(0.01, (upcoming - now) / 1000)

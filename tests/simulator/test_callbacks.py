@@ -211,3 +211,33 @@ def test_several_senders_deliver_each_due_callback_once(sim):
     assert deliver_due_callbacks(senders=4) == 0
     assert sorted(r.json["task_id"] for r in sim.received) == sorted(t.task_id for t in tasks)
     assert SimCallback.objects.filter(done=True, delivered_ms__isnull=False).count() == 8
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_slow_answer_does_not_hold_back_the_callbacks_behind_it(sim, monkeypatch):
+    # Each sender takes the next callback as soon as it is free: while one waits on a slow
+    # receiver, the other sends everything else (no share of the batch is stuck behind it).
+    import threading
+
+    from generations.simulator.engine import deliver_due_callbacks
+    from tests.fixtures.simulator import ReceiverAdapter
+
+    sim.set_timings(600, 600)
+    _submit(sim, "slow")
+    fast = [_submit(sim, f"fast-{i}") for i in range(6)]
+    others_arrived = threading.Event()
+    held_until_others_arrived = []
+    send = ReceiverAdapter.send
+
+    def receive(self, request, **kwargs):
+        if request.url.endswith("/slow"):
+            held_until_others_arrived.append(others_arrived.wait(10))
+        response = send(self, request, **kwargs)
+        if sum(not r.url.endswith("/slow") for r in sim.received) == len(fast):
+            others_arrived.set()
+        return response
+
+    monkeypatch.setattr(ReceiverAdapter, "send", receive)
+    assert deliver_due_callbacks(senders=2) == 7
+    assert held_until_others_arrived == [True]
+    assert sim.received[-1].url.endswith("/slow")
