@@ -1045,6 +1045,11 @@ class OmniVideoForm(OwnVideoOrUpload, PerSecondPrice, MultiImageToVideoForm):
         if self.video_source is not None and self.video_source.duration and not self._raw("video_seconds"):
             self._set("video_seconds", round(self.video_source.duration, 2))
 
+    @property
+    def multi_shot_models(self) -> str:
+        """The models that make multi-shot videos, space-separated (for data-models)."""
+        return " ".join(m.name for m in capabilities.models_for(self.kind) if getattr(m, "multi_shot", False))
+
     def has_video(self) -> bool:
         """Whether a reference video is chosen, as far as the page knows before the upload
         is read: measured in the browser, or one of the person's own."""
@@ -1052,9 +1057,14 @@ class OmniVideoForm(OwnVideoOrUpload, PerSecondPrice, MultiImageToVideoForm):
 
     def fit_to_model(self) -> None:
         super().fit_to_model()
+        # The storyboard stays in the page for every model, marked with the models that
+        # make multi-shot videos: the model menu lives in the options card, which is drawn
+        # again on each change, so the page's script hides the storyboard (and leaves it out
+        # of the form) while another model is chosen. A storyboard sent with such a model
+        # anyway is refused by capabilities.check() with the reason.
+        if "multi_shot" in self.fields:
+            self.fields["multi_shot"].widget.attrs["data-models"] = self.multi_shot_models
         if not getattr(self.model, "multi_shot", False):
-            self.fields.pop("multi_shot", None)
-            self.fields.pop("multi_prompt", None)
             self.notes = [_("Storyboards (several shots): Kling 3.0 Omni.")]
         self._choose("refer_type", tuple(capabilities.REFER_TYPES), "feature")
         self._choose("keep_original_sound", capabilities.KEEP_ORIGINAL_SOUND, "yes")

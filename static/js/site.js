@@ -205,6 +205,32 @@
   }
   document.querySelectorAll("[data-storyboard]").forEach(setupStoryboard);
 
+  // Parts of a create page only some models take (data-models="name other"), such as omni
+  // video's storyboard: hidden while another model is chosen, and an input among them is
+  // unticked and disabled, so it is not sent. The model menu sits in the options card,
+  // which is drawn again on every change, so the change is caught here, on the document.
+  function fitToModel() {
+    var select = document.querySelector("select[name=model_name]");
+    if (!select) return;
+    document.querySelectorAll("[data-models]").forEach(function (el) {
+      var on = el.dataset.models.split(" ").indexOf(select.value) !== -1;
+      if (!(el instanceof HTMLInputElement)) {
+        el.hidden = !on;
+        return;
+      }
+      (el.closest(".field") || el).hidden = !on;
+      el.disabled = !on;
+      if (!on && el.checked) {
+        el.checked = false;
+        el.dispatchEvent(new Event("change", { bubbles: true }));
+      }
+    });
+  }
+  document.addEventListener("change", function (event) {
+    if (event.target instanceof HTMLSelectElement && event.target.name === "model_name") fitToModel();
+  });
+  fitToModel();
+
   // The footer's language menu applies the choice at once (a button stands in without script).
   document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
     select.addEventListener("change", function () { select.form.requestSubmit(); });

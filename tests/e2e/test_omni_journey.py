@@ -29,16 +29,21 @@ def generating(workers, simulator, prices):
     return workers
 
 
+def _on_the_omni_page(page, people):
+    """Alice, with 1000 credits, signed in on the omni video page (Kling 3.0 Omni chosen)."""
+    alice = people.make_person("alice@example.org", welcome=False)
+    ledger.grant(alice, 1000, key="e2e:alice:1000", memo="Test credits")
+    people.log_in(page, "alice@example.org")
+    page.goto("/generate/omni-video/")
+    expect(page.locator("select[name=model_name]")).to_have_value("kling-v3-omni")
+    return alice
+
+
 @pytest.mark.journey("20-omni-storyboard")
 def test_it_makes_a_multi_shot_storyboard_with_a_clicked_reference_token(
     page, people, generating, screenshot
 ):
-    alice = people.make_person("alice@example.org", welcome=False)
-    ledger.grant(alice, 1000, key="e2e:alice:1000", memo="Test credits")
-    people.log_in(page, "alice@example.org")
-
-    page.goto("/generate/omni-video/")
-    expect(page.locator("select[name=model_name]")).to_have_value("kling-v3-omni")
+    alice = _on_the_omni_page(page, people)
     page.set_input_files(
         "#id_image_list", files=[{"name": "balcony.png", "mimeType": "image/png", "buffer": _png()}]
     )
@@ -79,3 +84,41 @@ def test_it_makes_a_multi_shot_storyboard_with_a_clicked_reference_token(
     expect(page.locator(".media-frame video")).to_be_visible(timeout=GENERATION_TIMEOUT)
     screenshot(page, "finished")
     assert ledger.balance_of(alice) == 1000 - generation.cost
+
+
+@pytest.mark.journey("20-omni-model-options")
+def test_switching_to_a_model_without_storyboards_hides_the_storyboard_and_sends_none(
+    page, people, generating, screenshot
+):
+    alice = _on_the_omni_page(page, people)
+    model = page.locator("select[name=model_name]")
+    box = page.locator("#id_multi_shot")
+    expect(box).to_be_visible()
+    box.check()
+    expect(page.locator("#storyboard-shots li")).to_have_count(2)
+
+    # Kling O1 makes no multi-shot videos: the tick box and the storyboard go, unticked.
+    model.select_option("kling-video-o1")
+    expect(page.locator("#field-multi_shot")).to_be_hidden()
+    expect(page.locator("#storyboard")).to_be_hidden()
+    expect(box).not_to_be_checked()
+    expect(box).to_be_disabled()
+    expect(page.locator("#gen-options")).to_contain_text("Storyboards (several shots): Kling 3.0 Omni.")
+    screenshot(page, "o1-no-storyboard")
+
+    # Back on Kling 3.0 Omni they return.
+    page.locator("select[name=model_name]").select_option("kling-v3-omni")
+    expect(box).to_be_visible()
+    expect(box).to_be_enabled()
+    expect(page.locator("#storyboard")).to_be_visible()
+
+    # Ticked again, then O1 chosen: what is created is a one-shot O1 video.
+    box.check()
+    page.locator("select[name=model_name]").select_option("kling-video-o1")
+    expect(box).to_be_hidden()
+    page.fill("#id_prompt", "A kite over a grey sea")
+    page.get_by_role("button", name=re.compile(r"^Create for \d+ credits?")).click()
+    page.wait_for_url(re.compile(r"/generations/\d+/$"))
+    generation = Generation.objects.get(owner=alice)
+    assert generation.model_name == "kling-video-o1"
+    assert not generation.params.get("multi_shot") and not generation.params.get("multi_prompt")

@@ -168,6 +168,11 @@ def test_it_runs_a_multi_shot_storyboard_and_shows_its_shots(
             "Shot 2 needs a length",
         ),
         (storyboard_form(multi_prompt="[not json"), "The shots could not be read"),
+        # The page hides the storyboard on Kling O1; one sent anyway is refused, not dropped.
+        (
+            storyboard_form(model_name="kling-video-o1"),
+            "Kling O1 does not make multi-shot videos; choose Kling 3.0 Omni.",
+        ),
         (
             storyboard_form([{"prompt": "a", "duration": 2}, {"prompt": "<<<image_3>>>", "duration": 3}]),
             "&lt;&lt;&lt;image_3&gt;&gt;&gt; but only 1",
@@ -203,6 +208,9 @@ def test_it_refuses_a_storyboard_on_a_model_without_multi_shot():
 def test_it_offers_the_storyboard_only_with_kling_3_omni(pipeline, alice_client):
     page = alice_client.get("/generate/omni-video/").content.decode()
     assert 'id="storyboard"' in page and 'id="reference-tokens"' in page
+    # Both parts carry the models that take them, for the page's script to hide them on others.
+    assert 'name="multi_shot" data-models="kling-v3-omni"' in page
+    assert 'data-models="kling-v3-omni">' in page  # the storyboard, shown for kling-v3-omni
     options = alice_client.get("/generate/omni-video/options/", {"model_name": "kling-video-o1"})
     assert "Storyboards (several shots): Kling 3.0 Omni." in options.content.decode()
 
