@@ -1139,6 +1139,8 @@ def schedule_callbacks(task: SimTask, faults: SimFaults) -> None:
         # The "processing" news arrives after the final one, as a slow retry would.
         planned = [(s, task.finish_ms + 500 if s == "processing" else due) for s, due in planned]
     SimCallback.objects.bulk_create(SimCallback(task=task, status=s, due_ms=due) for s, due in planned)
+    # The "submitted" one is due at once: wake this process's sender rather than let it sleep on.
+    transaction.on_commit(_wake.set)
 
 
 def find_task(product: str, reference: str, owner: str) -> SimTask | None:
@@ -1375,11 +1377,11 @@ class CallbackSenders:
     kept short (`room`) and a claim always means a send under way.
     """
 
-    def __init__(self, senders: int) -> None:
+    def __init__(self, senders: int, freed: threading.Event | None = None) -> None:
         self.work: queue.Queue[tuple[SimCallback, SimFaults] | None] = queue.Queue()
         self.pending: set[int] = set()  # queued or being sent
         self.lock = threading.Lock()
-        self.freed = threading.Event()
+        self.freed = freed or threading.Event()  # set whenever a sender is done with one
         self.delivered = 0
         self.threads = [
             threading.Thread(target=self._send, name=f"kling-simulator-callback-{i}", daemon=True)
@@ -1484,6 +1486,7 @@ def _deliver(callback: SimCallback, faults: SimFaults) -> int:
 _thread_lock = threading.Lock()
 _thread: threading.Thread | None = None
 _thread_stop = threading.Event()
+_wake = threading.Event()  # new callbacks, a free sender, or stop: the callback thread looks again
 
 
 def ensure_callback_thread() -> bool:
@@ -1513,39 +1516,35 @@ def stop_callback_thread(timeout: float = 5.0) -> None:
         thread, _thread = _thread, None
     if thread is not None:
         _thread_stop.set()
+        _wake.set()
         thread.join(timeout)
 
 
 def _callback_loop(interval: float) -> None:
     """Keep the senders fed: queue what is due as room frees up, else sleep until the next
-    callback falls due (at most `interval`, so knobs and new tasks are seen)."""
-    pool = CallbackSenders(CALLBACK_SENDERS)
+    callback falls due or new ones are scheduled (at most `interval`, so callbacks made by
+    other processes and changed knobs are seen)."""
+    pool = CallbackSenders(CALLBACK_SENDERS, freed=_wake)
     try:
         while not _thread_stop.is_set():
-            wait_for_room = False
             wait = interval
             try:
-                pool.freed.clear()
+                _wake.clear()
                 room = pool.room()
-                if room > 0:
+                # Refilled when half of it is free: the senders never run dry, and a burst
+                # costs one read per few sends, not one per send.
+                if room >= CALLBACK_SENDERS:
                     now = now_ms()
                     asked = room + len(pool.pending)
                     due = _due_callbacks(now, asked)
                     pool.offer(due, SimFaults.current())
-                    # Fewer than asked: all that is due is queued; else more waits for room.
-                    wait_for_room = len(due) == asked
-                    if not wait_for_room:
+                    if len(due) < asked:  # all that is due is queued: sleep until the next
                         wait = min(interval, _seconds_to_next_due(now))
-                else:
-                    wait_for_room = True
             except Exception:
                 logger.exception("simulator: callback delivery failed")
             finally:
                 close_old_connections()
-            if wait_for_room:
-                pool.freed.wait(interval)
-            else:
-                _thread_stop.wait(wait)
+            _wake.wait(wait)
     finally:
         pool.close(timeout=5)
         connection.close()
