@@ -576,6 +576,32 @@ def extension_chain(generation: Generation) -> dict[str, Any]:
     return {"parent": parent, "extensions": extensions}
 
 
+def made_from(generation: Generation) -> Generation | None:
+    """The owner's own finished video this generation started from (its page's "Lip-sync",
+    "Add sound", "Use as motion reference" or "Use in omni video"), for a link back to it.
+    An extension shows its whole chain instead."""
+    params = generation.params or {}
+    video_id = params.get("video_id") or ""
+    if not video_id and generation.kind == Kind.LIP_SYNC:
+        session = FaceSession.objects.filter(
+            owner_id=generation.owner_id, session_id=params.get("session_id") or ""
+        ).first()
+        video_id = session.video_id if session is not None else ""
+    if not video_id or generation.kind == Kind.VIDEO_EXTEND:
+        return None
+    asset = (
+        Asset.objects.filter(
+            kind=Asset.Kind.VIDEO,
+            video_id=video_id,
+            generation__in=Generation.objects.owned_by(generation.owner_id),
+        )
+        .exclude(generation=generation)
+        .select_related("generation")
+        .first()
+    )
+    return asset.generation if asset is not None else None
+
+
 def _detail_context(generation: Generation) -> dict[str, Any]:
     assets = list(generation.assets.all())
     return {
@@ -590,6 +616,7 @@ def _detail_context(generation: Generation) -> dict[str, Any]:
         "lip_sync": lip_sync_face(generation),
         **picture_urls(generation, assets),
         **extension_chain(generation),
+        "made_from": made_from(generation),
         "progress": services.progress_for([generation]).get(generation.pk),
         "timeline": timeline(generation),
         "parameters": parameters(generation),

@@ -1,13 +1,19 @@
 """Start from a result: "Use as motion reference" on a finished video opens motion control
 with that video, priced from its stored length, sent to Kling as a copied input."""
 
+import html
+import re
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from billing import ledger
-from generations.models import Generation, Status
+from generations.models import Asset, FaceSession, Generation, Status
+from generations.simulator.models import SimTask
+from tests.media_files import audio_upload
 from tests.simulator.pipeline import assert_ended_right, drive, png, settled
 from tests.simulator.test_new_video_kinds import _created, _post, multi_form
+from tests.simulator.test_new_video_kinds import _finished_video as extendable_video
 
 
 @pytest.fixture
@@ -79,3 +85,87 @@ def test_it_refuses_someone_elses_video_as_motion_reference(
     assert response.status_code == 200
     assert "Choose one of your own finished videos" in response.content.decode()
     assert not Generation.objects.filter(owner=bob).exists() and ledger.balance_of(bob) == 100
+
+
+def _action(page: str, element_id: str) -> str:
+    """The link of one of a detail page's "start from a result" buttons."""
+    match = re.search(rf'href="([^"]+)" id="{element_id}"', page)
+    assert match, f"no #{element_id} on the page"
+    return html.unescape(match.group(1))
+
+
+def _settle(pipeline, commit, generation: Generation) -> Generation:
+    pipeline.finish()
+    with commit(execute=True):
+        pipeline.deliver_callbacks()
+    assert settled(generation) and generation.status == Status.SUCCEEDED
+    return generation
+
+
+def test_it_chains_an_extend_a_lip_sync_and_added_sound_onto_one_video(
+    pipeline, alice, alice_client, django_capture_on_commit_callbacks
+):
+    """The "done when" chain: one finished video extended, the extension lip-synced, the
+    lip-synced video given sound, each opened from the previous result's own page, each
+    child's page naming what it was made from, every result playable and downloadable."""
+    commit = django_capture_on_commit_callbacks
+    source = extendable_video(alice_client, commit, pipeline)
+
+    # 1. Extend, from the source's page.
+    link = _action(alice_client.get(source.get_absolute_url()).content.decode(), "extend")
+    video = source.assets.get()
+    assert link == f"/generate/extend-video/?video_id={video.video_id}"
+    assert 'id="extend-source"' in alice_client.get(link).content.decode()
+    data = {"video_id": video.video_id, "prompt": "The fox looks back", "client_token": "chain-extend"}
+    extension = _settle(pipeline, commit, _created(_post(alice_client, commit, "extend-video", data)))
+    assert extension.parent == source
+
+    # 2. Lip-sync the extension, from its page: faces found in it, one chosen.
+    page = alice_client.get(extension.get_absolute_url()).content.decode()
+    assert f'href="{source.get_absolute_url()}"' in page  # "Continues text to video #..."
+    extended = extension.assets.get()
+    link = _action(page, "lip-sync")
+    assert link == f"/generate/lip-sync/?video_id={extended.video_id}"
+    assert f'value="{extended.video_id}" selected' in alice_client.get(link).content.decode()
+    response = alice_client.post("/generate/lip-sync/faces/", {"video_id": extended.video_id})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    session = FaceSession.objects.get(session_id=response["Location"].split("session_id=")[1])
+    assert session.video_id == extended.video_id
+    data = {
+        "model_name": "kling-lip-sync",
+        "session_id": session.session_id,
+        "face_id": "0",
+        "sound_file": audio_upload(seconds=3),
+        "sound_start_time": "0",
+        "sound_volume": "1",
+        "original_audio_volume": "1",
+        "client_token": "chain-lip-sync",
+    }
+    lip_sync = _settle(pipeline, commit, _created(_post(alice_client, commit, "lip-sync", data)))
+    task = SimTask.objects.get(external_task_id=str(lip_sync.external_task_id))
+    answer = pipeline.client().get("videos/advanced-lip-sync", task.task_id).raw
+    assert answer["task_info"]["parent_video"]["id"] == extended.video_id
+
+    # 3. Add sound to the lip-synced video, from its page.
+    page = alice_client.get(lip_sync.get_absolute_url()).content.decode()
+    assert f'href="{extension.get_absolute_url()}"' in page  # made from the extension
+    synced = lip_sync.assets.get(kind=Asset.Kind.VIDEO)
+    link = _action(page, "add-sound")
+    assert link == f"/generate/video-to-audio/?video_id={synced.video_id}"
+    assert 'id="sound-source"' in alice_client.get(link).content.decode()
+    data = {"model_name": "kling-audio", "video_id": synced.video_id, "client_token": "chain-sound"}
+    sound = _settle(pipeline, commit, _created(_post(alice_client, commit, "video-to-audio", data)))
+    task = SimTask.objects.get(external_task_id=str(sound.external_task_id))
+    answer = pipeline.client().get("audio/video-to-audio", task.task_id).raw
+    assert answer["task_info"]["parent_video"]["id"] == synced.video_id
+    page = alice_client.get(sound.get_absolute_url()).content.decode()
+    assert f'href="{lip_sync.get_absolute_url()}"' in page  # made from the lip-sync
+    assert "<audio controls" in page and "<video" in page
+
+    # Every result plays and downloads: each file is served to its owner.
+    for generation in (source, extension, lip_sync, sound):
+        for asset in generation.assets.all():
+            response = alice_client.get(asset.get_absolute_url())
+            assert response.status_code == 200 and response["Content-Type"] == asset.content_type
+    total = sum(g.cost for g in (source, extension, lip_sync, sound))
+    assert ledger.balance_of(alice) == 2000 - total
