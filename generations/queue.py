@@ -6,12 +6,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
+from django_q.brokers import Broker, get_broker
 from django_q.tasks import async_task
 
 GROUP = "generations"
 # Past the task time limit: the killed worker's last database writes and clock skew
 # between workers.
 LEASE_MARGIN_SECONDS = 30
+_brokers: dict[str, Broker] = {}
 
 
 def task_lease() -> timedelta:
@@ -21,8 +23,28 @@ def task_lease() -> timedelta:
     return timedelta(seconds=settings.Q_CLUSTER["timeout"] + LEASE_MARGIN_SECONDS)
 
 
+def _broker(cluster: str | None = None) -> Broker:
+    """This process's broker for `cluster` (None: the main queue), made once.
+
+    Without one, async_task makes a broker per task, and the Redis broker a client per
+    broker, so every create form opened a new connection to Redis (a handshake in the
+    request, a socket left to the garbage collector). redis-py's client is shared safely by
+    threads, reconnects when a connection drops, and starts afresh after a fork.
+    """
+    key = cluster or ""
+    if key not in _brokers:
+        _brokers[key] = get_broker(cluster)
+    return _brokers[key]
+
+
 def _enqueue(func: str, generation_id: int, what: str) -> None:
-    async_task(f"generations.tasks.{func}", generation_id, task_name=f"{what} #{generation_id}", group=GROUP)
+    async_task(
+        f"generations.tasks.{func}",
+        generation_id,
+        task_name=f"{what} #{generation_id}",
+        group=GROUP,
+        broker=_broker(),
+    )
 
 
 def submit(generation_id: int) -> None:
@@ -42,6 +64,7 @@ def fetch_results(generation_id: int) -> None:
         task_name=f"copy results of generation #{generation_id}",
         group=GROUP,
         cluster=settings.RESULTS_QUEUE or None,
+        broker=_broker(settings.RESULTS_QUEUE or None),
     )
 
 
@@ -52,6 +75,7 @@ def confirm_hints(product: str, not_before: float) -> None:
         not_before,
         task_name=f"confirm callbacks for {product}",
         group=GROUP,
+        broker=_broker(),
     )
 
 
