@@ -17,29 +17,18 @@ BENCH_N (200) requests each in part 1; BENCH_SECONDS (10) and BENCH_THREADS (8) 
 
 from __future__ import annotations
 
-import atexit
 import os
-import statistics
 import sys
-import threading
-import time
-from pathlib import Path
 
-import requests
-from _env import ROOT, setup, soak_helpers
+from _env import setup
+from _load import SERVED, line, load, rate_line, serve, timing
 
 IN_PROCESS_ONLY = "--in-process" in sys.argv[1:]
 _TMP = setup(
     "api",
-    env={
-        "ALLOWED_HOSTS": "testserver,127.0.0.1",
-        "SECURE_HSTS_SECONDS": "0",
-        "KLING_PROVIDER": "simulator",
-        "API_RATE_PER_MINUTE": "0",
-    },
+    env={**SERVED, "API_RATE_PER_MINUTE": "0"},
     own_services=True,
 )
-soak = soak_helpers()
 
 from django.core.files.base import ContentFile  # noqa: E402
 from django.core.management import call_command  # noqa: E402
@@ -90,99 +79,31 @@ def queries(client: APIClient, url: str, **params) -> int:
     return len(captured)
 
 
-def timing(client: APIClient, url: str, **params) -> list[float]:
-    times = []
-    for _ in range(N):
-        started = time.perf_counter()
-        response = client.get(url, params)
-        times.append((time.perf_counter() - started) * 1000)
-        assert response.status_code in (200, 503), response.status_code
-    return times
-
-
-def line(label: str, times: list[float]) -> str:
-    times = sorted(times)
-    p95 = times[int(len(times) * 0.95) - 1]
-    return f"{label:<34} p50 {statistics.median(times):6.2f} ms  p95 {p95:6.2f} ms  ({len(times) / (sum(times) / 1000):6.0f} req/s)"
+def get(client: APIClient, url: str, **params):
+    response = client.get(url, params)
+    assert response.status_code in (200, 503), response.status_code
+    return response
 
 
 QUOTE = {"kind": "text2video", "model_name": "kling-v2-6", "prompt": "A red fox in fresh snow", "duration": 5}
 
 
-def serve() -> tuple[soak.Proc, str]:
-    """gunicorn with 2 workers on the same database, cache and files as part 1."""
-    port = soak.free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GUNICORN_")}
-    env.update(GUNICORN_WORKERS="2", GUNICORN_BIND=f"127.0.0.1:{port}", PYTHONPATH=str(ROOT))
-    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-    proc = soak.Proc("gunicorn", [gunicorn, "kling_site.wsgi", "-c", "gunicorn.conf.py"], env, _TMP).start()
-    atexit.register(proc.stop)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
-                return proc, base
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
-    raise SystemExit(f"gunicorn did not answer /healthz:\n{proc.log()[-3000:]}")
-
-
-def load(
-    method: str, url: str, headers: dict, body: dict | None, threads: int, seconds: float
-) -> list[float]:
-    """Times (ms) of every request that `threads` clients made back to back for `seconds`."""
-    times: list[float] = []
-    failures: list[int] = []
-    deadline = time.perf_counter() + seconds
-
-    def client() -> None:
-        with requests.Session() as session:
-            while time.perf_counter() < deadline:
-                started = time.perf_counter()
-                response = session.request(method, url, headers=headers, json=body, timeout=30)
-                elapsed = (time.perf_counter() - started) * 1000
-                (times if response.status_code == 200 else failures).append(
-                    elapsed if response.status_code == 200 else response.status_code
-                )
-
-    workers = [threading.Thread(target=client) for _ in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    if failures:
-        raise SystemExit(f"{method} {url}: {len(failures)} answers were not 200 (e.g. {failures[0]})")
-    times.append(seconds)  # the last item carries the duration for the rate (see rate_line)
-    return times
-
-
-def rate_line(label: str, times: list[float], healthz_rate: float | None) -> tuple[str, float]:
-    seconds, times = times[-1], sorted(times[:-1])
-    rate = len(times) / seconds
-    p95 = times[max(int(len(times) * 0.95) - 1, 0)]
-    ratio = f"  {rate / healthz_rate:5.2f} x /healthz" if healthz_rate else ""
-    text = f"{label:<36} {rate:7.1f} req/s  p50 {statistics.median(times):7.1f} ms  p95 {p95:7.1f} ms{ratio}"
-    return text, rate
-
-
 def real_processes(key: str) -> None:
     threads = int(os.environ.get("BENCH_THREADS", "8"))
     seconds = float(os.environ.get("BENCH_SECONDS", "10"))
-    proc, base = serve()
+    proc, base = serve(_TMP)
     auth = {"Authorization": f"Bearer {key}"}
     print(f"\ngunicorn, 2 workers, {threads} client threads x {seconds:g} s each")
     print("(/healthz is not trivial: it asks the database and the broker)")
-    text, healthz = rate_line(
-        "GET /healthz", load("GET", f"{base}/healthz", {}, None, threads, seconds), None
-    )
+    run = load(lambda s: s.get(f"{base}/healthz", timeout=30), threads, seconds)
+    text, healthz = rate_line("GET /healthz", run, None)
     print(text)
     url = f"{base}{reverse('api:generations')}?page_size=50"
-    print(
-        rate_line("GET /api/v1/generations (50)", load("GET", url, auth, None, threads, seconds), healthz)[0]
-    )
+    run = load(lambda s: s.get(url, headers=auth, timeout=30), threads, seconds)
+    print(rate_line("GET /api/v1/generations (50)", run, healthz)[0])
     url = f"{base}{reverse('api:quote')}"
-    print(rate_line("POST /api/v1/quote", load("POST", url, auth, QUOTE, threads, seconds), healthz)[0])
+    run = load(lambda s: s.post(url, headers=auth, json=QUOTE, timeout=30), threads, seconds)
+    print(rate_line("POST /api/v1/quote", run, healthz)[0])
     proc.stop()
 
 
@@ -198,9 +119,10 @@ def main() -> None:
     for size, count in counts.items():
         print(f"GET /api/v1/generations page_size={size:<3} {count} queries")
     print("constant in page size:", "yes" if len(set(counts.values())) == 1 else "NO")
-    print(line("GET /healthz", timing(APIClient(), reverse("healthz"))))
-    print(line("GET /api/v1/generations (20)", timing(client, url)))
-    print(line("GET /api/v1/generations (50)", timing(client, url, page_size=50)))
+    anonymous = APIClient()
+    print(line("GET /healthz", timing(lambda: get(anonymous, reverse("healthz")), N)))
+    print(line("GET /api/v1/generations (20)", timing(lambda: get(client, url), N)))
+    print(line("GET /api/v1/generations (50)", timing(lambda: get(client, url, page_size=50), N)))
     if not IN_PROCESS_ONLY:
         real_processes(key)
 
