@@ -577,9 +577,10 @@ def extension_chain(generation: Generation) -> dict[str, Any]:
 
 
 def made_from(generation: Generation) -> Generation | None:
-    """The owner's own finished video this generation started from (its page's "Lip-sync",
-    "Add sound", "Use as motion reference" or "Use in omni video"), for a link back to it.
-    An extension shows its whole chain instead."""
+    """The owner's own finished video this generation started from by Kling's video id
+    ("Lip-sync" or "Add sound" on that video's page), for a link back to it. An extension
+    shows its whole chain instead; motion control and omni video send Kling a copy of the
+    video and keep no link to where it came from."""
     params = generation.params or {}
     video_id = params.get("video_id") or ""
     if not video_id and generation.kind == Kind.LIP_SYNC:
