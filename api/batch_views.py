@@ -140,7 +140,12 @@ class BatchListView(BaseAPIView):
                 "Three pictures",
                 value={
                     "kind": "text2image",
-                    "options": {"model_name": "kling-v2-1", "aspect_ratio": "1:1", "n": 1},
+                    "options": {
+                        "model_name": "kling-v2-1",
+                        "aspect_ratio": "1:1",
+                        "resolution": "1k",
+                        "n": 1,
+                    },
                     "prompts": ["A red fox", "A blue whale", "A green parrot"],
                 },
                 request_only=True,

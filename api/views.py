@@ -55,6 +55,7 @@ from api.serializers import (
     prepare,
 )
 from api.throttles import APIRateThrottle, CreateRateThrottle
+from batches import services as batch_services
 from billing import ledger
 from generations import capabilities, media, pricing, services
 from generations.models import Asset, FaceSession, Generation, Kind, Price, Status
@@ -637,19 +638,39 @@ def signed_file(request: HttpRequest, token: str) -> HttpResponse:
     return response
 
 
+def _rate_sentence() -> str:
+    """The request limits of a key, in the reader's language (0 in a setting means none)."""
+    numbers = {"rate": settings.API_RATE_PER_MINUTE, "create_rate": settings.API_CREATE_RATE_PER_MINUTE}
+    if numbers["rate"] and numbers["create_rate"]:
+        sentence = _("Each key may make %(rate)d requests a minute, %(create_rate)d of them creates.")
+    elif numbers["rate"]:
+        sentence = _("Each key may make %(rate)d requests a minute, creates included.")
+    elif numbers["create_rate"]:
+        sentence = _("Each key may make any number of requests a minute, %(create_rate)d of them creates.")
+    else:
+        sentence = _("Keys have no limit on requests a minute.")
+    return sentence % numbers
+
+
 def guide(request: HttpRequest) -> HttpResponse:
     """How to use the API, with links built for this site."""
     urls = {
         name: request.build_absolute_uri(reverse(f"api:{name}"))
-        for name in ("models", "quote", "generations", "credits")
+        for name in ("models", "quote", "generations", "credits", "faces", "batches")
     }
     context = {
         "urls": urls,
         "kinds": offered_kinds(),
+        "batch_kinds": [str(kind) for kind in batch_services.BATCH_KINDS],
+        "batch_rows": batch_services.MAX_ROWS,
+        "face_hours": capabilities.FACE_SESSION_HOURS,
+        "faces_per_hour": services.FACE_SESSIONS_PER_HOUR,
+        "video_days": capabilities.EXTEND_SOURCE_DAYS,
+        "video_mb": api_inputs.VIDEO_MAX_BYTES // api_inputs.MB,
+        "image_mb": api_inputs.IMAGE_MAX_BYTES // api_inputs.MB,
         "wait_cap": WAIT_CAP,
         "body_limit_mb": settings.API_MAX_BODY_BYTES // (1024 * 1024),
-        "rate": settings.API_RATE_PER_MINUTE or "any number of",
-        "create_rate": settings.API_CREATE_RATE_PER_MINUTE or "any number",
+        "rate_sentence": _rate_sentence(),
     }
     return render(request, "api/guide.html", context)
 

@@ -26,6 +26,10 @@ NAMES = {
     "Swagger",
     "UI",
     "Webhook",
+    "Python",
+    # The Standard Webhooks spec the API's events follow.
+    "Standard",
+    "Webhooks",
     # Kling's model names: Kling 3.0 Omni, Kling 2.5 Turbo, Kling 2.1 Master, Kolors.
     "Omni",
     "Turbo",
@@ -46,7 +50,7 @@ def _page_words(html: str) -> list[str]:
     return [w for w in words if w not in NAMES and not re.search(r"[_\d]", w) and not w.isupper()]
 
 
-PAGES_SIGNED_OUT = ["/", "/accounts/login/", "/accounts/signup/", "/accounts/password/reset/"]
+PAGES_SIGNED_OUT = ["/", "/accounts/login/", "/accounts/signup/", "/accounts/password/reset/", "/api/"]
 PAGES_SIGNED_IN = [
     "/",
     "/generations/",
@@ -57,6 +61,7 @@ PAGES_SIGNED_IN = [
     "/account/",
     "/account/delete/",
     "/account/api-keys/",
+    "/api/",
     "/generate/",
     # Every create page: labels, placeholders, help and the option labels of capabilities.py.
     *(f"/generate/{slug}/" for slug in KIND_SLUGS.values()),
@@ -82,9 +87,9 @@ def test_signed_in_pages_speak_chinese(alice_client, path):
 # --- every visible template string is marked ---------------------------------------------
 
 TEMPLATE_DIRS = [ROOT / "templates", *sorted(ROOT.glob("*/templates"))]
-# Not yet translated, and said so in docs/i18n.md: staff-only admin pages and the developer
-# guide to the REST API with its webhook pages (written for programmers, in English).
-NOT_TRANSLATED = ("admin/", "api/guide.html", "outbound_webhooks/")
+# Not yet translated, and said so in docs/i18n.md: staff-only admin pages and the webhook
+# pages of the REST API (written for programmers, in English).
+NOT_TRANSLATED = ("admin/", "outbound_webhooks/")
 # Markup-only templates that hold no words of their own.
 MARKUP_ONLY = ("allauth/elements/",)
 
