@@ -21,7 +21,7 @@ from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from generations import follow, providers, queue, services
+from generations import clock, follow, providers, queue, services
 from generations.models import TERMINAL_STATUSES, Generation, Status
 from generations.providers import webhook_signature
 from generations.providers.base import ProviderError, ProviderTask, TaskStatus
@@ -117,8 +117,12 @@ def _signed_task(product: str, body: bytes) -> ProviderTask | None:
 
 
 def _confirm_soon(generation_id: int, product: str) -> None:
-    """One confirmation per product per debounce window: the first hint of a burst enqueues
-    it, the others are covered by its list call. Without the cache, each confirms alone."""
+    """One confirmation per product per debounce window: the clock process confirms the
+    hinted rows itself (no wait behind queued submits); without a clock, the first hint of
+    a burst enqueues it, the others are covered by its list call. Without the cache, each
+    confirms alone."""
+    if clock.keeping_time():
+        return
     try:
         first = cache.add(f"generations:confirm:{product}", 1, follow.CONFIRM_DEBOUNCE_SECONDS)
     except CACHE_ERRORS as exc:

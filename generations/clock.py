@@ -22,6 +22,13 @@ finishes spread evenly, that puts the p95 from finish to visible at 95% of the i
 plus the clock's half-second wake-up: 11.9 s at the default 12 s. On a fake clock:
 tests/generations/test_clock.py.
 
+Unsigned callbacks are confirmed here too (`confirm_hints`): a hint makes its row due now,
+and each wake-up confirms the hinted rows of a product with one list call, at most one
+per product every CONFIRM_DEBOUNCE_SECONDS, so a burst shares a call. In a worker, that
+confirmation waited behind every submit queued before it (a burst of 200 creates put the
+p95 from finish to visible at 4.6 s); while a clock keeps time, callbacks leave it to the
+clock (`keeping_time`), and enqueue it only when none does.
+
 The every-minute schedule stays as the fallback (`fallback_pass`): it sweeps only when no
 clock has started a pass lately, so a site without a clock process still follows its
 jobs, once a minute.
@@ -38,6 +45,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -46,7 +54,7 @@ from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
 from generations import follow
-from generations.models import SweepClock
+from generations.models import IN_FLIGHT_STATUSES, Generation, SweepClock
 
 logger = logging.getLogger(__name__)
 
@@ -151,15 +159,46 @@ def run_pass() -> follow.SweepReport:
     return follow.sweep(ahead=timedelta(seconds=cadence().seconds))
 
 
+def keeping_time(now: datetime | None = None) -> bool:
+    """Whether a clock process has started a pass lately (it passes every interval while
+    work is in flight), so it also confirms unsigned callbacks."""
+    every = interval()
+    if every is None:
+        return False
+    quiet_for = max(timedelta(minutes=1), 2 * every)
+    return SweepClock.objects.filter(started_at__gt=(now or timezone.now()) - quiet_for).exists()
+
+
 def fallback_pass(now: datetime | None = None) -> follow.SweepReport | None:
     """The every-minute schedule's pass, skipped while a clock keeps the cadence."""
-    now = now or timezone.now()
-    every = interval()
-    if every is not None:
-        quiet_for = max(timedelta(minutes=1), 2 * every)
-        if SweepClock.objects.filter(started_at__gt=now - quiet_for).exists():
-            return None
+    if keeping_time(now):
+        return None
     return run_pass()
+
+
+_confirmed_at: dict[str, float] = {}  # product: when this clock last confirmed its hints
+
+
+def confirm_hints(now: datetime | None = None) -> int:
+    """Confirm what unsigned callbacks hinted at (rows due now: a pass covers what falls
+    due before the next one, so between passes that is the hinted ones), one list call per
+    product, at most one per product every CONFIRM_DEBOUNCE_SECONDS; returns how many
+    rows it looked at."""
+    now = now or timezone.now()
+    hinted = (
+        Generation.objects.filter(status__in=IN_FLIGHT_STATUSES, due_at__lte=now)
+        .order_by()
+        .values_list("product", flat=True)
+        .distinct()
+    )
+    polled = 0
+    for product in list(hinted):
+        last = _confirmed_at.get(product)
+        if last is not None and time.monotonic() - last < follow.CONFIRM_DEBOUNCE_SECONDS:
+            continue  # the hints of this window wait for the next call
+        _confirmed_at[product] = time.monotonic()
+        polled += follow.confirm_hints(product, not_before=0).polled
+    return polled
 
 
 def keep_time(stop: threading.Event, wake: float = 0.5) -> None:
@@ -172,6 +211,7 @@ def keep_time(stop: threading.Event, wake: float = 0.5) -> None:
         close_old_connections()
         try:
             tick()
+            confirm_hints()
         except DatabaseError:
             logger.warning("poll clock: database error", exc_info=True)
             connection.close()

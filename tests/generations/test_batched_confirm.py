@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import pytest
+
 from billing import ledger
 from generations import follow, services
 from generations.models import Generation, Status
@@ -191,3 +193,42 @@ def test_a_confirmation_that_waited_in_the_queue_past_its_window_does_not_sleep(
     assert slept == []
     follow.confirm_hints("videos/text2video", not_before=time.time() + 0.6)  # just enqueued
     assert len(slept) == 1 and 0 < slept[0] <= follow.CONFIRM_DEBOUNCE_SECONDS
+
+
+def test_while_a_clock_keeps_time_it_confirms_the_hints_itself(
+    many, fake, commit, client, monkeypatch, settings
+):
+    # No queue hop: a confirmation in a worker waited behind every submit queued before it.
+    from django.utils import timezone
+
+    from generations import clock
+    from generations.models import SweepClock
+
+    settings.GENERATION_POLL_SECONDS = 12
+    SweepClock.objects.update_or_create(pk=1, defaults={"started_at": timezone.now()})
+    monkeypatch.setattr("generations.queue.confirm_hints", lambda *a: pytest.fail("confirmed in the queue"))
+    monkeypatch.setattr(clock, "_confirmed_at", {})
+    videos = many(30)
+    images = many(20, "text2image")
+    fake.calls.clear()
+    for generation in videos + images:
+        fake.succeed(generation.task_id)
+    with commit():
+        for generation in videos[:20] + images:
+            body = {"task_id": generation.task_id, "task_status": "succeed"}
+            assert post(client, generation.callback_path(), body).status_code == 200
+    assert clock.confirm_hints() == 40
+    assert fake.count("list") == 2 and fake.count("get") == 0
+    assert Generation.objects.filter(status=Status.SUCCEEDED).count() == 40
+    # Hints within the same window wait for the next call: at most one per product per window.
+    with commit():
+        for generation in videos[20:]:
+            post(
+                client, generation.callback_path(), {"task_id": generation.task_id, "task_status": "succeed"}
+            )
+    assert clock.confirm_hints() == 0
+    assert fake.count("list") == 2
+    monkeypatch.setattr(clock, "_confirmed_at", {})  # the window is over
+    assert clock.confirm_hints() == 10
+    assert fake.count("list") == 3
+    assert Generation.objects.filter(status=Status.SUCCEEDED).count() == 50
