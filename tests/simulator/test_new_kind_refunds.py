@@ -8,10 +8,11 @@ from billing import ledger
 from billing.models import LedgerEntry
 from generations import follow
 from generations.models import Generation, Status
-from tests.media_files import audio_upload, video_upload
+from tests.media_files import video_upload
 from tests.simulator import test_image_kinds as image_kinds
 from tests.simulator.pipeline import assert_ended_right, created, post_page, settled
 from tests.simulator.test_avatar import avatar_form
+from tests.simulator.test_lip_sync import _lip_sync_form
 from tests.simulator.test_new_video_kinds import _finished_video as extendable_video
 from tests.simulator.test_new_video_kinds import motion_form
 from tests.simulator.test_new_video_kinds import multi_form as multi_video_form
@@ -108,15 +109,6 @@ def test_a_failed_lip_sync_is_refunded_exactly_once(
     assert response.status_code == 302, response.content.decode()[:2000]
     session = FaceSession.objects.get(session_id=response["Location"].split("session_id=")[1])
     pipeline.set_faults(rate_failed_task=1)
-    data = {
-        "model_name": "kling-lip-sync",
-        "session_id": session.session_id,
-        "face_id": "0",
-        "sound_file": audio_upload(seconds=3),
-        "sound_start_time": "0",
-        "sound_volume": "1",
-        "original_audio_volume": "1",
-        "client_token": "fail-lip-sync",
-    }
+    data = _lip_sync_form(session, client_token="fail-lip-sync")
     generation = created(post_page(alice_client, commit, "lip-sync", data))
     _fail_and_check(pipeline, commit, generation, alice, GRANT)

@@ -10,8 +10,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from billing import ledger
 from generations.models import Asset, FaceSession, Generation, Status
 from generations.simulator.models import SimTask
-from tests.media_files import audio_upload
 from tests.simulator.pipeline import assert_ended_right, drive, png, settled
+from tests.simulator.test_lip_sync import _lip_sync_form
 from tests.simulator.test_new_video_kinds import _created, _post, multi_form
 from tests.simulator.test_new_video_kinds import _finished_video as extendable_video
 
@@ -131,16 +131,7 @@ def test_it_chains_an_extend_a_lip_sync_and_added_sound_onto_one_video(
     assert response.status_code == 302, response.content.decode()[:2000]
     session = FaceSession.objects.get(session_id=response["Location"].split("session_id=")[1])
     assert session.video_id == extended.video_id
-    data = {
-        "model_name": "kling-lip-sync",
-        "session_id": session.session_id,
-        "face_id": "0",
-        "sound_file": audio_upload(seconds=3),
-        "sound_start_time": "0",
-        "sound_volume": "1",
-        "original_audio_volume": "1",
-        "client_token": "chain-lip-sync",
-    }
+    data = _lip_sync_form(session, client_token="chain-lip-sync")
     lip_sync = _settle(pipeline, commit, _created(_post(alice_client, commit, "lip-sync", data)))
     task = SimTask.objects.get(external_task_id=str(lip_sync.external_task_id))
     answer = pipeline.client().get("videos/advanced-lip-sync", task.task_id).raw
