@@ -10,10 +10,10 @@ from datetime import timedelta
 import pytest
 
 from billing import ledger
-from generations import follow, services
+from generations import follow
 from generations.models import Generation, Status
 from generations.providers import webhook_signature
-from tests.generations.fakes import MEDIA_BASE, FakeTask
+from tests.generations.fakes import MEDIA_BASE, FakeTask, record_finishes
 from tests.generations.test_callbacks import SECRET, post
 from tests.generations.test_sweep import many as _many_from_the_sweep_tests
 
@@ -36,16 +36,7 @@ def test_a_burst_of_300_callbacks_is_confirmed_with_one_list_call_per_product(
     videos = many(200)
     images = many(100, "text2image")
     fake.calls.clear()
-    finished: list[int] = []
-    real_transition = services.transition
-
-    def counting_transition(generation_id, from_statuses, to_status, **fields):
-        changed = real_transition(generation_id, from_statuses, to_status, **fields)
-        if changed and to_status == Status.SUCCEEDED:
-            finished.append(generation_id)
-        return changed
-
-    monkeypatch.setattr(services, "transition", counting_transition)
+    finished = record_finishes(monkeypatch)
     # Copying results is not what this counts (and is the slow part).
     monkeypatch.setattr("generations.queue.fetch_results", lambda pk: None)
     monkeypatch.setattr("generations.queue.notify_finished", lambda pk: None)
@@ -232,3 +223,22 @@ def test_while_a_clock_keeps_time_it_confirms_the_hints_itself(
     assert clock.confirm_hints() == 10
     assert fake.count("list") == 3
     assert Generation.objects.filter(status=Status.SUCCEEDED).count() == 50
+
+
+def test_a_hint_that_comes_in_during_a_lookup_keeps_the_row_due(many, fake, commit, client):
+    # The list was read before the task finished; the hint that came meanwhile still counts.
+    from django.utils import timezone
+
+    from generations.providers.base import ProviderTask, TaskStatus
+
+    generation = many(1)[0]
+    Generation.objects.filter(pk=generation.pk).update(status=Status.PROCESSING)
+    claimed = follow.claim_due(generation.product, timezone.now() + timedelta(minutes=5))[0]
+    follow.hint(generation.pk)  # during the lookup
+    stale = ProviderTask(task_id=generation.task_id, status=TaskStatus.PROCESSING, product=generation.product)
+    follow.apply_task(claimed, stale)
+    assert Generation.objects.get(pk=generation.pk).due_at <= timezone.now()
+    # Without a hint, the lookup sets the next poll.
+    claimed = follow.claim_due(generation.product, timezone.now())[0]
+    follow.apply_task(claimed, stale)
+    assert Generation.objects.get(pk=generation.pk).due_at > timezone.now() + timedelta(seconds=5)
