@@ -69,6 +69,11 @@ def release_slot(generation_id: int) -> None:
     LimiterSlot.objects.filter(generation_id=generation_id).delete()
 
 
+def release_slots(generation_ids: list[int]) -> None:
+    """release_slot() for many generations in one statement."""
+    LimiterSlot.objects.filter(generation_id__in=generation_ids).delete()
+
+
 def free_slots() -> int | None:
     """Slots nobody holds, or None when there is no limit."""
     limit = settings.KLING_MAX_CONCURRENCY

@@ -88,6 +88,7 @@ def slots(monkeypatch) -> MemoryLimiter:
     limiter = MemoryLimiter()
     monkeypatch.setattr("generations.limiter.try_acquire_slot", limiter.try_acquire_slot)
     monkeypatch.setattr("generations.limiter.release_slot", limiter.release_slot)
+    monkeypatch.setattr("generations.limiter.release_slots", limiter.release_slots)
     monkeypatch.setattr("generations.limiter.free_slots", limiter.free_slots)
     monkeypatch.setattr("generations.limiter.try_take_request", limiter.try_take_request)
     return limiter

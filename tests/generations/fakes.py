@@ -315,6 +315,10 @@ class MemoryLimiter:
             self.holders.pop(generation_id, None)
             self.released.append(generation_id)
 
+    def release_slots(self, generation_ids: list[int]) -> None:
+        for generation_id in generation_ids:
+            self.release_slot(generation_id)
+
     def free_slots(self) -> int | None:
         with self._lock:
             return max(0, self.slots - sum(self.holders.values()))
@@ -327,3 +331,31 @@ class MemoryLimiter:
                 return False
             self.requests -= 1
             return True
+
+
+def record_finishes(monkeypatch) -> list[int]:
+    """The ids of the generations each terminal transition (single or batched) moved, in
+    order, counted at the places they happen; safe across threads."""
+    from generations import services
+    from generations.models import TERMINAL_STATUSES
+
+    finished: list[int] = []
+    lock = threading.Lock()
+    real_transition, real_succeed_many = services.transition, services.succeed_many
+
+    def transition(generation_id, from_statuses, to_status, **fields):
+        changed = real_transition(generation_id, from_statuses, to_status, **fields)
+        if changed and to_status in TERMINAL_STATUSES:
+            with lock:
+                finished.append(generation_id)
+        return changed
+
+    def succeed_many(results, from_statuses):
+        moved = real_succeed_many(results, from_statuses)
+        with lock:
+            finished.extend(moved)
+        return moved
+
+    monkeypatch.setattr(services, "transition", transition)
+    monkeypatch.setattr(services, "succeed_many", succeed_many)
+    return finished

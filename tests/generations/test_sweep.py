@@ -16,7 +16,7 @@ from generations import follow, services
 from generations.apps import POLL_SWEEP_SCHEDULE, create_schedules
 from generations.models import Generation, Status
 from tests.generations.conftest import cleaned
-from tests.generations.fakes import server_timeout
+from tests.generations.fakes import record_finishes, server_timeout
 
 
 @pytest.fixture
@@ -251,18 +251,7 @@ def test_two_sweeps_racing_never_process_a_generation_twice(alice, fake, slots, 
     Generation.objects.update(due_at=timezone.now() - timedelta(seconds=1))
 
     # Transitions are counted at the one place they happen.
-    applied: list[int] = []
-    lock = threading.Lock()
-    real_transition = services.transition
-
-    def counting_transition(generation_id, from_statuses, to_status, **fields):
-        changed = real_transition(generation_id, from_statuses, to_status, **fields)
-        if changed and to_status in (Status.SUCCEEDED, Status.FAILED):
-            with lock:
-                applied.append(generation_id)
-        return changed
-
-    monkeypatch.setattr(services, "transition", counting_transition)
+    applied = record_finishes(monkeypatch)
     barrier = threading.Barrier(2)
     reports = []
     errors = []
