@@ -44,6 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import requests
@@ -92,21 +93,29 @@ class Site:
         self.logs = root / f"logs-{mode}"
         self.logs.mkdir(exist_ok=True)
 
+    GUNICORN = str(Path(soak.PY).with_name("gunicorn"))
+    SERVED = {"GUNICORN_THREADS": "4", "GUNICORN_MAX_REQUESTS": "0"}
+
     def start(self) -> None:
-        self.proxy = CountingProxy(f"http://127.0.0.1:{self.sim_port}", random.Random(0), 0.0, 0.0)
-        self.proxy.start(self.proxy_port)
-        gunicorn = str(Path(soak.PY).with_name("gunicorn"))
-        served = {"GUNICORN_THREADS": "4", "GUNICORN_MAX_REQUESTS": "0"}
-        self._run("simulator", [gunicorn, "kling_site.wsgi", "-c", "gunicorn.conf.py"],
-                  GUNICORN_BIND=f"127.0.0.1:{self.sim_port}", GUNICORN_WORKERS="1", **served)  # fmt: skip
-        self._run("web", [gunicorn, "kling_site.wsgi", "-c", "gunicorn.conf.py"],
-                  GUNICORN_BIND=f"127.0.0.1:{self.site_port}", GUNICORN_WORKERS="2", **served)  # fmt: skip
+        self.start_simulator()
+        self._run("web", [self.GUNICORN, "kling_site.wsgi", "-c", "gunicorn.conf.py"],
+                  GUNICORN_BIND=f"127.0.0.1:{self.site_port}", GUNICORN_WORKERS="2", **self.SERVED)  # fmt: skip
         self._run("worker", [soak.PY, "manage.py", "qcluster"])
         self._run("results", [soak.PY, "manage.py", "qcluster"], Q_CLUSTER_NAME="results")
         self._run("clock", [soak.PY, "manage.py", "poll_clock"])
-        for url in (f"http://127.0.0.1:{self.sim_port}/_sim/kling/", f"{self.site_url}/healthz"):
-            if not wait_for(url, 90):
-                raise SystemExit(f"{url} did not answer; logs in {self.logs}")
+        self._wait_for(f"{self.site_url}/healthz")
+
+    def start_simulator(self) -> None:
+        """The simulator under its own gunicorn, behind the counting proxy."""
+        self.proxy = CountingProxy(f"http://127.0.0.1:{self.sim_port}", random.Random(0), 0.0, 0.0)
+        self.proxy.start(self.proxy_port)
+        self._run("simulator", [self.GUNICORN, "kling_site.wsgi", "-c", "gunicorn.conf.py"],
+                  GUNICORN_BIND=f"127.0.0.1:{self.sim_port}", GUNICORN_WORKERS="1", **self.SERVED)  # fmt: skip
+        self._wait_for(f"http://127.0.0.1:{self.sim_port}/_sim/kling/")
+
+    def _wait_for(self, url: str) -> None:
+        if not wait_for(url, 90):
+            raise SystemExit(f"{url} did not answer; logs in {self.logs}")
 
     def _run(self, name: str, argv: list[str], **extra: str) -> None:
         self.procs.append(soak.Proc(name, argv, {**self.env, **extra}, self.logs).start())
@@ -134,22 +143,13 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def run_case(site: Site, size: int, tag: str) -> dict:
-    from django.db import close_old_connections
-
+def create_at_once(size: int, tag: str) -> list[int]:
+    """`size` generations (text to image and text to video in turn) by PEOPLE people, made
+    with the service call the form uses; returns their ids."""
     from accounts.models import User
     from billing import ledger
     from generations import services
-    from generations.models import Generation, Status
-    from generations.simulator.models import SimCallback, SimTask
-    from tests.fixtures.simulator import set_faults
 
-    set_faults(
-        queue_seconds=QUEUE_SECONDS,
-        run_seconds=RUN_SECONDS,
-        concurrency_limit=0,
-        rate_callback_lost=1.0 if site.mode == "polling" else 0.0,
-    )
     people = []
     for i in range(PEOPLE):
         person = User.objects.create_user(email=f"bench-{tag}-{i}@example.org")
@@ -160,8 +160,6 @@ def run_case(site: Site, size: int, tag: str) -> dict:
         ("text2video", {"model_name": "kling-v2-6", "prompt": "a fox in snow", "mode": "std",
                         "duration": 5, "aspect_ratio": "16:9"}),
     ]  # fmt: skip
-    before = site.proxy.api_requests()
-    began = time.time()
     ids = []
     for i in range(size):
         kind, data = kinds[i % len(kinds)]
@@ -173,6 +171,25 @@ def run_case(site: Site, size: int, tag: str) -> dict:
             queue_cap=False,
         )
         ids.append(generation.pk)
+    return ids
+
+
+def run_case(site: Site, size: int, tag: str) -> dict:
+    from django.db import close_old_connections
+
+    from generations.models import Generation, Status
+    from generations.simulator.models import SimCallback, SimTask
+    from tests.fixtures.simulator import set_faults
+
+    set_faults(
+        queue_seconds=QUEUE_SECONDS,
+        run_seconds=RUN_SECONDS,
+        concurrency_limit=0,
+        rate_callback_lost=1.0 if site.mode == "polling" else 0.0,
+    )
+    before = site.proxy.api_requests()
+    began = time.time()
+    ids = create_at_once(size, tag)
     created = time.time() - began
     rows = Generation.objects.filter(pk__in=ids)
     until = time.time() + DRAIN_SECONDS
@@ -215,9 +232,8 @@ def run_case(site: Site, size: int, tag: str) -> dict:
     }
 
 
-def run_db(db: str, sizes: list[int], modes: list[str]) -> None:
-    """Every case on one database kind, in this process; one JSON line per case."""
-    root = Path(tempfile.mkdtemp(prefix=f"bench-live-{db}-"))
+def base_env(root: Path) -> dict[str, str]:
+    """Production settings on the simulator, without this shell's own site settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "KLING_", "GUNICORN_", "Q_"))}
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
@@ -239,6 +255,12 @@ def run_db(db: str, sizes: list[int], modes: list[str]) -> None:
         PYTHONUNBUFFERED="1",
         PYTHONPATH=str(ROOT),
     )
+    return env
+
+
+def start_database(db: str, root: Path, env: dict[str, str]) -> list:
+    """PostgreSQL and Redis of the run's own (or a SQLite file), named in `env`, which
+    this process then uses too (Django set up and migrated); returns what to stop."""
     services = []
     if db == "postgres":
         pg = soak.Postgres(root, soak.free_port())
@@ -257,6 +279,20 @@ def run_db(db: str, sizes: list[int], modes: list[str]) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    return services
+
+
+def stop_database(services: list, root: Path) -> None:
+    for service in reversed(services):
+        service.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def run_db(db: str, sizes: list[int], modes: list[str]) -> None:
+    """Every case on one database kind, in this process; one JSON line per case."""
+    root = Path(tempfile.mkdtemp(prefix=f"bench-live-{db}-"))
+    env = base_env(root)
+    services = start_database(db, root, env)
     try:
         for mode in modes:
             site = Site(root, env, mode)
@@ -269,9 +305,18 @@ def run_db(db: str, sizes: list[int], modes: list[str]) -> None:
             finally:
                 site.stop()
     finally:
-        for service in reversed(services):
-            service.stop()
-        shutil.rmtree(root, ignore_errors=True)
+        stop_database(services, root)
+
+
+def results_of(argv: list[str], what: str) -> Iterator[dict]:
+    """Run a benchmark part in a process of its own (so Django is set up on the run's own
+    database) and yield the cases it prints as `RESULT {json}` lines."""
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+    for line in process.stdout:
+        if line.startswith("RESULT "):
+            yield json.loads(line[len("RESULT ") :])
+    if process.wait():
+        raise SystemExit(f"{what}: the run failed")
 
 
 def available(db: str) -> bool:
@@ -302,15 +347,9 @@ def main() -> None:
         if not available(db):
             print(f"{db}: not installed, skipped")
             continue
-        process = subprocess.Popen(
-            [sys.executable, __file__, "--one-db", db, "--sizes", args.sizes, "--modes", ",".join(modes)],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for line in process.stdout:
-            if not line.startswith("RESULT "):
-                continue
-            r = json.loads(line[len("RESULT ") :])
+        for r in results_of(
+            [sys.executable, __file__, "--one-db", db, "--sizes", args.sizes, "--modes", ",".join(modes)], db
+        ):
             late = f"{r['callbacks_late_p95']:.2f}" if r["callbacks_late_p95"] is not None else "-"
             print(
                 f"{db:<9} {r['mode']:<9} {r['size']:>9} {r['requests']:>8.3f} {r['p50']:>6.2f} {r['p95']:>6.2f}"
@@ -318,8 +357,6 @@ def main() -> None:
                 + (f"  ({r['failed']} failed)" if r["failed"] else ""),
                 flush=True,
             )
-        if process.wait():
-            raise SystemExit(f"{db}: the run failed")
 
 
 if __name__ == "__main__":
