@@ -194,6 +194,9 @@ class Generation(models.Model):
     def __str__(self) -> str:
         return f"#{self.pk} {self.get_kind_display()} ({self.get_status_display()})"
 
+    def get_absolute_url(self) -> str:
+        return reverse("generations:detail", args=[self.pk])
+
     def get_kind_display(self) -> str:
         # Django's own builds a dict of all sixteen choices on every call, translating each
         # label to hash it; a gallery page asks twice per card, and that was a quarter of
@@ -202,9 +205,6 @@ class Generation(models.Model):
             return str(Kind(self.kind).label)
         except ValueError:
             return self.kind
-
-    def get_absolute_url(self) -> str:
-        return reverse("generations:detail", args=[self.pk])
 
     @property
     def status_url(self) -> str:
