@@ -3,7 +3,7 @@
 Authenticated by the unguessable per-generation token in its URL. Unsigned, a callback is
 only a hint that something changed: a terminal state it reports is confirmed with our own
 lookup before anything changes, batched so a burst of callbacks shares one list call per
-product, in a worker. When KLING_WEBHOOK_SECRET is set, only a valid Standard Webhooks
+product, by the clock process (or, without one, a worker). When KLING_WEBHOOK_SECRET is set, only a valid Standard Webhooks
 signature is accepted, and the signed body is itself the confirmation: no lookup at all.
 """
 
