@@ -54,10 +54,8 @@ MAX_LIST_PAGES = 1000  # Kling's largest pageNum
 # Kling's clock and ours may differ a little: a page ends the walk only when its last task
 # is older than our oldest claimed one by more than this.
 LIST_CLOCK_SKEW = timedelta(minutes=5)
-# Unsigned callbacks arriving within this many seconds share one list call per product:
-# with 200 finishing over 10 s and two products, 1 s windows cost 0.1 requests per
-# generation on top of the create, 1.5 s windows 0.07 (p95 finish to visible about 2 s).
-CONFIRM_DEBOUNCE_SECONDS = 1.5
+# Unsigned callbacks arriving within this many seconds share one list call per product.
+CONFIRM_DEBOUNCE_SECONDS = 1
 MAX_POLL_INTERVAL_SECONDS = 120
 RETRY_BASE_SECONDS = 2  # Kling advises at least 1 s before retrying 1303
 RETRY_CAP_SECONDS = 300
@@ -367,12 +365,7 @@ def apply_task(generation: Generation, task: ProviderTask) -> None:
         generation.pk, [Status.SUBMITTED], Status.PROCESSING, due_at=due_at
     ):
         return
-    # Not over a hint that came in during our lookup (it made the row due now, a lease or
-    # the next poll is later): the task has news our answer predates, and would otherwise
-    # wait for the next poll to be seen.
-    Generation.objects.filter(pk=generation.pk, status__in=IN_FLIGHT_STATUSES).exclude(
-        due_at__lte=now
-    ).update(due_at=due_at)
+    Generation.objects.filter(pk=generation.pk, status__in=IN_FLIGHT_STATUSES).update(due_at=due_at)
 
 
 def _success_fields(task: ProviderTask) -> dict:

@@ -224,21 +224,3 @@ def test_while_a_clock_keeps_time_it_confirms_the_hints_itself(
     assert fake.count("list") == 3
     assert Generation.objects.filter(status=Status.SUCCEEDED).count() == 50
 
-
-def test_a_hint_that_comes_in_during_a_lookup_keeps_the_row_due(many, fake, commit, client):
-    # The list was read before the task finished; the hint that came meanwhile still counts.
-    from django.utils import timezone
-
-    from generations.providers.base import ProviderTask, TaskStatus
-
-    generation = many(1)[0]
-    Generation.objects.filter(pk=generation.pk).update(status=Status.PROCESSING)
-    claimed = follow.claim_due(generation.product, timezone.now() + timedelta(minutes=5))[0]
-    follow.hint(generation.pk)  # during the lookup
-    stale = ProviderTask(task_id=generation.task_id, status=TaskStatus.PROCESSING, product=generation.product)
-    follow.apply_task(claimed, stale)
-    assert Generation.objects.get(pk=generation.pk).due_at <= timezone.now()
-    # Without a hint, the lookup sets the next poll.
-    claimed = follow.claim_due(generation.product, timezone.now())[0]
-    follow.apply_task(claimed, stale)
-    assert Generation.objects.get(pk=generation.pk).due_at > timezone.now() + timedelta(seconds=5)
