@@ -1041,7 +1041,8 @@ def succeed_many(
             limiter.release_slots(done)
             for pk in done:
                 transaction.on_commit(lambda pk=pk: queue.fetch_results(pk), robust=True)
-            transaction.on_commit(start_next_waiting, robust=True)
+            for _ in done:  # each start_next_waiting() hands on one freed slot
+                transaction.on_commit(start_next_waiting, robust=True)
         moved.extend(done)
     return moved
 
