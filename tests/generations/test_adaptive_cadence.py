@@ -19,7 +19,7 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
-from generations import clock, follow
+from generations import clock, follow, services
 from generations import limiter as real_limiter
 from generations.models import Generation, Status
 from tests.generations.conftest import in_flight_at_provider
@@ -65,7 +65,18 @@ def test_5000_in_flight_are_each_looked_at_within_two_minutes_inside_60_requests
             visible.setdefault(task.task_id, at)
         return real_apply(generation, task)
 
+    real_succeed_many = services.succeed_many
+
+    def succeed_many(results, from_statuses):
+        # A batch of finishes the list showed: looked at (and visible) like apply_task's.
+        at = timezone.now().timestamp()
+        for generation, _ in results:
+            looked.setdefault(generation.pk, []).append(at)
+            visible.setdefault(generation.task_id, at)
+        return real_succeed_many(results, from_statuses)
+
     monkeypatch.setattr(follow, "apply_task", apply_task)
+    monkeypatch.setattr(services, "succeed_many", succeed_many)
     sent: Counter[int] = Counter()  # provider requests per minute of the clock
     for name in ("list_tasks", "get"):
         real = getattr(fake, name)
