@@ -223,4 +223,3 @@ def test_while_a_clock_keeps_time_it_confirms_the_hints_itself(
     assert clock.confirm_hints() == 10
     assert fake.count("list") == 3
     assert Generation.objects.filter(status=Status.SUCCEEDED).count() == 50
-

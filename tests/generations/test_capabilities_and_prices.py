@@ -17,7 +17,8 @@ def test_kling_v1_stays_in_the_table_switched_off_by_one_setting(settings):
     assert "kling-v1" not in [m.name for m in capabilities.models_for("text2video")]
     assert capabilities.get("text2video", "kling-v1", include_disabled=True) is not None
     assert (
-        "discontinued" in validate("text2video", {**T2V, "model_name": "kling-v1", "mode": "std"})["model_name"]
+        "discontinued"
+        in validate("text2video", {**T2V, "model_name": "kling-v1", "mode": "std"})["model_name"]
     )
     settings.KLING_DISABLED_MODELS = []
     assert capabilities.models_for("text2video")[-1].name == "kling-v1"
