@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import functools
+import io
 import subprocess
 import tempfile
 from pathlib import Path
 
 import imageio_ffmpeg
 from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
 
 
 @functools.cache
@@ -46,3 +48,10 @@ def video_upload(name: str = "dance.mp4", **kwargs) -> SimpleUploadedFile:
 
 def audio_upload(name: str = "voice.mp3", **kwargs) -> SimpleUploadedFile:
     return SimpleUploadedFile(name, audio_bytes(**kwargs), content_type="audio/mpeg")
+
+
+def picture_png(width: int = 640, height: int = 360, colour: tuple[int, int, int] = (200, 120, 40)) -> bytes:
+    """A plain picture of the size a create page checks, as PNG."""
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), colour).save(out, format="PNG")
+    return out.getvalue()

@@ -214,6 +214,12 @@ def prices(transactional_db):
 
 
 @pytest.fixture
+def generating(workers, simulator, prices):
+    """Workers, the simulator and the default prices: what a journey that generates needs."""
+    return workers
+
+
+@pytest.fixture
 def simulator(site_url):
     """The simulated Kling's knobs, fast and without faults; change them on the returned row."""
     from generations.simulator.models import SimFaults

@@ -181,6 +181,14 @@ def _wait_until(condition, timeout: float = 30) -> None:
         time.sleep(0.2)
 
 
+def signed_in_with_credits(page, people, credits: int = 1000):
+    """Alice, given `credits` credits, signed in on `page`."""
+    alice = people.make_person("alice@example.org", welcome=False)
+    ledger.grant(alice, credits, key=f"e2e:alice:{credits}", memo="Test credits")
+    people.log_in(page, "alice@example.org")
+    return alice
+
+
 # --- 3. text to video: live status, playback, download --------------------------------------
 
 

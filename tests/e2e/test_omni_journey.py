@@ -3,37 +3,24 @@ whose token is put into a shot's prompt by clicking its thumbnail."""
 
 from __future__ import annotations
 
-import io
 import re
 
 import pytest
-from PIL import Image
 from playwright.sync_api import expect
 
 from billing import ledger
 from generations.models import Generation, Kind
+from tests.e2e.test_journeys import signed_in_with_credits
+from tests.media_files import picture_png
 
 pytestmark = pytest.mark.e2e
 
 GENERATION_TIMEOUT = 60_000
 
 
-def _png() -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (640, 360), (200, 120, 40)).save(out, format="PNG")
-    return out.getvalue()
-
-
-@pytest.fixture
-def generating(workers, simulator, prices):
-    return workers
-
-
 def _on_the_omni_page(page, people):
     """Alice, with 1000 credits, signed in on the omni video page (Kling 3.0 Omni chosen)."""
-    alice = people.make_person("alice@example.org", welcome=False)
-    ledger.grant(alice, 1000, key="e2e:alice:1000", memo="Test credits")
-    people.log_in(page, "alice@example.org")
+    alice = signed_in_with_credits(page, people)
     page.goto("/generate/omni-video/")
     expect(page.locator("select[name=model_name]")).to_have_value("kling-v3-omni")
     return alice
@@ -45,7 +32,7 @@ def test_it_makes_a_multi_shot_storyboard_with_a_clicked_reference_token(
 ):
     alice = _on_the_omni_page(page, people)
     page.set_input_files(
-        "#id_image_list", files=[{"name": "balcony.png", "mimeType": "image/png", "buffer": _png()}]
+        "#id_image_list", files=[{"name": "balcony.png", "mimeType": "image/png", "buffer": picture_png()}]
     )
     expect(page.locator("#reference-thumbs .thumb-token")).to_have_count(1)
     page.check("#id_multi_shot")
@@ -69,7 +56,7 @@ def test_it_makes_a_multi_shot_storyboard_with_a_clicked_reference_token(
     expect(page.locator("#storyboard-shots li")).to_have_count(2)
 
     page.set_input_files(
-        "#id_image_list", files=[{"name": "balcony.png", "mimeType": "image/png", "buffer": _png()}]
+        "#id_image_list", files=[{"name": "balcony.png", "mimeType": "image/png", "buffer": picture_png()}]
     )
     page.locator("#storyboard-shots li").nth(1).locator(".shot-duration").fill("3")
     page.get_by_role("button", name=re.compile(r"^Create for \d+ credits?")).click()

@@ -1,53 +1,36 @@
-"""Browser journeys (Chromium) of two video kinds the issue names: a motion control video
+"""Browser journeys (Chromium) of two video kinds: a motion control video
 from an uploaded character picture and an uploaded motion video, priced from the length the
 browser measured; and an extension of a finished video, opened from that video's page, whose
 page then shows the chain."""
 
 from __future__ import annotations
 
-import io
 import re
 
 import pytest
-from PIL import Image
 from playwright.sync_api import expect
 
 from billing import ledger
 from generations.models import Generation, Kind
-from tests.e2e.test_journeys import create_from_page
-from tests.media_files import video_bytes
+from tests.e2e.test_journeys import create_from_page, signed_in_with_credits
+from tests.media_files import picture_png, video_bytes
 
 pytestmark = pytest.mark.e2e
 
 GENERATION_TIMEOUT = 60_000
 
 
-@pytest.fixture
-def generating(workers, simulator, prices):
-    return workers
-
-
-def _signed_in(page, people):
-    alice = people.make_person("alice@example.org", welcome=False)
-    ledger.grant(alice, 1000, key="e2e:alice:1000", memo="Test credits")
-    people.log_in(page, "alice@example.org")
-    return alice
-
-
-def _png() -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (640, 800), (90, 140, 200)).save(out, format="PNG")
-    return out.getvalue()
-
-
 @pytest.mark.journey("23-motion-control")
 def test_it_makes_a_motion_control_video_from_an_uploaded_picture_and_video(
     page, people, generating, screenshot
 ):
-    alice = _signed_in(page, people)
+    alice = signed_in_with_credits(page, people)
     page.goto("/generate/motion-control/")
     page.set_input_files(
-        "#id_image_url", files=[{"name": "hero.png", "mimeType": "image/png", "buffer": _png()}]
+        "#id_image_url",
+        files=[
+            {"name": "hero.png", "mimeType": "image/png", "buffer": picture_png(640, 800, (90, 140, 200))}
+        ],
     )
     page.set_input_files(
         "#id_video_url",
@@ -70,7 +53,7 @@ def test_it_makes_a_motion_control_video_from_an_uploaded_picture_and_video(
 
 @pytest.mark.journey("24-extend")
 def test_it_extends_a_finished_video_from_its_page_and_shows_the_chain(page, people, generating, screenshot):
-    alice = _signed_in(page, people)
+    alice = signed_in_with_credits(page, people)
     source_id = create_from_page(
         page, "text-to-video", "A red fox trotting through snow", model_name="kling-v1-6", duration="5"
     )

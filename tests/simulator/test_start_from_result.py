@@ -28,12 +28,9 @@ def pipeline(kling_simulator, monkeypatch, alice):
 
 def _finished_video(client, commit, pipeline) -> Generation:
     # Multi-image to video: the simulator draws its clips at the length asked (5 s).
-    generation = _created(_post(client, commit, "multi-image-to-video", multi_form(1, duration="5")))
-    pipeline.finish()
-    with commit(execute=True):
-        pipeline.deliver_callbacks()
-    assert settled(generation) and generation.status == Status.SUCCEEDED
-    return generation
+    return _settle(
+        pipeline, commit, _created(_post(client, commit, "multi-image-to-video", multi_form(1, duration="5")))
+    )
 
 
 def test_it_uses_a_finished_video_as_motion_reference(
@@ -105,7 +102,7 @@ def _settle(pipeline, commit, generation: Generation) -> Generation:
 def test_it_chains_an_extend_a_lip_sync_and_added_sound_onto_one_video(
     pipeline, alice, alice_client, django_capture_on_commit_callbacks
 ):
-    """The "done when" chain: one finished video extended, the extension lip-synced, the
+    """One finished video extended, the extension lip-synced, the
     lip-synced video given sound, each opened from the previous result's own page, each
     child's page naming what it was made from, every result playable and downloadable."""
     commit = django_capture_on_commit_callbacks
