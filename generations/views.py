@@ -576,18 +576,15 @@ def extension_chain(generation: Generation) -> dict[str, Any]:
     return {"parent": parent, "extensions": extensions}
 
 
-def made_from(generation: Generation) -> Generation | None:
+def made_from(generation: Generation, lip_sync: dict[str, Any] | None = None) -> Generation | None:
     """The owner's own finished video this generation started from by Kling's video id
-    ("Lip-sync" or "Add sound" on that video's page), for a link back to it. An extension
+    ("Lip-sync" or "Add sound" on that video's page), for a link back to it; a lip-sync
+    finds it through its face session (`lip_sync`: lip_sync_face()'s answer). An extension
     shows its whole chain instead; motion control and omni video send Kling a copy of the
     video and keep no link to where it came from."""
-    params = generation.params or {}
-    video_id = params.get("video_id") or ""
-    if not video_id and generation.kind == Kind.LIP_SYNC:
-        session = FaceSession.objects.filter(
-            owner_id=generation.owner_id, session_id=params.get("session_id") or ""
-        ).first()
-        video_id = session.video_id if session is not None else ""
+    video_id = (generation.params or {}).get("video_id") or ""
+    if not video_id and lip_sync and lip_sync["session"] is not None:
+        video_id = lip_sync["session"].video_id
     if not video_id or generation.kind == Kind.VIDEO_EXTEND:
         return None
     asset = (
@@ -605,6 +602,7 @@ def made_from(generation: Generation) -> Generation | None:
 
 def _detail_context(generation: Generation) -> dict[str, Any]:
     assets = list(generation.assets.all())
+    lip_sync = lip_sync_face(generation)
     return {
         "generation": generation,
         "assets": assets,
@@ -614,10 +612,10 @@ def _detail_context(generation: Generation) -> dict[str, Any]:
         "motion_reference_url": motion_reference_url(generation, assets),
         "omni_reference_url": omni_reference_url(generation, assets),
         "lip_sync_url": lip_sync_url(generation, assets),
-        "lip_sync": lip_sync_face(generation),
+        "lip_sync": lip_sync,
         **picture_urls(generation, assets),
         **extension_chain(generation),
-        "made_from": made_from(generation),
+        "made_from": made_from(generation, lip_sync),
         "progress": services.progress_for([generation]).get(generation.pk),
         "timeline": timeline(generation),
         "parameters": parameters(generation),
