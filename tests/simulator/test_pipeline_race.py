@@ -10,6 +10,7 @@ from billing.models import LedgerEntry
 from generations import follow, services
 from generations.models import Generation, LimiterSlot, Status
 from generations.simulator.models import SimTask
+from tests.generations.fakes import record_finishes
 
 
 @pytest.fixture
@@ -47,18 +48,7 @@ def test_two_sweeps_racing_against_the_simulator_process_each_generation_once(
     kling_simulator.finish()
     kling_simulator.advance(follow.poll_base_seconds())
 
-    applied: list[int] = []
-    lock = threading.Lock()
-    real_transition = services.transition
-
-    def counting_transition(generation_id, from_statuses, to_status, **fields):
-        changed = real_transition(generation_id, from_statuses, to_status, **fields)
-        if changed and to_status in (Status.SUCCEEDED, Status.FAILED):
-            with lock:
-                applied.append(generation_id)
-        return changed
-
-    monkeypatch.setattr(services, "transition", counting_transition)
+    applied = record_finishes(monkeypatch)  # terminal moves, one by one or in a batch
     barrier = threading.Barrier(2)
     reports, errors = [], []
 
