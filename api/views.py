@@ -403,7 +403,7 @@ def create(request, prepared, key: str, record: IdempotencyRecord | None) -> tup
     try:
         with transaction.atomic():
             generation = services.create_generation(
-                request.user, prepared.kind, form.cleaned_data, client_token
+                request.user, prepared.kind, form.cleaned_data, client_token, price_book=form.price_book
             )
             created = True
             if record is not None:

@@ -175,6 +175,9 @@ class GenerationForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.user = user
         self.quote: pricing.Quote | None = None
+        # This request's price rows: the quote here and the charge in
+        # services.create_generation read the same ones (the view passes the book on).
+        self.price_book = pricing.PriceBook()
         self.notes: list[str] = []
         self.source: Generation | None = None
         self.picture: Asset | None = None
@@ -385,7 +388,7 @@ class GenerationForm(forms.Form):
             self.add_error(field if field in self.fields else None, message)
         if not self.errors:
             try:
-                self.quote = pricing.quote(self.kind, values)
+                self.quote = pricing.quote(self.kind, values, book=self.price_book)
             except pricing.NotOffered as exc:
                 self.add_error(exc.field if exc.field in self.fields else None, str(exc))
         return data
@@ -410,7 +413,7 @@ class GenerationForm(forms.Form):
 
     def price_preview(self) -> tuple[pricing.Quote | None, str]:
         try:
-            return pricing.quote(self.kind, self.current_values()), ""
+            return pricing.quote(self.kind, self.current_values(), book=self.price_book), ""
         except pricing.NotOffered as exc:
             return None, str(exc)
 
@@ -1654,7 +1657,9 @@ class VideoEffectForm(GenerationForm):
     )
     effect_model = forms.ChoiceField(label=_("Model"), required=False)
     mode = forms.ChoiceField(label=_("Mode"), required=False)
-    duration = forms.TypedChoiceField(label=_("Length"), coerce=int)
+    # Any whole number is taken, and effects.check() says next to the field which lengths
+    # the scene makes (a bare "not one of the choices" would not).
+    duration = forms.IntegerField(label=_("Length"), widget=forms.Select)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -1676,8 +1681,10 @@ class VideoEffectForm(GenerationForm):
             return
         self._set("effect_scene", scene.name)
         durations = tuple(int(d) for d in scene.durations) or (5,)
-        self.fields["duration"].choices = [(d, f"{d} s") for d in durations]
+        self.fields["duration"].widget.choices = [(d, f"{d} s") for d in durations]
         self._choose("duration", durations, durations[0], int)
+        if len(durations) == 1:
+            self.fields["duration"].help_text = effects.lengths_note(scene)
         if scene.two_person:
             self.fields["image"].label = _("Person on the left")
             self.fields["image"].help_text = _("A photo of the first person: JPEG or PNG, up to 10 MB.")

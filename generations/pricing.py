@@ -304,12 +304,41 @@ def seed_default_prices(price_model: Any, kind: str) -> None:
             )
 
 
-def find_price(kind: str, model_name: str, mode: str, duration: int | None, audio: bool) -> Price | None:
+class PriceBook:
+    """The active price rows of one request, read once per kind and model.
+
+    A create POST prices its form (the quote checked against what the page showed) and
+    then charges in `services.create_generation`: with one book passed to both, the charge
+    is exactly the quote, from the same rows, and the rows are read once. A book belongs to
+    one request and is dropped with it, so a price staff edit applies from the next
+    request; never keep one longer (it is not a cache).
+    """
+
+    def __init__(self) -> None:
+        self._rows: dict[tuple[str, str], list[Price]] = {}
+
+    def rows(self, kind: str, model_name: str) -> list[Price]:
+        key = (kind, model_name)
+        if key not in self._rows:
+            self._rows[key] = list(Price.objects.filter(kind=kind, model_name=model_name, active=True))
+        return self._rows[key]
+
+
+def find_price(
+    kind: str,
+    model_name: str,
+    mode: str,
+    duration: int | None,
+    audio: bool,
+    *,
+    book: PriceBook | None = None,
+) -> Price | None:
     """The most specific active row that matches: an exact mode beats a blank one, then an
-    exact duration beats a blank one, then an exact audio flag beats a blank one."""
+    exact duration beats a blank one, then an exact audio flag beats a blank one. The rows
+    come from `book` when given (read there once per request), else from the database."""
     candidates = [
         p
-        for p in Price.objects.filter(kind=kind, model_name=model_name, active=True)
+        for p in (book or PriceBook()).rows(kind, model_name)
         if p.mode in ("", mode) and p.duration in (None, duration) and p.audio in (None, audio)
     ]
     if not candidates:
@@ -317,20 +346,21 @@ def find_price(kind: str, model_name: str, mode: str, duration: int | None, audi
     return max(candidates, key=lambda p: (p.mode != "", p.duration is not None, p.audio is not None, -p.pk))
 
 
-def quote(kind: str, values: dict[str, Any]) -> Quote:
+def quote(kind: str, values: dict[str, Any], *, book: PriceBook | None = None) -> Quote:
     """What a request costs, in credits. Raises NotOffered when no active price matches.
 
-    `values` are the checked Kling fields (see capabilities.validate)."""
+    `values` are the checked Kling fields (see capabilities.validate); `book`, the
+    request's price rows (PriceBook), so that quoting it twice reads them once."""
     model_name = values.get("model_name") or ""
     model = capabilities.get(kind, model_name)
     if model is None:
         raise NotOffered(_("%(model)s is not offered.") % {"model": model_name or _("This model")})
     if kind in capabilities.PER_SECOND_KINDS:
-        return _per_second_quote(kind, model, values)
+        return _per_second_quote(kind, model, values, book)
     if kind == Kind.VIDEO_EFFECTS:
-        return _effect_quote(values)
+        return _effect_quote(values, book)
     if kind in capabilities.PER_CALL_KINDS:
-        price = find_price(kind, model_name, values.get("mode") or "", None, False)
+        price = find_price(kind, model_name, values.get("mode") or "", None, False, book=book)
         if price is None:
             if kind == Kind.VIDEO_EXTEND:
                 raise NotOffered(
@@ -343,7 +373,7 @@ def quote(kind: str, values: dict[str, Any]) -> Quote:
         mode = values.get("mode") or ""
         duration = values.get("duration")
         audio = bool(values.get("sound"))
-        price = find_price(kind, model_name, price_mode(kind, values), duration, audio)
+        price = find_price(kind, model_name, price_mode(kind, values), duration, audio, book=book)
         if price is None:
             what = " ".join(
                 part
@@ -360,7 +390,7 @@ def quote(kind: str, values: dict[str, Any]) -> Quote:
             raise NotOffered(_unavailable(what), "duration")
         return Quote(credits=price.credits, unit_credits=price.credits)
     n = values.get("n") or 1
-    price = find_price(kind, model_name, values.get("resolution") or "", None, False)
+    price = find_price(kind, model_name, values.get("resolution") or "", None, False, book=book)
     if price is None:
         raise NotOffered(_("%(model)s images are not offered at the moment.") % {"model": model.label})
     return Quote(credits=price.credits * n, unit_credits=price.credits, count=n)
@@ -370,11 +400,11 @@ def _unavailable(what: str) -> str:
     return _("%(what)s is not offered at the moment. Choose other options.") % {"what": what}
 
 
-def _effect_quote(values: dict[str, Any]) -> Quote:
+def _effect_quote(values: dict[str, Any], book: PriceBook | None) -> Quote:
     """An effect is priced per scene (its name is the row's model_name), length and mode."""
     scene = values.get("effect_scene") or ""
     duration = values.get("duration")
-    price = find_price(Kind.VIDEO_EFFECTS, scene, values.get("mode") or "", duration, False)
+    price = find_price(Kind.VIDEO_EFFECTS, scene, values.get("mode") or "", duration, False, book=book)
     if price is None:
         raise NotOffered(
             _("This effect is not offered at %(seconds)s s at the moment.") % {"seconds": duration},
@@ -390,12 +420,12 @@ def billed_seconds(seconds: float | None) -> int:
     return int(Decimal(str(seconds)).to_integral_value(rounding=ROUND_CEILING))
 
 
-def _per_second_quote(kind: str, model: VideoModel, values: dict[str, Any]) -> Quote:
+def _per_second_quote(kind: str, model: VideoModel, values: dict[str, Any], book: PriceBook | None) -> Quote:
     """Credits per second (the Price row) times the output's whole seconds: for motion
     control the output is as long as the reference video, for an avatar as the sound
     (`output_seconds`, measured)."""
     mode = values.get("mode") or ""
-    price = find_price(kind, model.name, mode, None, False)
+    price = find_price(kind, model.name, mode, None, False, book=book)
     if price is None:
         label = capabilities.MODE_LABELS.get(mode, "")
         what = f"{model.label} {gettext(label) if label else ''}".strip()

@@ -810,7 +810,13 @@ def _english_kind(generation: Generation) -> str:
 
 
 def create_generation(
-    user, kind: str, cleaned_data: Mapping[str, Any], client_token: str = "", *, queue_cap: bool = True
+    user,
+    kind: str,
+    cleaned_data: Mapping[str, Any],
+    client_token: str = "",
+    *,
+    queue_cap: bool = True,
+    price_book: pricing.PriceBook | None = None,
 ) -> Generation:
     """Validate, price, charge and save a generation, then queue its submission on commit.
 
@@ -821,7 +827,9 @@ def create_generation(
     `client_token` (a hidden form field) returns the generation it already created, so a
     double click or a resubmitted form creates one generation and one charge.
     `queue_cap=False` is for batches, which have their own row limit and still wait their
-    turn in the fair queue.
+    turn in the fair queue. `price_book` is the request's price rows when its form already
+    quoted it (GenerationForm.price_book): the charge is then from the rows the form's
+    quote came from, read once.
     """
     if client_token:
         existing = Generation.objects.filter(owner=user, client_token=client_token).first()
@@ -848,7 +856,7 @@ def create_generation(
     errors = capabilities.validate(kind, values)
     if errors:
         raise ValidationError({field: [message] for field, message in errors.items()})
-    quote = pricing.quote(kind, values)
+    quote = pricing.quote(kind, values, book=price_book)
     model = capabilities.get(kind, values["model_name"])
     source = cleaned_data.get("image_from")
 

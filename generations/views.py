@@ -173,7 +173,11 @@ def create(request: HttpRequest, kind_slug: str) -> HttpResponse:
         if form.is_valid():
             try:
                 generation = services.create_generation(
-                    request.user, kind, form.cleaned_data, form.cleaned_data.get("client_token") or ""
+                    request.user,
+                    kind,
+                    form.cleaned_data,
+                    form.cleaned_data.get("client_token") or "",
+                    price_book=form.price_book,
                 )
             except ValidationError as exc:
                 for field, errors in exc.message_dict.items():

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from billing import ledger
 from billing.models import CreditAccount, LedgerEntry
@@ -137,6 +139,45 @@ def test_a_double_click_creates_one_generation(rich_alice, alice_client, fake, c
     assert LedgerEntry.objects.filter(kind="charge").count() == 1
     assert fake.count("submit") == 1
     assert ledger.balance_of(rich_alice) == 985
+
+
+def test_a_create_post_reads_the_price_once_in_a_constant_number_of_queries(rich_alice, alice_client, commit):
+    with commit():
+        alice_client.post("/generate/text-to-video/", {**T2V, "client_token": "warm-up"})
+        with CaptureQueriesContext(connection) as queries:
+            response = alice_client.post("/generate/text-to-video/", T2V)
+    assert response.status_code == 302
+    sql = [query["sql"] for query in queries.captured_queries]
+    # The session and the user; the price; the token; the insert; the charge (its key, a
+    # savepoint, the balance UPDATE and read, the entry, the release); the queue cap; the
+    # transaction's savepoint and release (BEGIN and COMMIT outside a test).
+    assert len(sql) == 14, "\n".join(sql)
+    assert sum('FROM "generations_price"' in q for q in sql) == 1
+
+
+def test_the_charge_is_the_price_the_form_quoted_and_an_edit_applies_next_time(
+    rich_alice, alice_client, commit, monkeypatch
+):
+    measure_inputs = services.measure_inputs
+
+    def staff_edits_the_price_meanwhile(kind, cleaned_data):
+        # Lands between the form's quote and the charge of the same request.
+        Price.objects.filter(model_name="kling-v2-6", mode="std", duration=5, active=True).update(credits=40)
+        measure_inputs(kind, cleaned_data)
+
+    monkeypatch.setattr(services, "measure_inputs", staff_edits_the_price_meanwhile)
+    with commit():
+        alice_client.post("/generate/text-to-video/", T2V)
+    first = Generation.objects.get()
+    assert first.cost == 15
+    assert LedgerEntry.objects.get(generation=first).amount == -15
+    monkeypatch.setattr(services, "measure_inputs", measure_inputs)
+    with commit():
+        alice_client.post("/generate/text-to-video/", {**T2V, "client_token": "token-2"})
+    second = Generation.objects.exclude(pk=first.pk).get()
+    assert second.cost == 40
+    assert LedgerEntry.objects.get(generation=second).amount == -40
+    assert ledger.balance_of(rich_alice) == 1000 - 15 - 40
 
 
 def test_the_same_token_never_charges_twice_even_in_services(rich_alice, commit):
