@@ -186,10 +186,17 @@ def test_a_confirmation_that_waited_in_the_queue_past_its_window_does_not_sleep(
     assert len(slept) == 1 and 0 < slept[0] <= follow.CONFIRM_DEBOUNCE_SECONDS
 
 
-def test_while_a_clock_keeps_time_it_confirms_the_hints_itself(
-    many, fake, commit, client, monkeypatch, settings
-):
-    # No queue hop: a confirmation in a worker waited behind every submit queued before it.
+def hint_all(client, commit, generations: list[Generation]) -> None:
+    with commit():
+        for generation in generations:
+            body = {"task_id": generation.task_id, "task_status": "succeed"}
+            assert post(client, generation.callback_path(), body).status_code == 200
+
+
+@pytest.fixture
+def clock_keeps_time(monkeypatch, settings, db):
+    """A clock process keeps time, so callbacks leave their confirmation to it; it has
+    confirmed nothing yet."""
     from django.utils import timezone
 
     from generations import clock
@@ -197,29 +204,79 @@ def test_while_a_clock_keeps_time_it_confirms_the_hints_itself(
 
     settings.GENERATION_POLL_SECONDS = 12
     SweepClock.objects.update_or_create(pk=1, defaults={"started_at": timezone.now()})
+    # No queue hop: a confirmation in a worker waited behind every submit queued before it.
     monkeypatch.setattr("generations.queue.confirm_hints", lambda *a: pytest.fail("confirmed in the queue"))
-    monkeypatch.setattr(clock, "_confirmed_at", {})
-    videos = many(30)
-    images = many(20, "text2image")
+    monkeypatch.setattr(clock, "_confirmed", {})
+    return clock
+
+
+def later(seconds: float):
+    from django.utils import timezone
+
+    return timezone.now() + timedelta(seconds=seconds)
+
+
+def test_the_confirmation_wait_grows_with_the_stream_and_never_passes_the_bound():
+    from generations.clock import CONFIRM_BATCH, CONFIRM_MAX_WAIT, CONFIRM_MIN_WAIT, LastConfirmation
+    from generations.clock import confirm_at as at
+
+    t = 1_000_000.0
+    # A hint that comes alone, first or after a quiet spell: only the minimum wait.
+    assert at(t, 1, None) == t + CONFIRM_MIN_WAIT
+    assert at(t, 1, LastConfirmation(at=t - 60, rows=300)) == t + CONFIRM_MIN_WAIT
+    # Hints keep coming: the more the last call covered, the longer the next one waits.
+    assert at(t, 1, LastConfirmation(at=t - 0.2, rows=1)) == t + CONFIRM_MIN_WAIT
+    assert at(t, 1, LastConfirmation(at=t - 0.2, rows=3)) == t + 3 * CONFIRM_MIN_WAIT
+    assert at(t, 1, LastConfirmation(at=t - 0.2, rows=200)) == t + CONFIRM_MAX_WAIT
+    # Enough waiting to make a call worth it: at once.
+    assert at(t, CONFIRM_BATCH, LastConfirmation(at=t - 0.2, rows=200)) == t
+    assert CONFIRM_MAX_WAIT <= 2
+    for waiting in (0, 1, 2, 10, 24, 25, 1000):
+        for last in (None, LastConfirmation(at=t - 0.1, rows=0), LastConfirmation(at=t - 1, rows=10**6)):
+            assert t <= at(t, waiting, last) <= t + CONFIRM_MAX_WAIT
+
+
+def test_while_a_clock_keeps_time_a_burst_of_300_hints_shares_one_list_call_per_product_and_window(
+    many, fake, commit, client, monkeypatch, clock_keeps_time, rich_alice
+):
+    clock = clock_keeps_time
+    ledger.grant(rich_alice, 20_000, key="burst:grant")
+    videos = many(220)
+    images = many(100, "text2image")
+    finished = record_finishes(monkeypatch)
+    monkeypatch.setattr("generations.queue.fetch_results", lambda pk: None)
+    monkeypatch.setattr("generations.queue.notify_finished", lambda pk: None)
     fake.calls.clear()
     for generation in videos + images:
         fake.succeed(generation.task_id)
-    with commit():
-        for generation in videos[:20] + images:
-            body = {"task_id": generation.task_id, "task_status": "succeed"}
-            assert post(client, generation.callback_path(), body).status_code == 200
-    assert clock.confirm_hints() == 40
+    hint_all(client, commit, videos[:200] + images)
+    assert clock.confirm_hints().polled == 300  # enough waiting: no wait at all
     assert fake.count("list") == 2 and fake.count("get") == 0
-    assert Generation.objects.filter(status=Status.SUCCEEDED).count() == 40
-    # Hints within the same window wait for the next call: at most one per product per window.
+    assert sorted(finished) == sorted(g.pk for g in videos[:200] + images)  # each exactly once
+    # The stream goes on: the next hints wait for the window (two seconds at most) ...
+    hint_all(client, commit, videos[200:])
+    waited = clock.confirm_hints()
+    assert waited.polled == 0 and fake.count("list") == 2
+    assert 1.5 < waited.next_in <= clock.CONFIRM_MAX_WAIT
+    assert clock.confirm_hints(later(1.5)).polled == 0
+    # ... and then share one call.
+    assert clock.confirm_hints(later(clock.CONFIRM_MAX_WAIT + 0.05)).polled == 20
+    assert fake.count("list") == 3 and fake.count("get") == 0
+    assert Generation.objects.filter(status=Status.SUCCEEDED).count() == 320
+    assert len(finished) == 320
+
+
+def test_while_a_clock_keeps_time_a_lone_hint_is_confirmed_within_the_minimum_wait(
+    many, fake, commit, client, clock_keeps_time
+):
+    clock = clock_keeps_time
+    (generation,) = many(1)
+    fake.succeed(generation.task_id)
+    fake.calls.clear()
+    hint_all(client, commit, [generation])
+    first = clock.confirm_hints()
+    assert first.polled == 0 and 0 < first.next_in <= clock.CONFIRM_MIN_WAIT
     with commit():
-        for generation in videos[20:]:
-            post(
-                client, generation.callback_path(), {"task_id": generation.task_id, "task_status": "succeed"}
-            )
-    assert clock.confirm_hints() == 0
-    assert fake.count("list") == 2
-    monkeypatch.setattr(clock, "_confirmed_at", {})  # the window is over
-    assert clock.confirm_hints() == 10
-    assert fake.count("list") == 3
-    assert Generation.objects.filter(status=Status.SUCCEEDED).count() == 50
+        assert clock.confirm_hints(later(clock.CONFIRM_MIN_WAIT)).polled == 1
+    assert fake.count("list") == 1 and fake.count("get") == 0
+    assert Generation.objects.get(pk=generation.pk).status == Status.SUCCEEDED
