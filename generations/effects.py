@@ -6,7 +6,8 @@ A request names an `effect_scene` and an `input` object whose shape depends on t
 - single-image scenes: `{"image": url|Base64, "duration": "5"}`;
 - two-person scenes (`hug`, `kiss`, `heart_gesture`, `fight`): `{"model_name", "mode",
   "images": [left, right], "duration": "5"|"10"}`, `fight` on `kling-v1-6` only;
-- the newer `*_pro` two-person scenes take `images` but no model or mode.
+- the newer two-person scenes (`*_pro`, `cheers_2026`) take `images` but no model or mode;
+  cheers_2026 makes 5 s clips only.
 
 The scenes live in the EffectScene table (staff switch retired ones off); SEED_SCENES is
 what the data migration puts there first. Their prices are Price rows of this kind whose
@@ -48,7 +49,15 @@ SEED_SCENES: tuple[SeedScene, ...] = (
     SeedScene("fuzzyfuzzy", gettext_noop("Fuzzy fuzzy"), gettext_noop("The subject turns soft and fluffy.")),
     SeedScene("squish", gettext_noop("Squish"), gettext_noop("The subject is squeezed like a toy.")),
     SeedScene("expansion", gettext_noop("Expansion"), gettext_noop("The subject puffs up like a balloon.")),
-    SeedScene("cheers_2026", gettext_noop("Cheers 2026"), gettext_noop("A New Year toast.")),
+    # Two people and 5 s only (Kling's Effects Center; its API page lists it with the
+    # dual-image scenes).
+    SeedScene(
+        "cheers_2026",
+        gettext_noop("Cheers 2026"),
+        gettext_noop("A New Year toast."),
+        two_person=True,
+        durations=(5,),
+    ),
     SeedScene(
         "heart_gesture",
         gettext_noop("Heart gesture"),
@@ -194,6 +203,16 @@ def enabled_scenes():
     return EffectScene.objects.filter(enabled=True)
 
 
+def lengths_note(chosen) -> str:
+    """The lengths the scene makes, in a sentence (its refusal of any other, and the note
+    next to the length of a scene that makes one only, such as cheers_2026's 5 s)."""
+    lengths = gettext(" or ").join(gettext("%(seconds)s s") % {"seconds": int(d)} for d in chosen.durations)
+    return gettext("%(model)s makes clips of %(durations)s.") % {
+        "model": gettext(chosen.label),
+        "durations": lengths,
+    }
+
+
 def check(values: Mapping[str, Any]) -> dict[str, str]:
     """Every reason this effect request is not possible, by form field.
 
@@ -212,14 +231,8 @@ def check(values: Mapping[str, Any]) -> dict[str, str]:
         )
         return errors
     label = gettext(chosen.label)
-    duration = values.get("duration")
-    durations = [int(d) for d in chosen.durations]
-    if duration not in durations:
-        lengths = gettext(" or ").join(gettext("%(seconds)s s") % {"seconds": d} for d in durations)
-        errors["duration"] = gettext("%(model)s makes clips of %(durations)s.") % {
-            "model": label,
-            "durations": lengths,
-        }
+    if values.get("duration") not in [int(d) for d in chosen.durations]:
+        errors["duration"] = lengths_note(chosen)
     if not values.get("image"):
         errors["image"] = (
             gettext("Upload a photo of the person on the left.")

@@ -43,8 +43,12 @@ PRODUCTS = (
     LIP_SYNC,
 )
 VIDEO_PRODUCTS = (TEXT2VIDEO, IMAGE2VIDEO)
-# Products whose output videos are drawn with the product's name and the right length.
+# Products whose output videos are drawn with the product's name and the right length
+# (every video product: a 5 s text to video shorter than 3 s could not be given sound,
+# used as a motion reference or in omni video from its page).
 LABELLED_PRODUCTS = {
+    TEXT2VIDEO: "Text to video",
+    IMAGE2VIDEO: "Image to video",
     MOTION_CONTROL: "Motion control",
     MULTI_IMAGE2VIDEO: "Multi-image to video",
     VIDEO_EXTEND: "Video extension",
@@ -107,6 +111,29 @@ DUAL_EFFECT_MODELS = {
     "fight": ("kling-v1-6",),
 }
 RETIRED_EFFECTS = frozenset({"hug", "kiss", "fight", "pet_lion"})
+# The dual-image scenes of Kling's Video Effects page (2026-09), which take two `images` and
+# neither model nor mode; every other live scene takes one `image`.
+DUAL_EFFECTS = frozenset(
+    {
+        "pet_skateboard",
+        "daily_ootd",
+        "toss_run",
+        "switch_to_silk",
+        "studio_look",
+        "french_elegance",
+        "finger_swipe",
+        "smooth_transition",
+        "kiss_pro",
+        "snow_night_kiss",
+        "eternal_kiss",
+        "cheers_2026",
+        "fight_pro",
+        "hug_pro",
+        "heart_gesture_pro",
+    }
+)
+# Scenes that make one length only (Kling's Effects Center); the others take "5" or "10".
+EFFECT_DURATIONS = {"cheers_2026": ("5",)}
 EFFECT_UNITS_PER_SECOND = {"std": Decimal("0.4"), "pro": Decimal("0.7")}
 
 # Motion control (section 3.8): the reference video's limits by character_orientation.

@@ -974,10 +974,14 @@ def _effects_fields(request: CreateRequest, body: dict) -> None:
     duration = given.get("duration", "5")
     if duration not in ("5", "10"):
         raise _bad('input.duration must be "5" or "10"')
+    lengths = catalog.EFFECT_DURATIONS.get(scene)
+    if lengths and duration not in lengths:
+        allowed = " or ".join(f'"{d}"' for d in lengths)
+        raise _bad(f"effect_scene {scene} supports input.duration {allowed} only")
     request.duration = duration
     request.mode = "std"
     request.reference_image = True
-    two_person = scene in catalog.DUAL_EFFECT_MODELS or scene.endswith("_pro")
+    two_person = scene in catalog.DUAL_EFFECT_MODELS or scene in catalog.DUAL_EFFECTS
     if not two_person:
         usable = _image(given, "image")
         if usable is None:

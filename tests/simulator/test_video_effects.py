@@ -215,10 +215,79 @@ def test_a_new_two_person_scene_sends_no_model_or_mode(
     assert generation.cost == 35  # no published price: the fallback, 0.7 units a second
 
 
+def cheers_form(**changes) -> dict:
+    form = pair_form(**{"effect_scene": "cheers_2026", "duration": "5"} | changes)
+    del form["effect_model"], form["mode"]
+    return form
+
+
+@pytest.mark.django_db
+def test_cheers_2026_is_seeded_as_a_two_person_scene_of_5_s_only():
+    scene = EffectScene.objects.get(name="cheers_2026")
+    assert (scene.enabled, scene.two_person, scene.model_names, scene.durations) == (True, True, [], [5])
+    assert not scene.takes_model
+    prices = Price.objects.filter(kind=Kind.VIDEO_EFFECTS, model_name="cheers_2026")
+    assert sorted(prices.values_list("mode", "duration")) == [("", 5)]
+
+
+@pytest.mark.django_db
+def test_the_migration_makes_an_old_one_picture_cheers_2026_row_two_person():
+    from importlib import import_module
+
+    from django.apps import apps
+
+    correct = import_module("generations.migrations.0020_cheers_2026_two_people_five_seconds").correct
+    EffectScene.objects.filter(name="cheers_2026").update(two_person=False, durations=[5, 10])
+    correct(apps, None)
+    scene = EffectScene.objects.get(name="cheers_2026")
+    assert (scene.two_person, scene.durations) == (True, [5])
+
+
+def test_the_cheers_2026_page_asks_for_two_photos_and_offers_5_s_only(pipeline, alice_client):
+    page = alice_client.get("/generate/video-effects/", {"scene": "cheers_2026"}).content.decode()
+    assert 'name="image_tail"' in page and 'name="effect_model"' not in page and 'name="mode"' not in page
+    lengths = page[page.index('name="duration"') : page.index("</select>", page.index('name="duration"'))]
+    assert '<option value="5" selected>5 s</option>' in lengths and 'value="10"' not in lengths
+    assert 'id="id_duration_helptext">Cheers 2026 makes clips of 5 s.</p>' in page
+
+
+def test_it_runs_cheers_2026_from_two_photos_at_5_s(
+    pipeline, alice, alice_client, django_capture_on_commit_callbacks
+):
+    generation = _created(_post(alice_client, django_capture_on_commit_callbacks, cheers_form()))
+    assert generation.cost == 35 and ledger.balance_of(alice) == 1965  # the fallback, 0.7 units x 5 s
+    body = legacy_body(follow.build_request(generation))
+    assert body["effect_scene"] == "cheers_2026"
+    assert set(body["input"]) == {"images", "duration"} and body["input"]["duration"] == "5"
+    assert len(body["input"]["images"]) == 2
+    drive(pipeline, django_capture_on_commit_callbacks, generation, callbacks=True)
+    assert_ended_right(generation, outcome=Status.SUCCEEDED)
+
+
+def test_cheers_2026_at_10_s_is_refused_next_to_the_length_before_charging(
+    pipeline, alice, alice_client, django_capture_on_commit_callbacks
+):
+    response = _post(alice_client, django_capture_on_commit_callbacks, cheers_form(duration="10"))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert (
+        '<ul class="errorlist" id="id_duration_error"><li>Cheers 2026 makes clips of 5 s.</li></ul>' in page
+    )
+    assert not Generation.objects.exists() and ledger.balance_of(alice) == 2000
+    values = {"model_name": "kling-effects", "effect_scene": "cheers_2026", "image": True, "image_tail": True}
+    assert capabilities.validate(Kind.VIDEO_EFFECTS, {**values, "duration": 5}) == {}
+    assert capabilities.validate(Kind.VIDEO_EFFECTS, {**values, "duration": 10}) == {
+        "duration": "Cheers 2026 makes clips of 5 s."
+    }
+    assert capabilities.validate(Kind.VIDEO_EFFECTS, {**values, "duration": 5, "image_tail": False}) == {
+        "image_tail": "Upload a photo of the person on the right."
+    }
+
+
 @pytest.mark.parametrize(
     ("form", "message"),
     [
-        (single_form(duration="10"), "Select a valid choice"),
+        (single_form(duration="10"), "Squish makes clips of 5 s."),
         (single_form(image=""), "Upload the picture to animate"),
         (single_form(effect_scene="fight"), "The Fight effect is no longer offered"),
         (single_form(effect_scene="no_such_scene"), "Choose an effect"),
@@ -283,6 +352,14 @@ def _b64() -> str:
         (
             {"effect_scene": "hug_pro", "input": {"images": ["IMG", "IMG"], "model_name": "kling-v1-6"}},
             "hug_pro takes no model_name or mode",
+        ),
+        (
+            {"effect_scene": "cheers_2026", "input": {"images": ["IMG", "IMG"], "duration": "10"}},
+            'effect_scene cheers_2026 supports input.duration "5" only',
+        ),
+        (
+            {"effect_scene": "cheers_2026", "input": {"image": "IMG", "duration": "5"}},
+            "input.images must hold",
         ),
         (
             {
@@ -361,4 +438,10 @@ def test_it_lists_and_creates_an_effect_over_the_api(pipeline, alice, monkeypatc
     assert legacy_body(follow.build_request(generation))["input"]["model_name"] == "kling-v1-6"
     bad = api.post(reverse("api:generations"), {**body, "effect_scene": "fight"}, format="json")
     assert bad.status_code == 400, bad.json()
+    cheers = {k: v for k, v in body.items() if k not in ("effect_model", "mode")}
+    too_long = api.post(
+        reverse("api:generations"), {**cheers, "effect_scene": "cheers_2026", "duration": 10}, format="json"
+    )
+    assert too_long.status_code == 400, too_long.json()
+    assert "Cheers 2026 makes clips of 5 s." in str(too_long.json())
     assert ledger.balance_of(alice) == 1980
