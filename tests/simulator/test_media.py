@@ -1,5 +1,5 @@
-"""Real result files: PNGs with the prompt in the requested aspect ratio and count, ~2 s
-H.264 MP4s (yuv420p, faststart) with motion and a cover; CDN-like URLs that expire."""
+"""Real result files: PNGs with the prompt in the requested aspect ratio and count, H.264
+MP4s (yuv420p, faststart) as long as asked, with motion and a cover; CDN-like URLs that expire."""
 
 import io
 
@@ -24,8 +24,13 @@ def _finished(sim, product, params, external_id="media"):
     return client.get(product, task.task_id)
 
 
-def _video(sim, aspect_ratio="16:9", prompt="a paper boat on a river", external_id="video"):
-    params = {"model_name": "kling-v2-6", "prompt": prompt, "aspect_ratio": aspect_ratio}
+def _video(sim, aspect_ratio="16:9", prompt="a paper boat on a river", external_id="video", duration="5"):
+    params = {
+        "model_name": "kling-v2-6",
+        "prompt": prompt,
+        "aspect_ratio": aspect_ratio,
+        "duration": duration,
+    }
     return _finished(sim, "videos/text2video", params, external_id)
 
 
@@ -60,11 +65,19 @@ def test_it_serves_a_playable_h264_mp4_with_motion(sim, cache, tmp_path, aspect_
     assert meta["codec"] == "h264"
     assert meta["pix_fmt"].startswith("yuv420p")
     assert tuple(meta["size"]) == size
-    assert 1.9 <= meta["duration"] <= 2.1
-    assert len(frames) >= 40
+    assert 4.9 <= meta["duration"] <= 5.1  # as long as asked
+    assert len(frames) >= 110
     assert frames[0] != frames[len(frames) // 2] != frames[-1]  # visible motion
     # +faststart: the index (moov) comes before the media data (mdat).
     assert response.content.index(b"moov") < response.content.index(b"mdat")
+
+
+def test_a_ten_second_request_gets_a_ten_second_clip(sim, cache, tmp_path):
+    # "Add sound" (3 s and more) and "Use as motion reference" follow the clip's length.
+    path = tmp_path / "long.mp4"
+    path.write_bytes(sim.download(_video(sim, duration="10").media[0].url).content)
+    meta = next(imageio_ffmpeg.read_frames(str(path)))
+    assert 9.9 <= meta["duration"] <= 10.1
 
 
 def test_it_serves_a_cover_image(sim, cache):
@@ -77,7 +90,7 @@ def test_it_serves_a_cover_image(sim, cache):
 def test_it_encodes_each_video_variant_once(sim, cache, monkeypatch):
     calls = []
     real = media.encode_mp4
-    monkeypatch.setattr(media, "encode_mp4", lambda frames: calls.append(1) or real(frames))
+    monkeypatch.setattr(media, "encode_mp4", lambda *args: calls.append(1) or real(*args))
     for n in range(4):
         task = _video(sim, prompt="the same prompt", external_id=f"same-{n}")
         assert sim.download(task.media[0].url).status_code == 200
