@@ -23,13 +23,14 @@ def task_lease() -> timedelta:
     return timedelta(seconds=settings.Q_CLUSTER["timeout"] + LEASE_MARGIN_SECONDS)
 
 
-def _broker(cluster: str | None = None) -> Broker:
+def broker(cluster: str | None = None) -> Broker:
     """This process's broker for `cluster` (None: the main queue), made once.
 
     Without one, async_task makes a broker per task, and the Redis broker a client per
     broker, so every create form opened a new connection to Redis (a handshake in the
     request, a socket left to the garbage collector). redis-py's client is shared safely by
-    threads, reconnects when a connection drops, and starts afresh after a fork.
+    threads, reconnects when a connection drops, and starts afresh after a fork. /healthz
+    asks this one too, so it checks the connection the site enqueues on.
     """
     key = cluster or ""
     if key not in _brokers:
@@ -43,7 +44,7 @@ def _enqueue(func: str, generation_id: int, what: str) -> None:
         generation_id,
         task_name=f"{what} #{generation_id}",
         group=GROUP,
-        broker=_broker(),
+        broker=broker(),
     )
 
 
@@ -64,7 +65,7 @@ def fetch_results(generation_id: int) -> None:
         task_name=f"copy results of generation #{generation_id}",
         group=GROUP,
         cluster=settings.RESULTS_QUEUE or None,
-        broker=_broker(settings.RESULTS_QUEUE or None),
+        broker=broker(settings.RESULTS_QUEUE or None),
     )
 
 
@@ -75,7 +76,7 @@ def confirm_hints(product: str, not_before: float) -> None:
         not_before,
         task_name=f"confirm callbacks for {product}",
         group=GROUP,
-        broker=_broker(),
+        broker=broker(),
     )
 
 

@@ -10,6 +10,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from generations import pulse as site_pulse
+from generations import queue
 
 logger = logging.getLogger(__name__)
 
@@ -30,9 +31,10 @@ def _database_ok() -> bool:
 
 def _broker_ok() -> bool:
     try:
-        from django_q.brokers import get_broker
-
-        broker = get_broker()
+        # The process's own broker (one Redis client and its connection pool), not a new
+        # one per check: a dropped connection is replaced on the next command, and a Redis
+        # that is down still fails both calls below.
+        broker = queue.broker()
         # The ORM broker's ping() is always True; queue_size() really touches the broker.
         broker.queue_size()
         return bool(broker.ping())

@@ -1,11 +1,19 @@
 import json
 import os
+import shutil
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+import redis
 from django.core import mail
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from generations import queue
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION_ENV = {
@@ -128,8 +136,6 @@ def test_healthz_reports_ok(client, db):
 
 
 def test_healthz_reports_a_broken_broker(client, db, monkeypatch):
-    import django_q.brokers
-
     class BrokenBroker:
         def queue_size(self):
             raise ConnectionError("down")
@@ -137,10 +143,71 @@ def test_healthz_reports_a_broken_broker(client, db, monkeypatch):
         def ping(self):
             raise ConnectionError("down")
 
-    monkeypatch.setattr(django_q.brokers, "get_broker", lambda *args, **kwargs: BrokenBroker())
+    monkeypatch.setattr(queue, "_brokers", {})
+    monkeypatch.setattr(queue, "get_broker", lambda *args, **kwargs: BrokenBroker())
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["broker"] == "down"
+
+
+def _redis_server(port: int, directory: Path) -> subprocess.Popen:
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        cwd=directory,
+        stdout=subprocess.DEVNULL,
+    )
+    probe = redis.Redis(port=port)
+    for _ in range(100):
+        try:
+            probe.ping()
+            return server
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    server.terminate()
+    raise RuntimeError("redis-server did not start")
+
+
+def _stop(server: subprocess.Popen) -> None:
+    server.terminate()
+    server.wait(timeout=10)
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
+def test_healthz_keeps_one_redis_connection_and_sees_redis_go_down_and_come_back(
+    client, db, monkeypatch, tmp_path
+):
+    from django_q.brokers import redis_broker
+
+    with socket.socket() as spare:
+        spare.bind(("127.0.0.1", 0))
+        port = spare.getsockname()[1]
+
+    class OwnRedis(redis_broker.Redis):
+        @staticmethod
+        def get_connection(list_key=None):
+            # A short retry, so that "down" is told quickly here (the site keeps redis-py's).
+            return redis.Redis(port=port, retry=Retry(NoBackoff(), 1), socket_timeout=2)
+
+    made = []
+    monkeypatch.setattr(queue, "_brokers", {})
+    monkeypatch.setattr(queue, "get_broker", lambda cluster=None: made.append(cluster) or OwnRedis())
+    server = _redis_server(port, tmp_path)
+    try:
+        for _ in range(3):
+            assert client.get("/healthz").json() == {"status": "ok", "database": "ok", "broker": "ok"}
+        assert made == [None]
+        # The server sees one client: the checks reused it (this question goes over it too).
+        assert len(queue.broker().connection.client_list()) == 1
+        _stop(server)
+        for _ in range(2):
+            response = client.get("/healthz")
+            assert response.status_code == 503
+            assert response.json() == {"status": "unavailable", "database": "ok", "broker": "down"}
+        server = _redis_server(port, tmp_path)
+        assert client.get("/healthz").status_code == 200
+        assert made == [None]
+    finally:
+        _stop(server)
 
 
 def test_home_page_says_what_the_site_does(client, db):
