@@ -39,6 +39,7 @@ from generations.models import (
     KIND_SLUGS,
     UNFINISHED_STATUSES,
     Asset,
+    EffectScene,
     FaceSession,
     Generation,
     InputFile,
@@ -604,13 +605,21 @@ def made_from(generation: Generation, lip_sync: dict[str, Any] | None = None) ->
     return asset.generation if asset is not None else None
 
 
+def given_inputs(generation: Generation) -> list[InputFile]:
+    """The person's uploads in the order the create page asked for them (the person before
+    the garment, the subjects before the scene and the style), not by field name."""
+    fields = FORMS[generation.kind].INPUT_FIELDS if generation.kind in FORMS else []
+    rank = {field: place for place, field in enumerate(fields)}
+    return sorted(generation.inputs.all(), key=lambda given: (rank.get(given.field, len(rank)), given.index))
+
+
 def _detail_context(generation: Generation) -> dict[str, Any]:
     assets = list(generation.assets.all())
     lip_sync = lip_sync_face(generation)
     return {
         "generation": generation,
         "assets": assets,
-        "inputs": list(generation.inputs.all()),
+        "inputs": given_inputs(generation),
         "extend_url": extend_url(generation, assets),
         "add_sound_url": add_sound_url(generation, assets),
         "motion_reference_url": motion_reference_url(generation, assets),
@@ -816,6 +825,25 @@ def serve_face_picture(request: HttpRequest, session: FaceSession, face_id: str)
     if content_type not in ("image/jpeg", "image/png", "image/webp"):
         content_type = "application/octet-stream"
     return serve_file(request, picture, content_type, f"face-{face_id}{_ext(picture.name)}", attachment=False)
+
+
+# What a scene preview staff upload may be served as; anything else is a plain download.
+PREVIEW_TYPES = ("video/mp4", "video/webm", "video/quicktime", "image/jpeg", "image/png", "image/webp", "image/gif")
+
+
+@login_required
+@require_GET
+def effect_preview(request: HttpRequest, name: str) -> HttpResponse:
+    """An effect scene's preview (a clip or a picture staff uploaded in admin), for the
+    gallery of effects and the scene's form. Served here because the site never serves
+    MEDIA_URL: the file storage is private, and results go through owner-checked views."""
+    scene = get_object_or_404(EffectScene, name=name)
+    content_type = mimetypes.guess_type(scene.preview.name)[0] if scene.preview else None
+    if content_type not in PREVIEW_TYPES:
+        content_type = "application/octet-stream"
+    return serve_file(
+        request, scene.preview, content_type, f"effect-{scene.pk}{_ext(scene.preview.name)}", attachment=False
+    )
 
 
 def _ext(name: str) -> str:

@@ -49,19 +49,29 @@ def balance_badge(page):
     return page.locator("#balance-badge")
 
 
-# --- fixtures for the journeys that generate (`prices` and `simulator` are in conftest) --------
-
-
-@pytest.fixture
-def generating(workers, simulator, prices):
-    """Everything a generation needs to go from the create page to a finished result."""
-    return workers
+# --- helpers for the journeys that generate (`generating` is in conftest) ---------------------
 
 
 def create_from_page(page, kind_slug: str, prompt: str, **options: str) -> int:
     """Fill a create page, press Create, and return the new generation's id."""
+    return press_create(page, fill_create_page(page, kind_slug, prompt, **options))
+
+
+def fill_create_page(
+    page,
+    kind_slug: str,
+    prompt: str | None = None,
+    *,
+    files: dict[str, list[dict]] | None = None,
+    **options: str,
+) -> int:
+    """Open a create page, upload `files` (field name -> Playwright file payloads), write the
+    prompt, choose the options; return the price the page then shows, before any charge."""
     page.goto(f"/generate/{kind_slug}/")
-    page.fill("[name=prompt]", prompt)
+    for name, payloads in (files or {}).items():
+        page.set_input_files(f"input[type=file][name={name}]", files=payloads)
+    if prompt is not None:
+        page.fill("[name=prompt]", prompt)
     for name, value in options.items():
         # Each change re-renders the options and the price (htmx): wait for the new ones.
         with page.expect_response(lambda response: f"/generate/{kind_slug}/options/" in response.url):
@@ -72,9 +82,59 @@ def create_from_page(page, kind_slug: str, prompt: str, **options: str) -> int:
         expect(busy).to_have_count(0)
         expect(page.locator(f"select[name={name}]")).to_have_value(value)
     expect(page.locator("#price-credits")).to_be_visible()
-    page.get_by_role("button", name=re.compile(r"^Create for \d+ credits?")).click()
+    return int(page.locator("#price-credits").inner_text().replace(",", ""))
+
+
+def press_create(page, price: int) -> int:
+    """Press the Create button, which must name the `price` shown; return the new generation's id."""
+    page.get_by_role("button", name=re.compile(rf"^Create for {price} credits?$")).click()
     page.wait_for_url(re.compile(r"/generations/\d+/$"))
     return int(re.search(r"/generations/(\d+)/$", page.url).group(1))
+
+
+def watch_it_finish(page, result: str):
+    """On a new generation's page: see it in progress, then `result` (a selector) appear
+    without the page reloading (a mark set on the document must survive)."""
+    page.evaluate("window.__stillTheSamePage = true")
+    expect(page.locator(".chip-queued, .chip-submitted, .chip-processing").first).to_be_visible()
+    found = page.locator(result)
+    expect(found.first).to_be_visible(timeout=GENERATION_TIMEOUT)
+    assert page.evaluate("window.__stillTheSamePage === true"), "the page reloaded"
+    return found
+
+
+def plays_video(page) -> float:
+    """The result's <video> is served as MP4, knows its length and plays; returns the length."""
+    video = page.locator(".media-frame video").first
+    source = video.locator("source").get_attribute("src")
+    served = page.request.get(source)
+    assert served.ok and served.headers["content-type"].startswith("video/mp4"), served.headers
+    page.wait_for_function("document.querySelector('.media-frame video').readyState >= 1")
+    duration = video.evaluate("v => v.duration")
+    assert 0 < duration < 60
+    video.evaluate("v => { v.muted = true; return v.play(); }")
+    page.wait_for_function("document.querySelector('.media-frame video').currentTime > 0.2")
+    video.evaluate("v => v.pause()")
+    return duration
+
+
+def shows_pictures(page, pictures) -> None:
+    """Each result picture (a locator of <img>) has loaded, from a URL that serves an image."""
+    for picture in pictures.all():
+        picture.scroll_into_view_if_needed()
+        expect(picture).to_have_js_property("complete", True)
+        assert picture.evaluate("img => img.naturalWidth") > 0
+        served = page.request.get(picture.get_attribute("src"))
+        assert served.ok and served.headers["content-type"].startswith("image/"), served.headers
+
+
+def download_first(page) -> tuple[str, bytes]:
+    """Click the first Download button; return the file's suggested name and first bytes."""
+    with page.expect_download() as info:
+        page.locator("#downloads a").first.click()
+    download = info.value
+    with open(download.path(), "rb") as file:
+        return download.suggested_filename, file.read(12)
 
 
 # --- 1. sign up, verify, welcome credits ----------------------------------------------------
@@ -214,29 +274,14 @@ def test_it_makes_a_video_watches_it_finish_plays_and_downloads_it(page, people,
     assert cost > 0
     expect(balance_badge(page)).to_have_text(f"{1000 - cost:,}")
 
-    # The page follows the job by itself: mark the document, and the mark must survive.
-    page.evaluate("window.__stillTheSamePage = true")
-    expect(page.locator(".chip-queued, .chip-submitted, .chip-processing").first).to_be_visible()
+    # The page follows the job by itself, and the element knows the clip's length and plays it.
     screenshot(page, "in-progress")
-    video = page.locator(".media-frame video")
-    expect(video).to_be_visible(timeout=GENERATION_TIMEOUT)
-    assert page.evaluate("window.__stillTheSamePage === true"), "the page reloaded"
-
-    # The element knows the clip's length and plays it.
-    page.wait_for_function("document.querySelector('.media-frame video').readyState >= 1")
-    duration = video.evaluate("v => v.duration")
-    assert 0 < duration < 60
-    video.evaluate("v => { v.muted = true; return v.play(); }")
-    page.wait_for_function("document.querySelector('.media-frame video').currentTime > 0.2")
-    video.evaluate("v => v.pause()")
+    watch_it_finish(page, ".media-frame video")
+    plays_video(page)
     screenshot(page, "finished")
 
-    with page.expect_download() as info:
-        page.locator("#downloads a").first.click()
-    download = info.value
-    assert download.suggested_filename.endswith(".mp4")
-    with open(download.path(), "rb") as file:
-        head = file.read(12)
+    name, head = download_first(page)
+    assert name.endswith(".mp4")
     assert head[4:8] == b"ftyp", "the download is not an MP4 file"
 
     page.goto("/generations/")
@@ -263,10 +308,7 @@ def test_it_makes_several_images_and_opens_each(page, people, generating, screen
 
     items = page.locator(".gallery-grid .gallery-item")
     expect(items).to_have_count(3, timeout=GENERATION_TIMEOUT)
-    for thumbnail in items.locator("img").all():
-        thumbnail.scroll_into_view_if_needed()
-        expect(thumbnail).to_have_js_property("complete", True)
-        assert thumbnail.evaluate("img => img.naturalWidth") > 0
+    shows_pictures(page, items.locator("img"))
     screenshot(page, "finished")
 
     detail_url = page.url

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from generations import capabilities, inputs, media, uploads
 from generations.models import Asset, Generation, InputFile, Kind
-from tests.media_files import audio_upload, video_bytes, video_upload
+from tests.media_files import audio_upload, picture_png, video_bytes, video_upload
 
 LIMITS = capabilities.MOTION_UPLOAD_LIMITS
 SOUND = capabilities.AudioLimits(2, 60)
@@ -140,3 +140,44 @@ def test_it_keeps_klings_video_id_on_a_result_video(alice, cdn):
     item = {"kind": "video", "index": 0, "url": f"{MEDIA_BASE}/clip.mp4", "duration": 5.0, "id": "vid-123"}
     asset = media.store_output(generation, item)
     assert Asset.objects.get(pk=asset.pk).video_id == "vid-123"
+
+
+# --- the uploads on the generation's page -----------------------------------------------
+
+
+def _upload(generation: Generation, field: str, index: int = 0) -> None:
+    item = InputFile(generation=generation, field=field, index=index, content_type="image/png", size=10)
+    item.file.save(f"{field}-{index}.png", ContentFile(picture_png()), save=False)
+    item.save()
+
+
+@pytest.mark.parametrize(
+    ("kind", "model_name", "stored", "shown"),
+    [
+        (
+            Kind.VIRTUAL_TRY_ON,
+            "kolors-virtual-try-on-v1",
+            [("cloth_image", 0), ("human_image", 0)],
+            ["Person", "Garment"],
+        ),
+        (
+            Kind.MULTI_IMAGE2IMAGE,
+            "kling-v2",
+            [("style_image", 0), ("scene_image", 0), ("subject_image_list", 1), ("subject_image_list", 0)],
+            ["Subject 1", "Subject 2", "Scene", "Style"],
+        ),
+    ],
+)
+def test_it_shows_the_uploads_in_the_order_the_create_page_asked_for_them(
+    client, alice, kind, model_name, stored, shown
+):
+    generation = Generation.objects.create(
+        owner=alice, kind=kind, provider="simulator", model_name=model_name, cost=0
+    )
+    for field, index in stored:
+        _upload(generation, field, index)
+    client.force_login(alice)
+    page = client.get(generation.get_absolute_url()).content.decode()
+    given = page[page.index('id="given-inputs"') :]
+    places = [given.index(f'<figcaption class="small muted">{caption}</figcaption>') for caption in shown]
+    assert places == sorted(places)
