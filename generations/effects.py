@@ -39,16 +39,51 @@ class SeedScene:
     enabled: bool = True
 
 
-# Kling retired hug, kiss and fight (with pet_lion) on 2026-01-30: seeded switched off so
-# that old generations still show their scene, and staff can see what was there.
+# The names Kling's Video Effects page no longer lists are seeded switched off, so that old
+# generations still show their scene and staff can see what was there (docs/kling.md,
+# section 8): hug, kiss and fight (with pet_lion) went on 2026-01-30 as announced; the
+# one-picture classics and the classic heart_gesture were gone from the list by 2026-09
+# (migration 0021 switched them off where they were seeded on).
 SEED_SCENES: tuple[SeedScene, ...] = (
+    # One-picture scenes on Kling's list in 2026-09, so that the gallery still has some.
+    SeedScene("zoom_out", gettext_noop("Zoom out"), gettext_noop("The camera pulls back from the subject.")),
     SeedScene(
-        "bloombloom", gettext_noop("Bloom bloom"), gettext_noop("Flowers burst out around the subject.")
+        "dollar_rain_pro",
+        gettext_noop("Dollar rain"),
+        gettext_noop("Banknotes rain down around the subject."),
     ),
-    SeedScene("dizzydizzy", gettext_noop("Dizzy dizzy"), gettext_noop("The subject spins until dizzy.")),
-    SeedScene("fuzzyfuzzy", gettext_noop("Fuzzy fuzzy"), gettext_noop("The subject turns soft and fluffy.")),
-    SeedScene("squish", gettext_noop("Squish"), gettext_noop("The subject is squeezed like a toy.")),
-    SeedScene("expansion", gettext_noop("Expansion"), gettext_noop("The subject puffs up like a balloon.")),
+    SeedScene(
+        "bullet_time_360",
+        gettext_noop("Bullet time 360"),
+        gettext_noop("The camera circles the frozen subject."),
+    ),
+    SeedScene(
+        "bloombloom",
+        gettext_noop("Bloom bloom"),
+        gettext_noop("Flowers burst out around the subject."),
+        enabled=False,
+    ),
+    SeedScene(
+        "dizzydizzy",
+        gettext_noop("Dizzy dizzy"),
+        gettext_noop("The subject spins until dizzy."),
+        enabled=False,
+    ),
+    SeedScene(
+        "fuzzyfuzzy",
+        gettext_noop("Fuzzy fuzzy"),
+        gettext_noop("The subject turns soft and fluffy."),
+        enabled=False,
+    ),
+    SeedScene(
+        "squish", gettext_noop("Squish"), gettext_noop("The subject is squeezed like a toy."), enabled=False
+    ),
+    SeedScene(
+        "expansion",
+        gettext_noop("Expansion"),
+        gettext_noop("The subject puffs up like a balloon."),
+        enabled=False,
+    ),
     # Two people and 5 s only (Kling's Effects Center; its API page lists it with the
     # dual-image scenes).
     SeedScene(
@@ -65,6 +100,7 @@ SEED_SCENES: tuple[SeedScene, ...] = (
         two_person=True,
         model_names=DUAL_MODELS,
         durations=(5, 10),
+        enabled=False,
     ),
     SeedScene(
         "hug_pro",

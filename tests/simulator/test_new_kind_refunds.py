@@ -17,7 +17,7 @@ from tests.simulator.test_new_video_kinds import _finished_video as extendable_v
 from tests.simulator.test_new_video_kinds import motion_form
 from tests.simulator.test_new_video_kinds import multi_form as multi_video_form
 from tests.simulator.test_omni_video import omni_form, storyboard_form
-from tests.simulator.test_video_effects import pair_form, single_form
+from tests.simulator.test_video_effects import cheers_form, single_form
 
 GRANT = 2000
 
@@ -39,7 +39,7 @@ FORMS = [
     ),
     pytest.param("avatar", lambda: avatar_form(4), id="avatar"),
     pytest.param("video-effects", lambda: single_form(), id="video_effects"),
-    pytest.param("video-effects", lambda: pair_form(), id="video_effects-two-person"),
+    pytest.param("video-effects", lambda: cheers_form(), id="video_effects-two-person"),
     pytest.param("multi-image-to-image", lambda: image_kinds.multi_form(2), id="multi_image2image"),
     pytest.param("omni-image", lambda: image_kinds.omni_image_form(2), id="omni_image"),
     pytest.param("virtual-try-on", lambda: image_kinds.try_on_form(), id="virtual_try_on"),

@@ -17,6 +17,7 @@ from generations.simulator.models import SimTask
 from tests.simulator.pipeline import assert_ended_right, drive, png
 
 EFFECTS = "/_sim/kling/v1/videos/effects"
+RETIRED_2026_09 = {"bloombloom", "dizzydizzy", "fuzzyfuzzy", "squish", "expansion", "heart_gesture"}
 
 
 @pytest.fixture
@@ -43,10 +44,20 @@ def _picture(name: str = "p.png") -> SimpleUploadedFile:
     return SimpleUploadedFile(name, png(), content_type="image/png")
 
 
+@pytest.fixture
+def classic_heart_gesture(db, monkeypatch):
+    """The classic heart_gesture, the one scene that takes a model and mode, as it was before
+    Kling retired it: switched back on by staff, and still taken by the simulator."""
+    from generations.simulator import catalog
+
+    EffectScene.objects.filter(name="heart_gesture").update(enabled=True)
+    monkeypatch.setattr(catalog, "RETIRED_EFFECTS", catalog.RETIRED_EFFECTS - {"heart_gesture"})
+
+
 def single_form(**changes) -> dict:
     data = {
         "model_name": capabilities.KLING_EFFECTS.name,
-        "effect_scene": "squish",
+        "effect_scene": "zoom_out",
         "duration": "5",
         "image": _picture(),
         "client_token": f"fx-single-{sorted(changes.items(), key=str)}",
@@ -73,12 +84,22 @@ def pair_form(**changes) -> dict:
 @pytest.mark.django_db
 def test_the_migration_seeds_the_scenes_and_their_prices():
     names = set(EffectScene.objects.values_list("name", flat=True))
-    assert {"squish", "bloombloom", "heart_gesture", "hug_pro", "kiss_pro", "fight"} <= names
-    # Retired by Kling on 2026-01-30: kept, switched off.
+    assert {"zoom_out", "squish", "bloombloom", "heart_gesture", "hug_pro", "kiss_pro", "fight"} <= names
+    # Retired by Kling (on 2026-01-30, and gone from its list by 2026-09): kept, switched off.
     assert set(EffectScene.objects.filter(enabled=False).values_list("name", flat=True)) == {
         "hug",
         "kiss",
         "fight",
+        *RETIRED_2026_09,
+    }
+    assert set(EffectScene.objects.filter(enabled=True).values_list("name", flat=True)) == {
+        "zoom_out",
+        "dollar_rain_pro",
+        "bullet_time_360",
+        "cheers_2026",
+        "hug_pro",
+        "kiss_pro",
+        "heart_gesture_pro",
     }
     rows = {
         (r["model_name"], r["mode"], r["duration"]): r["credits"]
@@ -146,15 +167,87 @@ def test_the_migration_reprices_the_seeded_rows_and_keeps_edited_ones():
     assert credits["squish"] == 20  # published, unchanged
 
 
-def test_the_gallery_shows_the_enabled_scenes_with_their_cards(pipeline, alice_client):
-    EffectScene.objects.filter(name="bloombloom").update(enabled=False)
+@pytest.mark.django_db
+def test_the_migration_switches_the_retired_scenes_off_and_keeps_their_rows():
+    from importlib import import_module
+
+    from django.apps import apps
+
+    retire = import_module("generations.migrations.0021_retire_effect_scenes_2026_09").retire
+    assert (
+        set(import_module("generations.migrations.0021_retire_effect_scenes_2026_09").RETIRED)
+        == RETIRED_2026_09
+    )
+    # As an install seeded before: the classics on, the newer one-picture scenes not there.
+    EffectScene.objects.filter(name__in=RETIRED_2026_09).update(enabled=True)
+    EffectScene.objects.filter(name__in=("zoom_out", "dollar_rain_pro", "bullet_time_360")).delete()
+    Price.objects.filter(kind=Kind.VIDEO_EFFECTS, model_name="zoom_out").delete()
+    squish = EffectScene.objects.get(name="squish")
+    retire(apps, None)
+    off = EffectScene.objects.filter(name__in=RETIRED_2026_09)
+    assert off.count() == len(RETIRED_2026_09) and not off.filter(enabled=True).exists()
+    squish.refresh_from_db()
+    assert (squish.label, squish.enabled) == ("Squish", False)  # the same row, kept
+    assert Price.objects.filter(kind=Kind.VIDEO_EFFECTS, model_name="squish").exists()
+    added = EffectScene.objects.filter(name__in=("zoom_out", "dollar_rain_pro", "bullet_time_360"))
+    assert added.filter(enabled=True, two_person=False).count() == 3
+    assert Price.objects.get(kind=Kind.VIDEO_EFFECTS, model_name="zoom_out", duration=5).credits == 35
+    # Staff switch one back on afterwards: seeding again leaves their choice alone.
+    EffectScene.objects.filter(name="squish").update(enabled=True)
+    effects.seed_scenes(EffectScene)
+    assert EffectScene.objects.get(name="squish").enabled
+
+
+def test_an_old_generation_of_a_retired_scene_still_shows_with_its_scene(
+    pipeline, alice, alice_client, django_capture_on_commit_callbacks, monkeypatch
+):
+    from generations.simulator import catalog
+
+    # Made while Kling still offered squish...
+    EffectScene.objects.filter(name="squish").update(enabled=True)
+    monkeypatch.setattr(catalog, "RETIRED_EFFECTS", catalog.RETIRED_EFFECTS - {"squish"})
+    generation = _created(
+        _post(alice_client, django_capture_on_commit_callbacks, single_form(effect_scene="squish"))
+    )
+    drive(pipeline, django_capture_on_commit_callbacks, generation, callbacks=True)
+    assert_ended_right(generation, outcome=Status.SUCCEEDED)
+    # ...and seen after it was retired.
+    EffectScene.objects.filter(name="squish").update(enabled=False)
+    gallery = alice_client.get("/generations/")
+    assert gallery.status_code == 200 and generation.get_absolute_url() in gallery.content.decode()
+    detail = alice_client.get(generation.get_absolute_url())
+    assert detail.status_code == 200
+    page = detail.content.decode()
+    assert "<video" in page and "Squish" in page
+    # Its "again" link opens the form, which says the scene is no longer offered on submit.
+    again = _post(alice_client, django_capture_on_commit_callbacks, single_form(effect_scene="squish"))
+    assert "The Squish effect is no longer offered" in again.content.decode()
+    assert Generation.objects.count() == 1
+
+
+def test_a_retired_scene_staff_switch_back_on_is_refused_by_kling_and_refunded(
+    pipeline, alice, alice_client, django_capture_on_commit_callbacks
+):
+    EffectScene.objects.filter(name="bloombloom").update(enabled=True)  # staff's call
+    generation = _created(
+        _post(alice_client, django_capture_on_commit_callbacks, single_form(effect_scene="bloombloom"))
+    )
+    generation.refresh_from_db()
+    assert generation.status == Status.FAILED
+    assert generation.error_message.startswith("Kling rejected one of the settings")
+    assert ledger.balance_of(alice) == 2000
+
+
+def test_the_gallery_shows_the_enabled_scenes_with_their_cards(pipeline, alice_client, classic_heart_gesture):
+    EffectScene.objects.filter(name="dollar_rain_pro").update(enabled=False)
     page = alice_client.get("/generate/video-effects/").content.decode()
-    assert 'id="effect-gallery"' in page and 'id="effect-squish"' in page
-    assert "?scene=heart_gesture" in page
-    assert 'id="effect-bloombloom"' not in page and 'id="effect-fight"' not in page
+    assert 'id="effect-gallery"' in page and 'id="effect-zoom_out"' in page
+    assert "?scene=heart_gesture" in page and "?scene=hug_pro" in page
+    assert 'id="effect-dollar_rain_pro"' not in page and 'id="effect-fight"' not in page
+    assert 'id="effect-squish"' not in page and 'id="effect-bloombloom"' not in page
     form = alice_client.get("/generate/video-effects/", {"scene": "heart_gesture"}).content.decode()
     assert 'id="effect-scene"' in form and 'name="image_tail"' in form and 'name="effect_model"' in form
-    single = alice_client.get("/generate/video-effects/", {"scene": "squish"}).content.decode()
+    single = alice_client.get("/generate/video-effects/", {"scene": "zoom_out"}).content.decode()
     assert 'name="image_tail"' not in single and 'name="effect_model"' not in single
     assert "Video effect" in alice_client.get("/generate/").content.decode()
 
@@ -166,11 +259,11 @@ def test_it_runs_a_one_picture_effect_end_to_end(
     if not by_callbacks:
         pipeline.set_faults(rate_callback_lost=1)
     generation = _created(_post(alice_client, django_capture_on_commit_callbacks, single_form()))
-    assert generation.cost == 20 and ledger.balance_of(alice) == 1980
+    assert generation.cost == 35 and ledger.balance_of(alice) == 1965  # the fallback, 0.7 units x 5 s
     assert generation.product == "videos/effects"
     body = legacy_body(follow.build_request(generation))
     assert set(body) == {"effect_scene", "input", "external_task_id", "callback_url"}
-    assert body["effect_scene"] == "squish"
+    assert body["effect_scene"] == "zoom_out"
     assert set(body["input"]) == {"image", "duration"} and body["input"]["duration"] == "5"
     assert base64.b64decode(body["input"]["image"]) == png()
     task = SimTask.objects.get(external_task_id=str(generation.external_task_id))
@@ -184,11 +277,11 @@ def test_it_runs_a_one_picture_effect_end_to_end(
     assert_ended_right(generation, outcome=Status.SUCCEEDED)
     page = alice_client.get(generation.get_absolute_url())
     assert page.status_code == 200 and "<video" in page.content.decode()
-    assert "Squish" in page.content.decode()  # the scene, among the options
+    assert "Zoom out" in page.content.decode()  # the scene, among the options
 
 
 def test_it_runs_a_two_person_effect_with_model_and_mode(
-    pipeline, alice, alice_client, django_capture_on_commit_callbacks
+    pipeline, alice, alice_client, django_capture_on_commit_callbacks, classic_heart_gesture
 ):
     generation = _created(_post(alice_client, django_capture_on_commit_callbacks, pair_form()))
     assert generation.cost == 70 and ledger.balance_of(alice) == 1930  # 0.7 units x 10 s
@@ -287,17 +380,22 @@ def test_cheers_2026_at_10_s_is_refused_next_to_the_length_before_charging(
 @pytest.mark.parametrize(
     ("form", "message"),
     [
-        (single_form(duration="10"), "Squish makes clips of 5 s."),
+        (single_form(duration="10"), "Zoom out makes clips of 5 s."),
         (single_form(image=""), "Upload the picture to animate"),
         (single_form(effect_scene="fight"), "The Fight effect is no longer offered"),
+        (single_form(effect_scene="squish"), "The Squish effect is no longer offered"),
+        (
+            pair_form(effect_scene="hug", effect_model="kling-v1-6"),
+            "The Hug (classic) effect is no longer offered",
+        ),
         (single_form(effect_scene="no_such_scene"), "Choose an effect"),
         (pair_form(image_tail=""), "Upload a photo of the person on the right"),
         (pair_form(effect_model="kling-v2-6"), "Select a valid choice"),
-        (single_form(image_tail=_picture("extra.png")), "Squish takes one picture"),
+        (single_form(image_tail=_picture("extra.png")), "Zoom out takes one picture"),
     ],
 )
 def test_it_refuses_bad_effect_input_before_charging(
-    pipeline, alice, alice_client, django_capture_on_commit_callbacks, form, message
+    pipeline, alice, alice_client, django_capture_on_commit_callbacks, classic_heart_gesture, form, message
 ):
     response = _post(alice_client, django_capture_on_commit_callbacks, form)
     assert response.status_code == 200
@@ -305,16 +403,15 @@ def test_it_refuses_bad_effect_input_before_charging(
     assert not Generation.objects.exists() and ledger.balance_of(alice) == 2000
 
 
-@pytest.mark.django_db
-def test_a_scene_switched_off_in_admin_is_refused_and_a_price_row_off_too():
-    values = {"model_name": "kling-effects", "effect_scene": "squish", "duration": 5, "image": True}
+def test_a_scene_switched_off_in_admin_is_refused_and_a_price_row_off_too(classic_heart_gesture):
+    values = {"model_name": "kling-effects", "effect_scene": "zoom_out", "duration": 5, "image": True}
     assert capabilities.validate(Kind.VIDEO_EFFECTS, values) == {}
-    Price.objects.filter(kind=Kind.VIDEO_EFFECTS, model_name="squish").update(active=False)
+    Price.objects.filter(kind=Kind.VIDEO_EFFECTS, model_name="zoom_out").update(active=False)
     with pytest.raises(pricing.NotOffered):
         pricing.quote(Kind.VIDEO_EFFECTS, values)
-    EffectScene.objects.filter(name="squish").update(enabled=False)
+    EffectScene.objects.filter(name="zoom_out").update(enabled=False)
     assert capabilities.validate(Kind.VIDEO_EFFECTS, values) == {
-        "effect_scene": "The Squish effect is no longer offered."
+        "effect_scene": "The Zoom out effect is no longer offered."
     }
     assert effects.check({**values, "effect_scene": "heart_gesture", "image_tail": True}) == {
         "effect_model": "Heart gesture runs on kling-v1-6 or kling-v1-5 or kling-v1.",
@@ -323,7 +420,7 @@ def test_a_scene_switched_off_in_admin_is_refused_and_a_price_row_off_too():
 
 
 def test_it_keeps_the_effect_inputs_to_their_owner(
-    pipeline, alice_client, bob, django_capture_on_commit_callbacks
+    pipeline, alice_client, bob, django_capture_on_commit_callbacks, classic_heart_gesture
 ):
     generation = _created(_post(alice_client, django_capture_on_commit_callbacks, pair_form()))
     urls = [f"/generations/{generation.pk}/inputs/{which}/" for which in ("image", "image_tail")]
@@ -345,9 +442,15 @@ def _b64() -> str:
     [
         ({"input": {"image": "x"}}, "effect_scene is required"),
         ({"effect_scene": "hug", "input": {"images": ["a", "b"]}}, "effect_scene hug is not supported"),
-        ({"effect_scene": "squish"}, "input is required"),
-        ({"effect_scene": "squish", "input": {"duration": "5"}}, "input.image is required"),
-        ({"effect_scene": "squish", "input": {"image": "IMG", "duration": 5}}, "input.duration must be"),
+        ({"effect_scene": "squish", "input": {"image": "IMG"}}, "effect_scene squish is not supported"),
+        (
+            {"effect_scene": "heart_gesture", "input": {"images": ["IMG", "IMG"]}},
+            "effect_scene heart_gesture is not supported",
+        ),
+        ({"effect_scene": "zoom_out"}, "input is required"),
+        ({"effect_scene": "zoom_out", "input": {"duration": "5"}}, "input.image is required"),
+        ({"effect_scene": "zoom_out", "input": {"image": "IMG", "duration": 5}}, "input.duration must be"),
+        ({"effect_scene": "pet_lion_pro", "input": {"images": ["IMG", "IMG"]}}, "input.image is required"),
         ({"effect_scene": "hug_pro", "input": {"images": ["IMG"]}}, "input.images must hold two images"),
         (
             {"effect_scene": "hug_pro", "input": {"images": ["IMG", "IMG"], "model_name": "kling-v1-6"}},
@@ -361,23 +464,29 @@ def _b64() -> str:
             {"effect_scene": "cheers_2026", "input": {"image": "IMG", "duration": "5"}},
             "input.images must hold",
         ),
+    ],
+)
+def test_the_simulator_answers_bad_effect_fields_with_1201(post, body, message):
+    _assert_refused(post, body, message)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"images": ["IMG", "IMG"], "model_name": "kling-v2-6"}, "heart_gesture supports model_name"),
         (
-            {
-                "effect_scene": "heart_gesture",
-                "input": {"images": ["IMG", "IMG"], "model_name": "kling-v2-6"},
-            },
-            "heart_gesture supports model_name",
-        ),
-        (
-            {
-                "effect_scene": "heart_gesture",
-                "input": {"images": ["IMG", "IMG"], "model_name": "kling-v1-6", "mode": "4k"},
-            },
+            {"images": ["IMG", "IMG"], "model_name": "kling-v1-6", "mode": "4k"},
             "input.mode must be std or pro",
         ),
     ],
 )
-def test_the_simulator_answers_bad_effect_fields_with_1201(post, body, message):
+def test_the_simulator_checks_the_model_and_mode_of_a_scene_that_takes_them(
+    post, classic_heart_gesture, body, message
+):
+    _assert_refused(post, {"effect_scene": "heart_gesture", "input": body}, message)
+
+
+def _assert_refused(post, body: dict, message: str) -> None:
     body = {"input": body["input"]} | body if "input" in body else body
     if isinstance(body.get("input"), dict):
         given = dict(body["input"])
@@ -391,7 +500,7 @@ def test_the_simulator_answers_bad_effect_fields_with_1201(post, body, message):
     assert message in answer["message"]
 
 
-def test_the_simulator_accepts_a_two_person_scene(post):
+def test_the_simulator_accepts_a_two_person_scene(post, classic_heart_gesture):
     body = {
         "effect_scene": "heart_gesture",
         "input": {"images": [_b64(), _b64()], "model_name": "kling-v1-5", "mode": "std", "duration": "5"},
@@ -410,7 +519,7 @@ def test_staff_switch_a_scene_off_in_admin(admin_client):
     assert change.status_code == 200 and 'name="two_person"' in change.content.decode()
 
 
-def test_it_lists_and_creates_an_effect_over_the_api(pipeline, alice, monkeypatch):
+def test_it_lists_and_creates_an_effect_over_the_api(pipeline, alice, monkeypatch, classic_heart_gesture):
     from django.urls import reverse
     from rest_framework.test import APIClient
 
