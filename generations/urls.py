@@ -21,6 +21,7 @@ urlpatterns = [
     path("inputs/<str:token>/<str:filename>", views.signed_input, name="signed_input"),
     path("inputs/faces/<str:token>/<str:filename>", views.face_video, name="face_video"),
     path("faces/<int:session_pk>/<str:face_id>/picture/", views.face_picture, name="face_picture"),
+    path("effects/<path:name>/preview/", views.effect_preview, name="effect_preview"),
     path(
         "generations/<int:generation_id>/files/<int:asset_id>/thumbnail/",
         views.asset_thumbnail,

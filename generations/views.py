@@ -828,7 +828,15 @@ def serve_face_picture(request: HttpRequest, session: FaceSession, face_id: str)
 
 
 # What a scene preview staff upload may be served as; anything else is a plain download.
-PREVIEW_TYPES = ("video/mp4", "video/webm", "video/quicktime", "image/jpeg", "image/png", "image/webp", "image/gif")
+PREVIEW_TYPES = (
+    "video/mp4",
+    "video/webm",
+    "video/quicktime",
+    "image/jpeg",
+    "image/png",
+    "image/webp",
+    "image/gif",
+)
 
 
 @login_required
