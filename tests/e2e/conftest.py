@@ -373,3 +373,41 @@ def screenshot(_screenshot_dir, request):
         return path
 
     return take
+
+
+# --- steps journeys share (imported by the journey modules) ---------------------------------
+
+
+def pictures(*names: str, width: int = 640, height: int = 480) -> list[dict]:
+    """One PNG upload per name, each in its own colour (Playwright's file payloads)."""
+    from tests.media_files import picture_png
+
+    return [
+        {
+            "name": f"{name}.png",
+            "mimeType": "image/png",
+            "buffer": picture_png(width, height, (40 + 50 * i, 180 - 40 * i, 90 + 30 * i)),
+        }
+        for i, name in enumerate(names)
+    ]
+
+
+def price_shown(page) -> int:
+    """The price a create page shows before anything is charged, in credits."""
+    from playwright.sync_api import expect
+
+    expect(page.locator("#price-credits")).to_be_visible()
+    return int(page.locator("#price-credits").inner_text().replace(",", ""))
+
+
+def plays(page, player) -> float:
+    """A <video> or <audio> element (a locator) knows its length and plays, muted, past its
+    first 0.2 s; returns the length the browser read."""
+    element = player.element_handle()
+    page.wait_for_function("m => m.readyState >= 1", arg=element)
+    duration = player.evaluate("m => m.duration")
+    assert 0 < duration < 600, f"the player reads a length of {duration} s"
+    player.evaluate("m => { m.muted = true; return m.play(); }")
+    page.wait_for_function("m => m.currentTime > 0.2", arg=element)
+    player.evaluate("m => m.pause()")
+    return duration

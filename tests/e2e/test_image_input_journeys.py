@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 
 from billing import ledger
 from generations.models import KIND_SLUGS, Generation, Kind
+from tests.e2e.conftest import pictures
 from tests.e2e.test_journeys import (
     balance_badge,
     download_first,
@@ -20,24 +21,11 @@ from tests.e2e.test_journeys import (
     signed_in_with_credits,
     watch_it_finish,
 )
-from tests.media_files import picture_png
 
 pytestmark = pytest.mark.e2e
 
 PNG_HEAD = b"\x89PNG"
 JPEG_HEAD = b"\xff\xd8\xff"
-
-
-def pictures(*names: str, width: int = 640, height: int = 480) -> list[dict]:
-    """One PNG upload per name, each in its own colour (Playwright's file payloads)."""
-    return [
-        {
-            "name": f"{name}.png",
-            "mimeType": "image/png",
-            "buffer": picture_png(width, height, (40 + 50 * i, 180 - 40 * i, 90 + 30 * i)),
-        }
-        for i, name in enumerate(names)
-    ]
 
 
 def given_inputs(page):

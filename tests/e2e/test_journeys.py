@@ -17,6 +17,7 @@ from playwright.sync_api import expect
 
 from billing import ledger
 from billing.models import LedgerEntry
+from tests.e2e.conftest import plays, price_shown
 
 pytestmark = pytest.mark.e2e
 
@@ -81,8 +82,7 @@ def fill_create_page(
         )
         expect(busy).to_have_count(0)
         expect(page.locator(f"select[name={name}]")).to_have_value(value)
-    expect(page.locator("#price-credits")).to_be_visible()
-    return int(page.locator("#price-credits").inner_text().replace(",", ""))
+    return price_shown(page)
 
 
 def press_create(page, price: int) -> int:
@@ -109,13 +109,7 @@ def plays_video(page) -> float:
     source = video.locator("source").get_attribute("src")
     served = page.request.get(source)
     assert served.ok and served.headers["content-type"].startswith("video/mp4"), served.headers
-    page.wait_for_function("document.querySelector('.media-frame video').readyState >= 1")
-    duration = video.evaluate("v => v.duration")
-    assert 0 < duration < 60
-    video.evaluate("v => { v.muted = true; return v.play(); }")
-    page.wait_for_function("document.querySelector('.media-frame video').currentTime > 0.2")
-    video.evaluate("v => v.pause()")
-    return duration
+    return plays(page, video)
 
 
 def shows_pictures(page, pictures) -> None:
