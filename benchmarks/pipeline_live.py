@@ -2,7 +2,8 @@
 the Kling simulator, each a real process, with N generations created at once by 10 people.
 
 Prints, per case: provider requests per generation (creates, lookups and lists the site
-sent, counted by a proxy in front of the simulator; result downloads not counted),
+sent, counted by a proxy in front of the simulator; result downloads not counted; the
+last column splits them into creates, list calls and single lookups),
 finish-to-visible p50/p95/max (from the moment the simulator's task finished to the
 moment our row became `succeeded`, which is what the page shows on its next status poll),
 the time from the first create until every row is finished, and how late the simulator's
@@ -67,11 +68,16 @@ class CountingProxy(soak.SimProxy):
     def forward(self, h, method: str) -> None:
         if "/cdn/" not in h.path:
             self._count("api")
+            self._count("create" if method == "POST" else "list" if "pageNum=" in h.path else "get")
         super().forward(h, method)
 
     def api_requests(self) -> int:
         with self.lock:
             return self.counts["api"]
+
+    def by_kind(self) -> dict[str, int]:
+        with self.lock:
+            return {kind: self.counts[kind] for kind in ("create", "list", "get")}
 
 
 class Site:
@@ -188,6 +194,7 @@ def run_case(site: Site, size: int, tag: str) -> dict:
         rate_callback_lost=1.0 if site.mode == "polling" else 0.0,
     )
     before = site.proxy.api_requests()
+    kinds_before = site.proxy.by_kind()
     began = time.time()
     ids = create_at_once(size, tag)
     created = time.time() - began
@@ -200,6 +207,7 @@ def run_case(site: Site, size: int, tag: str) -> dict:
         close_old_connections()
     all_finished = time.time() - began
     requests_sent = site.proxy.api_requests() - before
+    kinds = {kind: n - kinds_before[kind] for kind, n in site.proxy.by_kind().items()}
     failed = rows.filter(status=Status.FAILED).count()
     finish_ms = dict(
         SimTask.objects.filter(external_task_id__in=[str(e) for e in rows.values_list("external_task_id", flat=True)])
@@ -221,6 +229,7 @@ def run_case(site: Site, size: int, tag: str) -> dict:
         "mode": site.mode,
         "size": size,
         "requests": requests_sent / size,
+        "kinds": kinds,
         "p50": statistics.median(latencies),
         "p95": percentile(latencies, 0.95),
         "max": max(latencies),
@@ -341,7 +350,7 @@ def main() -> None:
     print(f"each task finishes {QUEUE_SECONDS + RUN_SECONDS:g} s after its create; {PEOPLE} people")
     print(
         f"{'database':<9} {'callbacks':<9} {'in flight':>9} {'req/gen':>8} {'p50 s':>6} {'p95 s':>6} {'max s':>6}"
-        f" {'created s':>9} {'finished s':>10} {'copied s':>8} {'sender late p95':>15}"
+        f" {'created s':>9} {'finished s':>10} {'copied s':>8} {'sender late p95':>15} {'creates/lists/gets':>18}"
     )
     for db in args.db.split(","):
         if not available(db):
@@ -351,9 +360,10 @@ def main() -> None:
             [sys.executable, __file__, "--one-db", db, "--sizes", args.sizes, "--modes", ",".join(modes)], db
         ):
             late = f"{r['callbacks_late_p95']:.2f}" if r["callbacks_late_p95"] is not None else "-"
+            kinds = "/".join(str(r["kinds"][k]) for k in ("create", "list", "get"))
             print(
                 f"{db:<9} {r['mode']:<9} {r['size']:>9} {r['requests']:>8.3f} {r['p50']:>6.2f} {r['p95']:>6.2f}"
-                f" {r['max']:>6.2f} {r['created']:>9.1f} {r['finished']:>10.1f} {r['copied']:>8.1f} {late:>15}"
+                f" {r['max']:>6.2f} {r['created']:>9.1f} {r['finished']:>10.1f} {r['copied']:>8.1f} {late:>15} {kinds:>18}"
                 + (f"  ({r['failed']} failed)" if r["failed"] else ""),
                 flush=True,
             )

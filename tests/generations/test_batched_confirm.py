@@ -203,7 +203,10 @@ def clock_keeps_time(monkeypatch, settings, db):
     from generations.models import SweepClock
 
     settings.GENERATION_POLL_SECONDS = 12
-    SweepClock.objects.update_or_create(pk=1, defaults={"started_at": timezone.now()})
+    # The next pass is far off: these tests are about the confirmations between passes.
+    SweepClock.objects.update_or_create(
+        pk=1, defaults={"started_at": timezone.now(), "next_pass_at": timezone.now() + timedelta(hours=1)}
+    )
     # No queue hop: a confirmation in a worker waited behind every submit queued before it.
     monkeypatch.setattr("generations.queue.confirm_hints", lambda *a: pytest.fail("confirmed in the queue"))
     monkeypatch.setattr(clock, "_confirmed", {})
@@ -280,3 +283,27 @@ def test_while_a_clock_keeps_time_a_lone_hint_is_confirmed_within_the_minimum_wa
         assert clock.confirm_hints(later(clock.CONFIRM_MIN_WAIT)).polled == 1
     assert fake.count("list") == 1 and fake.count("get") == 0
     assert Generation.objects.get(pk=generation.pk).status == Status.SUCCEEDED
+
+
+def test_a_pass_due_within_the_window_is_brought_forward_to_confirm_the_hints(
+    many, fake, commit, client, clock_keeps_time
+):
+    from django.utils import timezone
+
+    from generations.models import SweepClock
+
+    clock = clock_keeps_time
+    videos = many(30)
+    images = many(30, "text2image")
+    for generation in videos + images:
+        fake.succeed(generation.task_id)
+    hint_all(client, commit, videos[:5] + images[:5])
+    soon = timezone.now() + timedelta(seconds=1)
+    SweepClock.objects.filter(pk=1).update(next_pass_at=soon)
+    fake.calls.clear()
+    with commit():
+        assert clock.confirm_hints(later(clock.CONFIRM_MIN_WAIT)).polled == 10
+    # One list call per product in all: the pass's, which looked at the hinted rows too.
+    assert fake.count("list") == 2 and fake.count("get") == 0
+    assert SweepClock.objects.get(pk=1).next_pass_at > soon
+    assert Generation.objects.filter(status=Status.SUCCEEDED).count() == 60
