@@ -265,6 +265,46 @@ def _with_assets(queryset):
     return queryset.prefetch_related(Prefetch("assets", queryset=Asset.objects.order_by("index")))
 
 
+# What a gallery card reads (gallery.html's card, status_text, is_live, progress_for, an
+# audio card's file name), and of its outputs. The rest (the provider's bookkeeping, Kling's
+# result list, error texts) is left in the database: a page of 24 cards is read on every
+# visit and every poll. tests/generations/test_pages.py renders a card of every kind and
+# state with a constant number of queries, so a column the cards start to need and is
+# missing here shows as a query per card.
+CARD_FIELDS = (
+    "id",
+    "kind",
+    "model_name",
+    "mode",
+    "duration",
+    "prompt",
+    "params",
+    "status",
+    "wait_reason",
+    "assets_saved_at",
+    "fetch_attempts",
+    "created_at",
+    "finished_at",
+)
+CARD_ASSET_FIELDS = (
+    "id",
+    "generation_id",
+    "kind",
+    "index",
+    "thumbnail",
+    "content_type",
+    "width",
+    "height",
+    "duration",
+)
+
+
+def _for_cards(queryset):
+    """`queryset` with what gallery cards show and nothing more, outputs included."""
+    outputs = Asset.objects.order_by("index").only(*CARD_ASSET_FIELDS)
+    return queryset.only(*CARD_FIELDS).prefetch_related(Prefetch("assets", queryset=outputs))
+
+
 @login_required
 @require_GET
 def gallery(request: HttpRequest) -> HttpResponse:
@@ -279,7 +319,7 @@ def gallery(request: HttpRequest) -> HttpResponse:
         generations = generations.filter(status__in=STATUS_FILTERS[status][1])
     else:
         status = ""
-    page = Paginator(_with_assets(generations), GALLERY_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(_for_cards(generations), GALLERY_PAGE_SIZE).get_page(request.GET.get("page"))
     cards = _cards(page.object_list)
     filters = urlencode([(k, v) for k, v in (("kind", kind), ("status", status)) if v])
     return render(
@@ -331,7 +371,7 @@ def live_cards(request: HttpRequest) -> HttpResponse:
     ids = _card_ids(request.GET.getlist("id"))
     if ids is None:
         return HttpResponseBadRequest("Ask for at most one page of generation ids.")
-    cards = _cards(_with_assets(Generation.objects.owned_by(request.user).filter(pk__in=ids)))
+    cards = _cards(_for_cards(Generation.objects.owned_by(request.user).filter(pk__in=ids)))
     context = {"cards": cards, "live_query": _live_query(cards)}
     response = render(request, "generations/gallery.html#live_cards", context)
     response["Vary"] = "HX-Request"

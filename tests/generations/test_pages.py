@@ -6,12 +6,13 @@ from __future__ import annotations
 import pytest
 from django.core.cache import cache
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from billing.models import LedgerEntry
 from generations import follow, services
-from generations.models import Asset, Generation, Status
+from generations.models import Asset, Generation, Kind, Status
 from tests.generations.conftest import cleaned, upload
 from tests.pages import without_pulse
 
@@ -91,6 +92,76 @@ def test_the_gallery_takes_the_same_number_of_queries_for_1_or_100(alice, alice_
         counts[total] = gallery_queries(alice_client)
     assert len(set(counts.values())) == 1, counts
     assert counts[100] <= 8
+
+
+OUTPUTS = {"image": "image/png", "video": "video/mp4", "audio": "audio/mpeg"}
+
+
+def cards_of_every_kind_and_state(owner) -> None:
+    """Of every kind, a card in every state a card shows differently (waiting, in Kling's
+    queue, generating, saving, ready with its outputs, failed)."""
+    now = timezone.now()
+    states = [
+        {"status": Status.QUEUED, "wait_reason": "slot"},
+        {"status": Status.SUBMITTED},
+        {"status": Status.PROCESSING},
+        {"status": Status.SUCCEEDED, "finished_at": now},
+        {"status": Status.SUCCEEDED, "finished_at": now, "assets_saved_at": now},
+        {"status": Status.FAILED, "finished_at": now, "error_message": "Kling refused it."},
+    ]
+    for kind in Kind.values:
+        output = (
+            "audio" if kind in ("text2audio", "video2audio") else ("image" if "image" in kind else "video")
+        )
+        for state in states:
+            generation = Generation.objects.create(
+                owner=owner,
+                kind=kind,
+                provider="fake",
+                model_name="kling-v2-6",
+                mode="pro",
+                duration=5,
+                prompt=f"A {kind} in state {state['status']}",
+                params={"n": 2},
+                cost=0,
+                **state,
+            )
+            if generation.assets_saved_at:
+                for index in range(2):
+                    Asset.objects.create(
+                        generation=generation,
+                        kind=output,
+                        index=index,
+                        file=f"results/{generation.pk}-{index}.bin",
+                        thumbnail="" if output == "audio" else f"results/{generation.pk}-{index}.jpg",
+                        content_type=OUTPUTS[output],
+                        width=None if output == "audio" else 640,
+                        height=None if output == "audio" else 360,
+                        duration=4.5 if output == "audio" else None,
+                    )
+
+
+def test_cards_read_only_their_columns_without_a_query_per_card(alice, alice_client, bob):
+    """The gallery reads only the columns its cards show (views.CARD_FIELDS): a column a
+    card uses and the list leaves out would be read again card by card."""
+    make_rows(bob, 1)
+    bobs = Client()
+    bobs.force_login(bob)
+    one_card = gallery_queries(bobs)
+    cards_of_every_kind_and_state(alice)
+    for kind in Kind.values:
+        cache.clear()
+        with CaptureQueriesContext(connection) as queries:
+            page = alice_client.get("/generations/", {"kind": kind})
+        assert page.content.decode().count('class="gallery-item"') == 6
+        assert len(queries) == one_card, kind
+        live = [g for g in Generation.objects.filter(owner=alice, kind=kind) if g.is_live]
+        with CaptureQueriesContext(connection) as polled:
+            answer = alice_client.get("/generations/live/", {"id": [g.pk for g in live]}, headers=HTMX)
+        assert answer.content.decode().count('class="gallery-item"') == 4
+        assert len(polled) <= 5, kind
+    audio = alice_client.get("/generations/", {"kind": "text2audio"}).content.decode()
+    assert audio.count("<audio controls") == 1
 
 
 def test_the_gallery_filters_and_pages(alice, bob, alice_client):
