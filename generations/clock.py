@@ -229,7 +229,7 @@ def confirm_hints(now: datetime | None = None) -> Confirmed:
         .values("product")
         .annotate(first=Min("due_at"), count=Count("pk"))
     )
-    polled, next_in = 0, None
+    polled, next_in, pass_tried = 0, None, False
     waiting = list(waiting)
     for row in waiting:
         product = row["product"]
@@ -237,12 +237,13 @@ def confirm_hints(now: datetime | None = None) -> Confirmed:
         if wait > 0:
             next_in = wait if next_in is None else min(next_in, wait)
             continue
-        if tick(now, early=timedelta(seconds=CONFIRM_MAX_WAIT)):
+        if not pass_tried and tick(now, early=timedelta(seconds=CONFIRM_MAX_WAIT)):
             # The pass was due within a window anyway and looked at every waiting hint
             # (they are due): its list calls stand in for these confirmations.
             for each in waiting:
                 _confirmed[each["product"]] = LastConfirmation(at=now.timestamp(), rows=each["count"])
             return Confirmed(polled=sum(each["count"] for each in waiting), next_in=None)
+        pass_tried = True  # no pass was due: the other products need not ask again
         report = follow.confirm_hints(product, not_before=0)
         _confirmed[product] = LastConfirmation(at=now.timestamp(), rows=report.polled)
         polled += report.polled
